@@ -17,6 +17,15 @@ from ._paths import data_dir
 from .axes import axis_from_edges, energy_axis, linear_axis, log_axis
 from .errors import ConventionError, GeometryError, XgammaError, XgammaIOError
 
+# --- block: data access (io/gadf.py, io/store.py, irf.py) ---
+# --- end block: data access ---
+
+# --- block: geometry and binning (sky.py, binning.py, events.py, io/zarr.py, accessors.py) ---
+# --- end block: geometry and binning ---
+
+# --- block: modeling and fitting (stats.py, models/, fold.py, fit.py, io/ogip.py) ---
+# --- end block: modeling and fitting ---
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
