@@ -209,9 +209,9 @@ def validate(obj: xr.DataArray | xr.Dataset, kind: str | None = None) -> None:
             problems.append(
                 f"{kind}: dims {tuple(obj.dims)} do not match any of {list(schema.all_dims)}"
             )
-        for d in obj.dims:
-            if f"{d}_min" not in obj.coords:
-                problems.append(f"{kind}: dim {d!r} has no bin edges ({d}_min/{d}_max)")
+        for dd in obj.dims:
+            if f"{dd}_min" not in obj.coords:
+                problems.append(f"{kind}: dim {dd!r} has no bin edges ({dd}_min/{dd}_max)")
         if schema.unit is not None:
             try:
                 unit_of(obj).to(schema.unit)

@@ -1,0 +1,486 @@
+"""Analysis configuration: a validated schema that accepts Gammapy's ``AnalysisConfig`` YAML.
+
+The sections and keys are those of Gammapy's high-level interface (``general``,
+``observations``, ``datasets``, ``fit``, ``flux_points``, ``excess_map``, ``light_curve``),
+so users can bring their files unchanged, plus xgamma's own ``dask`` and ``output`` sections.
+Quantities are written as strings with units (``"0.2 TeV"``, ``"0.11 deg"``). Every mistake
+(unknown key, wrong unit, impossible value, missing data store) raises :class:`ConfigError`
+with a one-line message that names the key path and the expected form.
+
+Examples
+--------
+>>> from xgamma.config import AnalysisConfig
+>>> cfg = AnalysisConfig.from_yaml('''
+... datasets:
+...   type: 1d
+...   geom:
+...     axes:
+...       energy: {min: 0.2 TeV, max: 30 TeV, nbins: 15}
+... ''')
+>>> cfg.datasets.geom.axes.energy.min
+<Quantity 0.2 TeV>
+>>> try:
+...     AnalysisConfig.from_dict({"datasets": {"type": "2d"}})
+... except ConfigError as err:
+...     print(err)
+datasets.type: input should be '1d' or '3d' (got '2d')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import astropy.units as u
+import yaml
+from astropy.time import Time
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import XgammaError
+
+__all__ = ["AnalysisConfig", "ConfigError"]
+
+
+class ConfigError(XgammaError, ValueError):
+    """A configuration file or dict is invalid; the message names the key path."""
+
+
+# ----------------------------------------------------------------------------- quantities
+
+def _quantity_validator(physical_type: str, example: str):
+    what = ("an " if physical_type[0] in "aeiou" else "a ") + physical_type
+
+    def parse(v: Any) -> u.Quantity | None:
+        if v is None:
+            return None
+        try:
+            q = u.Quantity(v)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"expected {what} like '{example}', got {v!r}") from exc
+        if q.unit.physical_type != physical_type:
+            raise ValueError(f"expected {what} like '{example}', got {v!r}")
+        if not q.isscalar:
+            raise ValueError(f"expected a single {physical_type} like '{example}', got {v!r}")
+        return q
+
+    return parse
+
+
+def _serialize_quantity(q: u.Quantity | None) -> str | None:
+    if q is None:
+        return None
+    unit = q.unit.to_string()
+    value = repr(float(q.value))
+    return f"{value} {unit}" if unit else value
+
+
+Energy = Annotated[
+    u.Quantity | None,
+    BeforeValidator(_quantity_validator("energy", "1 TeV")),
+    PlainSerializer(_serialize_quantity, return_type=str | None),
+]
+Angle = Annotated[
+    u.Quantity | None,
+    BeforeValidator(_quantity_validator("angle", "0.1 deg")),
+    PlainSerializer(_serialize_quantity, return_type=str | None),
+]
+
+
+def _time_validator(v: Any) -> Time | None:
+    if v is None:
+        return None
+    if isinstance(v, Time):
+        return v
+    try:
+        return Time(v)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"expected a time like '2004-12-04T22:00:00' or a Time, got {v!r}") from exc
+
+
+TimeValue = Annotated[
+    Time | None,
+    BeforeValidator(_time_validator),
+    PlainSerializer(lambda t: None if t is None else t.isot, return_type=str | None),
+]
+
+
+def _time_list_validator(v: Any) -> list[Time] | None:
+    if v is None:
+        return None
+    if isinstance(v, str | Time):
+        v = [v]
+    return [_time_validator(x) for x in v]  # type: ignore[misc]
+
+
+TimeList = Annotated[
+    list[Time] | None,
+    BeforeValidator(_time_list_validator),
+    PlainSerializer(lambda ts: None if ts is None else [t.isot for t in ts], return_type=list[str] | None),
+]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, arbitrary_types_allowed=True
+    )
+
+
+# ----------------------------------------------------------------------------- sections
+
+class LogConfig(_Base):
+    level: str = "info"
+    filename: str | None = None
+    filemode: str | None = None
+    format: str | None = None
+    datefmt: str | None = None
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        levels = ("debug", "info", "warning", "error", "critical")
+        if v.lower() not in levels:
+            raise ValueError(f"expected one of {levels}, got {v!r}")
+        return v.lower()
+
+
+class GeneralConfig(_Base):
+    log: LogConfig = LogConfig()
+    outdir: str = "."
+    n_jobs: int = Field(1, description="ignored: the active dask scheduler decides the parallelism")
+    datasets_file: str | None = None
+    models_file: str | None = None
+
+
+class SkyCoordConfig(_Base):
+    frame: Literal["icrs", "galactic"] | None = None
+    lon: Angle = None
+    lat: Angle = None
+
+
+class ConeConfig(SkyCoordConfig):
+    radius: Angle = None
+
+    @field_validator("radius")
+    @classmethod
+    def _positive(cls, v: u.Quantity | None) -> u.Quantity | None:
+        if v is not None and v.value < 0:
+            raise ValueError(f"radius must be positive, got {v}")
+        return v
+
+
+class TimeRangeConfig(_Base):
+    start: TimeValue = None
+    stop: TimeValue = None
+
+    @model_validator(mode="after")
+    def _order(self) -> TimeRangeConfig:
+        if self.start is not None and self.stop is not None and self.start >= self.stop:
+            raise ValueError(f"start ({self.start.isot}) must be before stop ({self.stop.isot})")
+        return self
+
+
+class ObservationsConfig(_Base):
+    datastore: str = "$XGAMMA_DATA/hess-dl3-dr1"
+    obs_ids: list[int] = []
+    obs_file: str | None = None
+    obs_cone: ConeConfig = ConeConfig()
+    obs_time: TimeRangeConfig = TimeRangeConfig()
+    required_irf: list[Literal["aeff", "edisp", "psf", "bkg", "rad_max"]] | Literal[
+        "full-enclosure", "point-like", "all-optional"
+    ] = ["aeff", "edisp", "psf", "bkg"]
+
+
+class EnergyAxisConfig(_Base):
+    min: Energy = u.Quantity("1 TeV")
+    max: Energy = u.Quantity("10 TeV")
+    nbins: int = Field(5, ge=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> EnergyAxisConfig:
+        if self.min is not None and self.max is not None:
+            if self.min.value <= 0:
+                raise ValueError(f"min must be positive, got {self.min}")
+            if self.min >= self.max:
+                raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class EnergyAxesConfig(_Base):
+    energy: EnergyAxisConfig = EnergyAxisConfig()
+    energy_true: EnergyAxisConfig = EnergyAxisConfig(
+        min=u.Quantity("0.5 TeV"), max=u.Quantity("20 TeV"), nbins=16
+    )
+
+
+class WidthConfig(_Base):
+    width: Angle = u.Quantity("5 deg")
+    height: Angle = u.Quantity("5 deg")
+
+
+class WcsConfig(_Base):
+    skydir: SkyCoordConfig = SkyCoordConfig()
+    binsize: Angle = u.Quantity("0.02 deg")
+    width: WidthConfig = WidthConfig()
+    binsize_irf: Angle = u.Quantity("0.2 deg")
+    projection: str = "CAR"
+
+    @field_validator("binsize", "binsize_irf")
+    @classmethod
+    def _positive(cls, v: u.Quantity | None) -> u.Quantity | None:
+        if v is not None and v.value <= 0:
+            raise ValueError(f"must be positive, got {v}")
+        return v
+
+
+class SelectionConfig(_Base):
+    offset_max: Angle = u.Quantity("2.5 deg")
+
+
+class GeomConfig(_Base):
+    wcs: WcsConfig = WcsConfig()
+    selection: SelectionConfig = SelectionConfig()
+    axes: EnergyAxesConfig = EnergyAxesConfig()
+
+
+class BackgroundConfig(_Base):
+    method: Literal["reflected", "fov_background", "ring"] | None = None
+    exclusion: str | None = None
+    parameters: dict[str, Any] = {}
+
+
+class SafeMaskConfig(_Base):
+    methods: list[Literal["aeff-default", "aeff-max", "edisp-bias", "offset-max", "bkg-peak"]] = [
+        "aeff-default"
+    ]
+    parameters: dict[str, Any] = {}
+
+
+class DatasetsConfig(_Base):
+    type: Literal["1d", "3d"] = "1d"
+    stack: bool = True
+    geom: GeomConfig = GeomConfig()
+    map_selection: list[Literal["counts", "exposure", "background", "psf", "edisp"]] = [
+        "counts", "exposure", "background", "psf", "edisp"
+    ]
+    background: BackgroundConfig = BackgroundConfig()
+    safe_mask: SafeMaskConfig = SafeMaskConfig()
+    on_region: ConeConfig = ConeConfig()
+    containment_correction: bool = True
+
+
+class FitRangeConfig(_Base):
+    min: Energy = None
+    max: Energy = None
+
+
+class FitConfig(_Base):
+    fit_range: FitRangeConfig = FitRangeConfig()
+
+
+class FluxPointsConfig(_Base):
+    energy: EnergyAxisConfig = EnergyAxisConfig()
+    source: str = "source"
+    parameters: dict[str, Any] = {"selection_optional": "all"}
+
+
+class ExcessMapConfig(_Base):
+    correlation_radius: Angle = u.Quantity("0.1 deg")
+    parameters: dict[str, Any] = {}
+    energy_edges: EnergyAxisConfig = EnergyAxisConfig()
+
+
+class TimeIntervalsConfig(_Base):
+    start: TimeList = None
+    stop: TimeList = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TimeIntervalsConfig:
+        if (self.start is None) != (self.stop is None):
+            raise ValueError("give both start and stop lists")
+        if self.start is not None and self.stop is not None:
+            if len(self.start) != len(self.stop):
+                raise ValueError(
+                    f"start and stop must have the same length ({len(self.start)} != {len(self.stop)})"
+                )
+            for a, b in zip(self.start, self.stop, strict=True):
+                if a >= b:
+                    raise ValueError(f"interval start {a.isot} is not before stop {b.isot}")
+        return self
+
+
+class LightCurveConfig(_Base):
+    time_intervals: TimeIntervalsConfig = TimeIntervalsConfig()
+    energy_edges: EnergyAxisConfig = EnergyAxisConfig()
+    source: str = "source"
+    parameters: dict[str, Any] = {"selection_optional": "all"}
+
+
+class DaskConfig(_Base):
+    """xgamma addition: where the work runs. ``scheduler`` is a ``dask.distributed`` address;
+    ``n_workers`` starts a local cluster; neither: the default threaded scheduler."""
+
+    scheduler: str | None = None
+    n_workers: int | None = Field(None, ge=1)
+    threads_per_worker: int | None = Field(None, ge=1)
+
+
+class OutputConfig(_Base):
+    """xgamma addition: which products ``xgamma run`` writes, and in what format."""
+
+    datasets: Literal["zarr", "fits", "none"] = "zarr"
+    maps: Literal["zarr", "fits"] = "zarr"
+    plots: bool = True
+
+
+class MetadataConfig(_Base):
+    creator: str | None = None
+    date: str | None = None
+    origin: str | None = None
+
+
+class AnalysisConfig(_Base):
+    """The whole analysis configuration (see the module docstring)."""
+
+    general: GeneralConfig = GeneralConfig()
+    observations: ObservationsConfig = ObservationsConfig()
+    datasets: DatasetsConfig = DatasetsConfig()
+    fit: FitConfig = FitConfig()
+    flux_points: FluxPointsConfig = FluxPointsConfig()
+    excess_map: ExcessMapConfig = ExcessMapConfig()
+    light_curve: LightCurveConfig = LightCurveConfig()
+    dask: DaskConfig = DaskConfig()
+    output: OutputConfig = OutputConfig()
+    metadata: MetadataConfig = MetadataConfig()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> AnalysisConfig:
+        """Validate a nested dict; raise :class:`ConfigError` naming the first bad key."""
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"the configuration must be a mapping of sections, got {type(data).__name__}")
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
+
+    @classmethod
+    def from_yaml(cls, text: str) -> AnalysisConfig:
+        """Parse YAML text.
+
+        Examples
+        --------
+        >>> AnalysisConfig.from_yaml("fit: {fit_range: {min: 1 TeV, max: 10 TeV}}").fit.fit_range.max
+        <Quantity 10. TeV>
+        """
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"not valid YAML: {str(exc).splitlines()[0]}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> AnalysisConfig:
+        """Read a YAML config file."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        return cls.from_yaml(p.read_text())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict with quantities as strings (YAML-ready)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """YAML text of the full config."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def write(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
+        """Write the config as YAML."""
+        p = Path(path)
+        if p.exists() and not overwrite:
+            raise ConfigError(f"{p} exists; pass overwrite=True")
+        p.write_text(self.to_yaml())
+
+    def update(self, other: Mapping[str, Any] | AnalysisConfig | str) -> AnalysisConfig:
+        """A new config with ``other`` (dict, YAML text or config) merged in, recursively.
+
+        Examples
+        --------
+        >>> cfg = AnalysisConfig().update({"datasets": {"type": "3d"}})
+        >>> cfg.datasets.type, cfg.datasets.stack
+        ('3d', True)
+        """
+        if isinstance(other, AnalysisConfig):
+            upd = other.model_dump(mode="json", exclude_unset=True)
+        elif isinstance(other, str):
+            upd = yaml.safe_load(other) or {}
+        else:
+            upd = dict(other)
+        base = self.model_dump(mode="json", exclude_unset=True)
+        return AnalysisConfig.from_dict(_merge(base, upd))
+
+    # ------------------------------------------------------------------ helpers
+    def datastore_path(self) -> Path:
+        """The data store folder with ``$VAR`` expanded; ``$GAMMAPY_DATA`` falls back to
+        xgamma's data folder. Raises :class:`ConfigError` when it does not exist."""
+        raw = self.observations.datastore
+        env = dict(os.environ)
+        if "XGAMMA_DATA" not in env or "GAMMAPY_DATA" not in env:
+            from ._paths import data_dir
+
+            d = data_dir(required=False)
+            if d is not None:
+                env.setdefault("XGAMMA_DATA", str(d))
+                env.setdefault("GAMMAPY_DATA", str(d))
+        missing = [m for m in re.findall(r"\$\{?(\w+)\}?", raw) if m not in env]
+        if missing:
+            raise ConfigError(
+                f"observations.datastore: environment variable ${missing[0]} is not set ({raw!r})"
+            )
+        path = Path(string.Template(raw).substitute(env)).expanduser()
+        if not path.exists():
+            raise ConfigError(f"observations.datastore: no data store at {path}")
+        return path
+
+
+def _merge(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    # drop pydantic's union/branch labels from the path
+    loc = re.sub(r"\.(literal\[[^\]]*\]|list\[[^\]]*\]|[a-z_]+-[a-z_]+\[[^\]]*\])", "", loc)
+    msg = err["msg"]
+    msg = re.sub(r"^(Value|Assertion) error, ", "", msg)
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        parent = loc.rsplit(".", 1)[0] if "." in loc else ""
+        return f"{loc}: unknown key" + (f" in section {parent!r}" if parent else "")
+    msg = msg[0].lower() + msg[1:] if msg else msg
+    inp = err.get("input")
+    if err["type"] not in ("value_error", "missing") and not isinstance(inp, dict | list):
+        msg += f" (got {inp!r})"
+    return f"{loc}: {msg}"
