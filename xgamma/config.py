@@ -405,9 +405,22 @@ class AnalysisConfig(_Base):
         """Plain dict with quantities as strings (YAML-ready)."""
         return self.model_dump(mode="json")
 
-    def to_yaml(self) -> str:
-        """YAML text of the full config."""
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+    def to_yaml(self, comments: bool = False) -> str:
+        """YAML text of the full config, optionally with a comment above each section.
+
+        Examples
+        --------
+        >>> print(AnalysisConfig().to_yaml(comments=True).splitlines()[0])
+        # general: logging, output folder (n_jobs is ignored: the dask scheduler decides)
+        """
+        if not comments:
+            return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        parts = []
+        for key, value in self.to_dict().items():
+            parts.append(f"# {key}: {_SECTION_DOCS.get(key, '')}".rstrip())
+            parts.append(yaml.safe_dump({key: value}, sort_keys=False).rstrip())
+            parts.append("")
+        return "\n".join(parts)
 
     def write(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
         """Write the config as YAML."""
@@ -456,6 +469,20 @@ class AnalysisConfig(_Base):
         if not path.exists():
             raise ConfigError(f"observations.datastore: no data store at {path}")
         return path
+
+
+_SECTION_DOCS = {
+    "general": "logging, output folder (n_jobs is ignored: the dask scheduler decides)",
+    "observations": "data store ($VAR expanded) and observation selection: ids, file, cone, time range, required IRFs",
+    "datasets": "reduction: 1d (ON/OFF spectrum in on_region) or 3d (WCS cube); axes, background method, safe mask",
+    "fit": "energy range of the fit (sets mask_fit)",
+    "flux_points": "flux points: energy bins and the source whose norm is fitted per bin",
+    "excess_map": "correlated excess and significance maps",
+    "light_curve": "time intervals (ISO or MJD strings) and energy bands of the light curve",
+    "dask": "xgamma: where the work runs (scheduler address, or local workers); default threads",
+    "output": "xgamma: formats of the products written by `xgamma run`",
+    "metadata": "free-form provenance",
+}
 
 
 def _merge(a: dict[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
