@@ -1,0 +1,916 @@
+"""Sky geometries (WCS, region, HEALPix) carried by xarray coordinates.
+
+The geometry contract
+---------------------
+A *geometry* is an ``xarray.Dataset`` with coordinates only (no data variables). Any
+DataArray or Dataset that carries the same coordinates and geometry attrs *has* that geometry,
+and every function here accepts either the geometry or an object that has it.
+
+* ``attrs["geom"]`` is ``"wcs"``, ``"region"`` or ``"healpix"``; ``attrs["frame"]`` is
+  ``"icrs"`` or ``"galactic"``.
+* **WCS**: sky dims ``y``, ``x`` (the last two dims). The dimension coordinates ``y`` and ``x``
+  are integers: the 0-based pixel position in the WCS whose FITS header (a string from
+  ``WCS.to_header_string()``) is ``attrs["wcs"]``. After ``isel``/:func:`cutout` the header
+  stays valid and :func:`wcs_of` returns the WCS shifted (or sliced, for strided selections)
+  to the object's own pixels. 2D non-dimension coordinates ``ra``, ``dec`` (frame ``icrs``) or
+  ``glon``, ``glat`` (``galactic``) along ``(y, x)`` hold the pixel centres in deg (NaN
+  outside the projection). Any FITS projection (CAR, TAN, AIT, ...). CAR maps built by
+  :func:`wcs_geom` have ``CRVAL2 = 0`` so pixels follow lines of constant latitude.
+* **Region** (1D spectra): no sky dims; ``attrs["region"]`` is the region as a string, see
+  :func:`region_to_string`: a DS9 string with its frame, e.g.
+  ``"icrs;circle(83.63,22.01,0.11)"``. Several shapes separated by ``;`` mean their union,
+  a shape with a leading ``-`` is excluded (DS9 semantics), and other compound regions are
+  written ``and(A;B)``, ``xor(A;B)``, ``sub(A;B)`` (A and not B) or ``or(A;B)``, nested
+  as needed.
+* **HEALPix**: sky dim ``pix``; coordinate ``pix`` = HEALPix pixel index (sorted; partial sky
+  allowed), 1D ``ra``/``dec`` (or ``glon``/``glat``) along ``pix``; attrs ``nside`` and
+  ``order`` (``"nested"`` or ``"ring"``), pixelisation by astropy-healpix.
+* Non-spatial binned axes (:mod:`xgamma.axes`) come before the sky dims, in the order given;
+  their coordinates (``energy``, ``energy_min``, ``energy_max`` with attrs) are part of the
+  geometry.
+
+The geometry attrs are also copied onto the attrs of the ``x`` (WCS) or ``pix`` (HEALPix)
+coordinate, so a DataArray built from ``geom.coords`` alone still has its geometry; the
+object's own ``attrs`` take precedence.
+
+Examples
+--------
+>>> import xgamma as xg
+>>> geom = xg.wcs_geom((83.63, 22.01), width=2, binsz=0.5, axes=[xg.energy_axis(1, 10, 2)])
+>>> dict(geom.sizes)
+{'energy': 2, 'y': 4, 'x': 4}
+>>> geom_kind(geom), frame_of(geom)
+('wcs', 'icrs')
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from functools import reduce
+from typing import TYPE_CHECKING, Any
+
+import astropy.units as u
+import numpy as np
+import xarray as xr
+from astropy.coordinates import SkyCoord, angular_separation
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from .axes import coords_from_axis
+from .errors import GeometryError
+
+if TYPE_CHECKING:
+    from regions import SkyRegion
+
+__all__ = [
+    "wcs_geom", "region_geom", "healpix_geom", "geom_from_wcs", "geom_kind", "geom_of",
+    "sky_dims", "frame_of", "wcs_of", "region_of", "region_to_string", "region_from_string",
+    "contains", "skycoord", "pix_to_sky", "sky_to_pix", "solid_angle", "separation", "center",
+    "region_mask", "exclusion_mask", "cutout", "make_map", "empty", "to_image", "drop_axes",
+]
+
+GEOM_KEYS = ("geom", "frame", "wcs", "region", "nside", "order")
+_LONLAT = {"icrs": ("ra", "dec"), "galactic": ("glon", "glat")}
+Obj = xr.DataArray | xr.Dataset
+
+
+# ----------------------------------------------------------------------------- small helpers
+def _rg() -> Any:
+    """astropy-regions, imported on first use (it imports matplotlib)."""
+    import regions
+
+    return regions
+
+
+def _deg(x: Any) -> float:
+    x = u.Quantity(x) if isinstance(x, str) else x
+    return float(x.to_value("deg")) if isinstance(x, u.Quantity) else float(x)
+
+
+def _pair(x: Any) -> tuple[float, float]:
+    x = u.Quantity(x) if isinstance(x, str) else x
+    x = list(np.ravel(x.to_value("deg"))) if isinstance(x, u.Quantity) else x
+    vals = [_deg(v) for v in np.ravel(np.asarray(x, dtype=object))]
+    if len(vals) not in (1, 2):
+        raise GeometryError(f"expected one or two values, got {x!r}")
+    return vals[0], vals[-1]
+
+
+def _frame(name: str) -> str:
+    name = str(name).lower()
+    if name == "galactic":
+        return "galactic"
+    if name in ("icrs", "fk5", "fk4", "j2000", "b1950"):
+        return "icrs"
+    raise GeometryError(f"unsupported frame {name!r}: use 'icrs' or 'galactic'")
+
+
+def _lonlat(c: SkyCoord, frame: str) -> tuple[np.ndarray, np.ndarray]:
+    s = c.transform_to(frame).spherical
+    return np.asarray(s.lon.to_value("deg")) % 360.0, np.asarray(s.lat.to_value("deg"))
+
+
+def _as_skycoord(skydir: Any, frame: str) -> SkyCoord:
+    if isinstance(skydir, SkyCoord):
+        return skydir
+    a, b = skydir
+    return SkyCoord(_deg(a), _deg(b), unit="deg", frame=frame)
+
+
+def _skydir(skydir: Any, frame: str) -> tuple[float, float]:
+    lon, lat = _lonlat(_as_skycoord(skydir, frame), frame)
+    return float(lon), float(lat)
+
+
+def _ctype(frame: str, proj: str) -> list[str]:
+    return [f"{n:-<5}{proj.upper()}" for n in (("RA", "DEC") if frame == "icrs" else ("GLON", "GLAT"))]
+
+
+def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    lo, la = np.radians(lon), np.radians(lat)
+    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
+
+
+def _axes_coords(axes: Sequence[xr.DataArray] | None) -> dict[str, xr.Variable]:
+    out: dict[str, xr.Variable] = {}
+    for ax in axes or []:
+        if not isinstance(ax, xr.DataArray) or ax.ndim != 1:
+            raise GeometryError(f"axes must be 1D DataArrays from xgamma.axes, got {type(ax)}")
+        if ax.dims[0] in ("x", "y", "pix"):
+            raise GeometryError(f"axis name {ax.dims[0]!r} is reserved for sky dims")
+        out.update(coords_from_axis(ax))
+    return out
+
+
+def _geometry(coords: dict[str, Any], attrs: dict[str, Any], skydim: str | None) -> xr.Dataset:
+    if skydim is not None:
+        c = coords[skydim]
+        coords[skydim] = xr.Variable(c.dims, c.data, attrs={**c.attrs, **attrs})
+    return xr.Dataset(coords=coords, attrs=dict(attrs))
+
+
+def _gattrs(obj: Obj) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("x", "pix"):
+        if name in obj.coords and "geom" in obj.coords[name].attrs:
+            out.update({k: v for k, v in obj.coords[name].attrs.items() if k in GEOM_KEYS})
+    out.update({k: v for k, v in obj.attrs.items() if k in GEOM_KEYS})
+    if "geom" not in out:
+        raise GeometryError("object has no sky geometry (no attrs['geom'])")
+    return out
+
+
+# ----------------------------------------------------------------------------- constructors
+def geom_from_wcs(
+    wcs: WCS, shape: Sequence[int], axes: Sequence[xr.DataArray] | None = None
+) -> xr.Dataset:
+    """WCS geometry from an astropy WCS and the sky shape ``(ny, nx)``.
+
+    Only the celestial part of ``wcs`` is used (e.g. of a FITS cube header).
+
+    Examples
+    --------
+    >>> from astropy.wcs import WCS
+    >>> w = WCS(naxis=2); w.wcs.ctype = ["GLON-TAN", "GLAT-TAN"]; w.wcs.cdelt = [-0.1, 0.1]
+    >>> geom_from_wcs(w, (3, 5)).glon.shape
+    (3, 5)
+    """
+    w = wcs.celestial.deepcopy()
+    ctype = str(w.wcs.ctype[0]).upper()
+    frame = {"RA": "icrs", "GL": "galactic"}.get(ctype[:2], "")
+    if not frame:
+        raise GeometryError(f"unsupported celestial CTYPE {ctype!r}")
+    ny, nx = (int(n) for n in shape[-2:])
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    lon, lat = w.pixel_to_world_values(xx, yy)
+    lname, bname = _LONLAT[frame]
+    coords: dict[str, Any] = _axes_coords(axes)
+    coords["y"] = xr.Variable("y", np.arange(ny, dtype=np.int64))
+    coords["x"] = xr.Variable("x", np.arange(nx, dtype=np.int64))
+    coords[lname] = xr.Variable(("y", "x"), np.mod(lon, 360.0), attrs={"units": "deg"})
+    coords[bname] = xr.Variable(("y", "x"), np.asarray(lat), attrs={"units": "deg"})
+    attrs = {"geom": "wcs", "frame": frame, "wcs": w.to_header_string(relax=True)}
+    return _geometry(coords, attrs, "x")
+
+
+def wcs_geom(
+    skydir: Any,
+    width: Any,
+    binsz: Any,
+    frame: str = "icrs",
+    proj: str = "CAR",
+    axes: Sequence[xr.DataArray] | None = None,
+) -> xr.Dataset:
+    """WCS map geometry centred on ``skydir``.
+
+    Parameters
+    ----------
+    skydir : SkyCoord or (lon, lat)
+        Map centre; a pair is in deg in ``frame``.
+    width : float, (w_lon, w_lat), Quantity or str
+        Map width in deg; the number of pixels is ``round(width / binsz)`` (at least 1).
+    binsz : float, Quantity or str
+        Pixel size in deg (or a pair).
+    frame : {"icrs", "galactic"}
+    proj : str
+        FITS projection code (``CAR``, ``TAN``, ``AIT``, ...).
+    axes : list of DataArray, optional
+        Non-spatial axes, placed before ``y``, ``x``.
+
+    Examples
+    --------
+    >>> g = wcs_geom((0, 0), width=(360, 180), binsz=1, frame="galactic")
+    >>> dict(g.sizes), round(float(g.glat[0, 0]), 6)
+    ({'y': 180, 'x': 360}, -89.5)
+    """
+    frame = _frame(frame)
+    lon, lat = _skydir(skydir, frame)
+    wx, wy = _pair(width)
+    bx, by = _pair(binsz)
+    nx, ny = max(1, int(np.rint(wx / bx))), max(1, int(np.rint(wy / by)))
+    w = WCS(naxis=2)
+    w.wcs.ctype = _ctype(frame, proj)
+    w.wcs.cunit = ["deg", "deg"]
+    w.wcs.cdelt = [-bx, by]
+    crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
+    if proj.upper() == "CAR":  # reference on the equator: pixels along constant latitude
+        w.wcs.crval = [lon, 0.0]
+        crpix[1] -= lat / by
+    else:
+        w.wcs.crval = [lon, lat]
+    w.wcs.crpix = crpix
+    if frame == "icrs":
+        w.wcs.radesys = "ICRS"
+    w.wcs.set()
+    return geom_from_wcs(w, (ny, nx), axes=axes)
+
+
+def region_geom(region: SkyRegion | str, axes: Sequence[xr.DataArray] | None = None) -> xr.Dataset:
+    """Region geometry (1D spectra): no sky dims, the region as a string attr.
+
+    Examples
+    --------
+    >>> g = region_geom("icrs;circle(83.63,22.01,0.11)")
+    >>> g.attrs["region"], g.attrs["frame"]
+    ('icrs;circle(83.63,22.01,0.11)', 'icrs')
+    """
+    reg = region_from_string(region) if isinstance(region, str) else region
+    leaf = _leaves(reg)[0]
+    attrs = {"geom": "region", "frame": _frame(_leaf_center(leaf).frame.name),
+             "region": region_to_string(reg)}
+    return _geometry(dict(_axes_coords(axes)), attrs, None)
+
+
+def healpix_geom(
+    nside: int,
+    frame: str = "icrs",
+    order: str = "nested",
+    skydir: Any = None,
+    width: Any = None,
+    axes: Sequence[xr.DataArray] | None = None,
+) -> xr.Dataset:
+    """HEALPix geometry, all-sky or a disc of pixels whose centres lie within ``width``.
+
+    Parameters
+    ----------
+    nside : int
+    frame : {"icrs", "galactic"}
+    order : {"nested", "ring"}
+    skydir, width : optional
+        Centre and radius (deg) of a partial-sky disc; ``None`` means all-sky.
+
+    Examples
+    --------
+    >>> healpix_geom(4).sizes["pix"]
+    192
+    >>> healpix_geom(64, skydir=(83.63, 22.01), width=2).sizes["pix"] < 200
+    True
+    """
+    from astropy_healpix import HEALPix
+
+    frame = _frame(frame)
+    if order not in ("nested", "ring"):
+        raise GeometryError(f"HEALPix order must be 'nested' or 'ring', got {order!r}")
+    hp = HEALPix(nside=int(nside), order=order)
+    if skydir is None or width is None:
+        pix = np.arange(hp.npix, dtype=np.int64)
+    else:
+        lon0, lat0 = _skydir(skydir, frame)
+        r = _deg(width)
+        cand = np.asarray(hp.cone_search_lonlat(lon0 * u.deg, lat0 * u.deg, r * u.deg))
+        lo, la = hp.healpix_to_lonlat(cand)
+        sep = np.degrees(angular_separation(lo.rad, la.rad, np.radians(lon0), np.radians(lat0)))
+        pix = np.sort(cand[sep <= r]).astype(np.int64)
+    lo, la = hp.healpix_to_lonlat(pix)
+    lname, bname = _LONLAT[frame]
+    coords: dict[str, Any] = _axes_coords(axes)
+    coords["pix"] = xr.Variable("pix", pix)
+    coords[lname] = xr.Variable("pix", np.mod(lo.deg, 360.0), attrs={"units": "deg"})
+    coords[bname] = xr.Variable("pix", np.asarray(la.deg), attrs={"units": "deg"})
+    attrs = {"geom": "healpix", "frame": frame, "nside": int(nside), "order": order}
+    return _geometry(coords, attrs, "pix")
+
+
+# ----------------------------------------------------------------------------- accessors of a geometry
+def geom_kind(obj: Obj) -> str:
+    """``"wcs"``, ``"region"`` or ``"healpix"``.
+
+    Examples
+    --------
+    >>> geom_kind(healpix_geom(1))
+    'healpix'
+    """
+    return str(_gattrs(obj)["geom"])
+
+
+def frame_of(obj: Obj) -> str:
+    """The sky frame, ``"icrs"`` or ``"galactic"``.
+
+    Examples
+    --------
+    >>> frame_of(healpix_geom(1, frame="galactic"))
+    'galactic'
+    """
+    return str(_gattrs(obj)["frame"])
+
+
+def sky_dims(obj: Obj) -> tuple[str, ...]:
+    """The sky dims: ``("y", "x")``, ``("pix",)`` or ``()``.
+
+    Examples
+    --------
+    >>> sky_dims(region_geom("icrs;circle(1,2,0.1)"))
+    ()
+    """
+    return {"wcs": ("y", "x"), "healpix": ("pix",), "region": ()}[geom_kind(obj)]
+
+
+def _dims(obj: Obj) -> tuple[str, ...]:
+    sky = sky_dims(obj)
+    if isinstance(obj, xr.DataArray):
+        return tuple(str(d) for d in obj.dims)
+    rest = [str(d) for d in obj.dims if d not in sky]
+    return (*rest, *sky)
+
+
+def geom_of(obj: Obj) -> xr.Dataset:
+    """The geometry of ``obj``: a coords-only Dataset (scalar coords dropped).
+
+    Examples
+    --------
+    >>> m = empty(wcs_geom((0, 0), 1, 0.5))
+    >>> list(geom_of(m).data_vars), dict(geom_of(m).sizes)
+    ([], {'y': 2, 'x': 2})
+    """
+    dims = _dims(obj)
+    names = [d for d in dims if d in obj.coords]
+    names += [str(k) for k, v in obj.coords.items() if v.ndim > 0 and k not in names]
+    coords = {k: obj.coords[k].variable for k in names}
+    return xr.Dataset(coords=coords, attrs=_gattrs(obj))
+
+
+def _pixel_slice(obj: Obj, dim: str) -> tuple[int, int, int]:
+    n = int(obj.sizes[dim])
+    if dim not in obj.coords:
+        return 0, 1, n
+    v = np.asarray(obj.coords[dim].values)
+    if n < 2:
+        return int(v[0]) if n else 0, 1, n
+    steps = np.unique(np.diff(v))
+    if steps.size != 1 or steps[0] < 1:
+        raise GeometryError(f"pixel coordinate {dim!r} is not a regular increasing grid")
+    return int(v[0]), int(steps[0]), n
+
+
+def wcs_of(obj: Obj) -> WCS:
+    """The celestial WCS of ``obj``, shifted (or sliced) to its own pixel grid.
+
+    Examples
+    --------
+    >>> g = wcs_geom((83.63, 22.01), 2, 0.1)
+    >>> sub = g.isel(x=slice(5, 10), y=slice(3, 8))
+    >>> bool(abs(wcs_of(sub).pixel_to_world_values(0, 0)[0] - float(g.ra[3, 5])) < 1e-9)
+    True
+    """
+    a = _gattrs(obj)
+    if a["geom"] != "wcs":
+        raise GeometryError(f"a WCS needs a 'wcs' geometry, got {a['geom']!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        w = WCS(fits.Header.fromstring(a["wcs"]))
+    x0, sx, nx = _pixel_slice(obj, "x")
+    y0, sy, ny = _pixel_slice(obj, "y")
+    # new pixel j is parent pixel start + j * step (1-based FITS CRPIX)
+    start, step = np.array([x0, y0], float), np.array([sx, sy], float)
+    w.wcs.crpix = (np.asarray(w.wcs.crpix) - 1 - start) / step + 1
+    if sx != 1 or sy != 1:
+        if w.wcs.has_cd():
+            w.wcs.cd = np.asarray(w.wcs.cd) * step[None, :]
+        else:
+            w.wcs.cdelt = np.asarray(w.wcs.cdelt) * step
+    w.array_shape = (ny, nx)
+    return w
+
+
+# ----------------------------------------------------------------------------- regions
+def _and_not(a: Any, b: Any) -> Any:
+    return np.logical_and(a, np.logical_not(b))
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "or": operator.or_, "and": operator.and_, "xor": operator.xor, "sub": _and_not,
+}
+_DS9_FRAMES = {"icrs", "fk5", "fk4", "galactic", "j2000", "b1950", "ecliptic"}
+
+
+def _leaves(reg: SkyRegion) -> list[SkyRegion]:
+    if isinstance(reg, _rg().CompoundSkyRegion):
+        return _leaves(reg.region1) + _leaves(reg.region2)
+    return [reg]
+
+
+def _leaf_center(reg: SkyRegion) -> SkyCoord:
+    if hasattr(reg, "center"):
+        return reg.center
+    if hasattr(reg, "vertices"):
+        v = reg.vertices
+        lon, lat = _lonlat(v, v.frame.name)
+        m = _unit_vectors(lon, lat).mean(axis=0)
+        return SkyCoord(np.degrees(np.arctan2(m[1], m[0])), np.degrees(np.arcsin(m[2] / np.linalg.norm(m))),
+                        unit="deg", frame=v.frame)
+    if hasattr(reg, "start"):
+        return reg.start
+    raise GeometryError(f"cannot find the centre of {type(reg).__name__}")
+
+
+def _split_top(s: str) -> list[str]:
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
+    for ch in s.replace("\n", ";"):
+        depth += (ch == "(") - (ch == ")")
+        if ch == ";" and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return [t.split(" #")[0].strip() for t in out if t.strip() and not t.strip().startswith("#")]
+
+
+def _parse_seq(s: str, frame: str) -> tuple[list[SkyRegion], list[SkyRegion]]:
+    inc: list[SkyRegion] = []
+    exc: list[SkyRegion] = []
+    for tok in _split_top(s):
+        low = tok.lower()
+        if low.startswith("global"):
+            continue
+        if low in _DS9_FRAMES:
+            frame = low
+            continue
+        m = re.fullmatch(r"(and|or|xor|sub)\((.*)\)", tok, flags=re.S | re.I)
+        if m:
+            parts, bad = _parse_seq(m.group(2), frame)
+            if bad or len(parts) < 2:
+                raise GeometryError(f"region {tok!r}: need >= 2 included shapes")
+            inc.append(reduce(lambda a, b: _rg().CompoundSkyRegion(a, b, _OPS[m.group(1).lower()]), parts))
+            continue
+        excluded = tok.startswith("-")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                reg = _rg().Regions.parse(f"{frame}\n{tok.lstrip('+-')}", format="ds9")[0]
+        except Exception as exc_:  # regions raises several types
+            raise GeometryError(f"cannot parse region {tok!r}: {exc_}") from exc_
+        (exc if excluded else inc).append(reg)
+    return inc, exc
+
+
+def region_from_string(s: str) -> SkyRegion:
+    """Parse a region string (see :func:`region_to_string`) to an astropy-regions SkyRegion.
+
+    Examples
+    --------
+    >>> r = region_from_string("icrs;circle(1,2,0.5);-circle(1,2,0.1)")
+    >>> type(r).__name__
+    'CompoundSkyRegion'
+    """
+    inc, exc = _parse_seq(s, "icrs")
+    if not inc:
+        raise GeometryError(f"no included shape in region string {s!r}")
+    reg = reduce(operator.or_, inc)
+    if exc:
+        reg = _rg().CompoundSkyRegion(reg, reduce(operator.or_, exc), _and_not)
+    return reg
+
+
+def _trim(m: re.Match[str]) -> str:
+    return m.group(0).rstrip("0").rstrip(".")
+
+
+def region_to_string(region: SkyRegion | str) -> str:
+    """Serialise a SkyRegion (compound regions included) to xgamma's region string.
+
+    Each shape is written by astropy-regions in DS9 syntax with its frame (12 decimals,
+    trailing zeros trimmed); a union is a ``;``-separated list of shapes; other compound
+    operators are ``and(A;B)``, ``xor(A;B)``, ``sub(A;B)``, and ``or(A;B)`` when nested.
+
+    Examples
+    --------
+    >>> a = region_from_string("icrs;circle(1,2,0.5)")
+    >>> b = region_from_string("galactic;box(10,0,2,1,0)")
+    >>> region_to_string(a | b)
+    'icrs;circle(1,2,0.5);galactic;box(10,0,2,1,0)'
+    >>> region_to_string(a & b)
+    'and(icrs;circle(1,2,0.5);galactic;box(10,0,2,1,0))'
+    """
+    if isinstance(region, str):
+        region = region_from_string(region)
+
+    def ser(reg: SkyRegion, top: bool) -> str:
+        if isinstance(reg, _rg().CompoundSkyRegion):
+            names = [k for k, f in _OPS.items() if f is reg.operator]
+            if not names:
+                raise GeometryError(f"unsupported compound operator {reg.operator!r}")
+            inner = f"{ser(reg.region1, top and names[0] == 'or')};" \
+                    f"{ser(reg.region2, top and names[0] == 'or')}"
+            return inner if top and names[0] == "or" else f"{names[0]}({inner})"
+        text = _rg().Regions([reg]).serialize(format="ds9", precision=12)
+        toks = [t for t in _split_top(text) if not t.lower().startswith("global")]
+        return re.sub(r"\d+\.\d+", _trim, ";".join(toks))
+
+    return ser(region, True)
+
+
+def region_of(obj: Obj) -> SkyRegion:
+    """The SkyRegion of a region geometry.
+
+    Examples
+    --------
+    >>> region_of(region_geom("icrs;circle(83.63,22.01,0.11)")).radius
+    <Quantity 0.11 deg>
+    """
+    a = _gattrs(obj)
+    if a["geom"] != "region":
+        raise GeometryError(f"region_of needs a 'region' geometry, got {a['geom']!r}")
+    return region_from_string(a["region"])
+
+
+def _local_wcs(c: SkyCoord) -> WCS:
+    return wcs_of(wcs_geom(c, 0.01, 0.01, frame=_frame(c.frame.name), proj="TAN"))
+
+
+def contains(region: SkyRegion | str | Iterable[Any], coords: SkyCoord) -> np.ndarray:
+    """Whether sky positions lie inside a region (or any of several regions).
+
+    Circles and annuli use the exact spherical separation (``inner <= sep < radius``);
+    compound regions combine their parts; other shapes use the region's own ``contains`` in a
+    tangent-plane WCS centred on the shape.
+
+    Examples
+    --------
+    >>> from astropy.coordinates import SkyCoord
+    >>> c = SkyCoord([1.0, 1.0], [2.05, 2.2], unit="deg")
+    >>> contains("icrs;circle(1,2,0.1)", c)
+    array([ True, False])
+    """
+    if isinstance(region, str):
+        region = region_from_string(region)
+    if not isinstance(region, _rg().SkyRegion):
+        masks = [contains(r, coords) for r in region]
+        return reduce(np.logical_or, masks, np.zeros(coords.shape, dtype=bool))
+    if isinstance(region, _rg().CompoundSkyRegion):
+        return np.asarray(region.operator(contains(region.region1, coords),
+                                          contains(region.region2, coords)), dtype=bool)
+    if isinstance(region, _rg().CircleSkyRegion | _rg().CircleAnnulusSkyRegion):
+        sep = coords.separation(region.center).to_value("deg")
+        with np.errstate(invalid="ignore"):
+            if isinstance(region, _rg().CircleSkyRegion):
+                return np.asarray(sep < region.radius.to_value("deg"))
+            return np.asarray((sep >= region.inner_radius.to_value("deg"))
+                              & (sep < region.outer_radius.to_value("deg")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(region.contains(coords, _local_wcs(_leaf_center(region))), dtype=bool)
+
+
+def _region_radius(reg: SkyRegion, c0: SkyCoord) -> float:
+    """Radius (deg) around ``c0`` of a disc containing ``reg``."""
+    out = 0.0
+    for leaf in _leaves(reg):
+        c = _leaf_center(leaf)
+        r = getattr(leaf, "radius", getattr(leaf, "outer_radius", None))
+        w = getattr(leaf, "outer_width", getattr(leaf, "width", None))
+        h = getattr(leaf, "outer_height", getattr(leaf, "height", None))
+        if r is not None:
+            rr = float(r.to_value("deg"))
+        elif hasattr(leaf, "vertices"):
+            rr = float(np.max(c.separation(leaf.vertices).deg))
+        elif w is not None and h is not None:
+            rr = float(np.hypot(w.to_value("deg"), h.to_value("deg"))) / 2
+        else:
+            rr = 0.0
+        out = max(out, float(c0.separation(c).deg) + rr)
+    return out
+
+
+# ----------------------------------------------------------------------------- coordinates
+def skycoord(obj: Obj) -> SkyCoord:
+    """SkyCoord of the pixel centres (shape of the sky dims); a region's centre.
+
+    Examples
+    --------
+    >>> skycoord(wcs_geom((10, 20), 1, 0.5)).shape
+    (2, 2)
+    """
+    a = _gattrs(obj)
+    if a["geom"] == "region":
+        return center(obj)
+    lname, bname = _LONLAT[a["frame"]]
+    if lname in obj.coords and bname in obj.coords:
+        order = sky_dims(obj)
+        lon = obj.coords[lname].transpose(*order).values
+        lat = obj.coords[bname].transpose(*order).values
+        return SkyCoord(lon, lat, unit="deg", frame=a["frame"])
+    if a["geom"] == "wcs":
+        ny, nx = obj.sizes["y"], obj.sizes["x"]
+        yy, xx = np.mgrid[0:ny, 0:nx]
+        return pix_to_sky(obj, xx, yy)
+    return pix_to_sky(obj, np.asarray(obj.coords["pix"].values))
+
+
+def pix_to_sky(obj: Obj, x: Any, y: Any = None) -> SkyCoord:
+    """Sky positions of pixel coordinates.
+
+    WCS: ``x``, ``y`` are (fractional) 0-based pixel positions in ``obj``'s own grid (as for
+    :func:`wcs_of`); HEALPix: ``x`` are HEALPix indices.
+
+    Examples
+    --------
+    >>> g = wcs_geom((83.63, 22.01), 1, 0.5)
+    >>> c = pix_to_sky(g, 0.5, 0.5)
+    >>> round(float(c.ra.deg), 6), round(float(c.dec.deg), 6)
+    (83.63, 22.01)
+    """
+    a = _gattrs(obj)
+    if a["geom"] == "wcs":
+        lon, lat = wcs_of(obj).pixel_to_world_values(np.asarray(x, float), np.asarray(y, float))
+    elif a["geom"] == "healpix":
+        from astropy_healpix import HEALPix
+
+        lo, la = HEALPix(nside=a["nside"], order=a["order"]).healpix_to_lonlat(np.asarray(x))
+        lon, lat = lo.deg, la.deg
+    else:
+        raise GeometryError("a region geometry has no pixels")
+    return SkyCoord(np.mod(lon, 360.0), lat, unit="deg", frame=a["frame"])
+
+
+def sky_to_pix(obj: Obj, coords: SkyCoord) -> Any:
+    """Pixel coordinates of sky positions: ``(x, y)`` floats (WCS) or HEALPix indices.
+
+    Examples
+    --------
+    >>> from astropy.coordinates import SkyCoord
+    >>> g = wcs_geom((83.63, 22.01), 1, 0.5)
+    >>> x, y = sky_to_pix(g, SkyCoord(83.63, 22.01, unit="deg"))
+    >>> round(float(x), 6), round(float(y), 6)
+    (0.5, 0.5)
+    """
+    a = _gattrs(obj)
+    lon, lat = _lonlat(coords, a["frame"])
+    if a["geom"] == "wcs":
+        return wcs_of(obj).world_to_pixel_values(lon, lat)
+    if a["geom"] == "healpix":
+        from astropy_healpix import HEALPix
+
+        hp = HEALPix(nside=a["nside"], order=a["order"])
+        return hp.lonlat_to_healpix(lon * u.deg, lat * u.deg)
+    raise GeometryError("a region geometry has no pixels")
+
+
+def _sky_da(obj: Obj, values: Any, name: str, units: str) -> xr.DataArray:
+    g = drop_axes(obj)
+    dims = sky_dims(g)
+    return xr.DataArray(values, dims=dims, coords=g.coords, name=name,
+                        attrs={**g.attrs, "units": units})
+
+
+def _tri_area(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    det = np.einsum("...i,...i", a, np.cross(b - a, c - a))
+    den = 1.0 + np.einsum("...i,...i", a, b) + np.einsum("...i,...i", b, c) \
+        + np.einsum("...i,...i", c, a)
+    return 2.0 * np.arctan2(det, den)
+
+
+def solid_angle(obj: Obj) -> xr.DataArray:
+    """Solid angle of each pixel in sr (exact spherical area from the 4 pixel corners).
+
+    WCS pixels are the spherical quadrilaterals through their corners (0 where a corner is
+    outside the projection); HEALPix pixels have ``4 pi / npix``; a region gives a scalar
+    (exact for circles and annuli, otherwise from a fine tangent-plane grid, ~1e-3).
+
+    Examples
+    --------
+    >>> g = wcs_geom((0, 0), (360, 180), 2)
+    >>> round(float(solid_angle(g).sum() / (4 * np.pi)), 9)
+    1.0
+    """
+    a = _gattrs(obj)
+    if a["geom"] == "healpix":
+        npix = 12 * int(a["nside"]) ** 2
+        return _sky_da(obj, np.full(obj.sizes["pix"], 4 * np.pi / npix), "solid_angle", "sr")
+    if a["geom"] == "region":
+        reg = region_of(obj)
+        if isinstance(reg, _rg().CircleSkyRegion):
+            val = 2 * np.pi * (1 - np.cos(reg.radius.to_value("rad")))
+        elif isinstance(reg, _rg().CircleAnnulusSkyRegion):
+            val = 2 * np.pi * (np.cos(reg.inner_radius.to_value("rad"))
+                               - np.cos(reg.outer_radius.to_value("rad")))
+        else:
+            c0 = center(obj)
+            r = _region_radius(reg, c0)
+            grid = wcs_geom(c0, 2.02 * r, 2.02 * r / 500, frame=_frame(c0.frame.name), proj="TAN")
+            inside = contains(reg, skycoord(grid))
+            val = float(solid_angle(grid).values[inside].sum())
+        return xr.DataArray(val, name="solid_angle", attrs={**a, "units": "sr"})
+    w = wcs_of(obj)
+    ny, nx = obj.sizes["y"], obj.sizes["x"]
+    yy, xx = np.mgrid[0:ny + 1, 0:nx + 1] - 0.5
+    lon, lat = w.pixel_to_world_values(xx, yy)
+    v = _unit_vectors(lon, lat)
+    p, q, r_, s = v[:-1, :-1], v[:-1, 1:], v[1:, 1:], v[1:, :-1]
+    area = np.abs(_tri_area(p, q, r_) + _tri_area(p, r_, s))
+    area = np.where(np.isfinite(area), area, 0.0)
+    return _sky_da(obj, area, "solid_angle", "sr")
+
+
+def center(obj: Obj) -> SkyCoord:
+    """Centre of the geometry (central pixel of a map; region centre; HEALPix mean direction).
+
+    Examples
+    --------
+    >>> c = center(wcs_geom((83.63, 22.01), 2, 0.1))
+    >>> round(float(c.ra.deg), 6), round(float(c.dec.deg), 6)
+    (83.63, 22.01)
+    """
+    a = _gattrs(obj)
+    if a["geom"] == "wcs":
+        return pix_to_sky(obj, (obj.sizes["x"] - 1) / 2, (obj.sizes["y"] - 1) / 2)
+    if a["geom"] == "region":
+        leaves = _leaves(region_of(obj))
+        if len(leaves) == 1:
+            return _leaf_center(leaves[0])
+        cs = [_leaf_center(leaf) for leaf in leaves]
+        m = np.mean([_unit_vectors(*_lonlat(c, a["frame"])) for c in cs], axis=0)
+    else:
+        m = _unit_vectors(*_lonlat(skycoord(obj), a["frame"])).mean(axis=0)
+    n = float(np.linalg.norm(m))
+    if n < 1e-9:
+        return SkyCoord(0.0, 0.0, unit="deg", frame=a["frame"])
+    lon = np.degrees(np.arctan2(m[1], m[0])) % 360
+    return SkyCoord(lon, np.degrees(np.arcsin(np.clip(m[2] / n, -1, 1))), unit="deg",
+                    frame=a["frame"])
+
+
+def separation(obj: Obj, skydir: Any) -> xr.DataArray:
+    """Angular distance (deg) of each pixel centre (a region's centre) from ``skydir``.
+
+    Examples
+    --------
+    >>> g = wcs_geom((0, 0), 3, 1)
+    >>> round(float(separation(g, (0, 0)).max()), 4)
+    1.4141
+    """
+    c = _as_skycoord(skydir, frame_of(obj))
+    sep = skycoord(obj).separation(c).to_value("deg")
+    return _sky_da(obj, sep, "separation", "deg")
+
+
+def region_mask(obj: Obj, regions: Any) -> xr.DataArray:
+    """Boolean mask on the sky dims: True where the pixel centre is inside any region.
+
+    Examples
+    --------
+    >>> g = wcs_geom((0, 0), 1, 0.1)
+    >>> int(region_mask(g, "icrs;circle(0,0,0.2)").sum())
+    12
+    """
+    if geom_kind(obj) == "region":
+        raise GeometryError("region_mask needs a WCS or HEALPix geometry")
+    regs = [regions] if isinstance(regions, str | _rg().SkyRegion) else list(regions)
+    return _sky_da(obj, contains(regs, skycoord(obj)), "mask", "")
+
+
+def exclusion_mask(geom: Obj, regions: Any) -> xr.DataArray:
+    """Mask True where NOT excluded by any of ``regions`` (Gammapy's convention).
+
+    Examples
+    --------
+    >>> g = wcs_geom((0, 0), 1, 0.1)
+    >>> int(exclusion_mask(g, ["icrs;circle(0,0,0.2)"]).sum())
+    88
+    """
+    return ~region_mask(geom, regions)
+
+
+def cutout(obj: Obj, position: Any, width: Any) -> Obj:
+    """Cut ``obj`` to a box of ``width`` (deg) around ``position`` by ``isel`` (trimmed at
+    the map edges); the geometry stays valid. For HEALPix the box is taken in the offset
+    frame centred on ``position``.
+
+    Examples
+    --------
+    >>> g = wcs_geom((0, 0), 10, 0.5)
+    >>> dict(cutout(g, (1, 1), 2).sizes)
+    {'y': 4, 'x': 4}
+    """
+    kind = geom_kind(obj)
+    wx, wy = _pair(width)
+    c = _as_skycoord(position, frame_of(obj))
+    if kind == "healpix":
+        off = skycoord(obj).transform_to(c.skyoffset_frame())
+        dlon, dlat = off.lon.wrap_at(180 * u.deg).deg, off.lat.deg
+        keep = np.flatnonzero((np.abs(dlon) <= wx / 2) & (np.abs(dlat) <= wy / 2))
+        return obj.isel(pix=keep)
+    if kind != "wcs":
+        raise GeometryError("cutout needs a WCS or HEALPix geometry")
+    w = wcs_of(obj)
+    px, py = sky_to_pix(obj, c)
+    bx, by = (abs(float(v.to_value("deg"))) for v in w.proj_plane_pixel_scales())
+    nx, ny = max(1, int(np.rint(wx / bx))), max(1, int(np.rint(wy / by)))
+    if not (np.isfinite(px) and np.isfinite(py)):
+        raise GeometryError("cutout position is outside the map projection")
+    x0 = int(np.floor(px - (nx - 1) / 2 + 0.5))
+    y0 = int(np.floor(py - (ny - 1) / 2 + 0.5))
+    xs = slice(max(x0, 0), min(x0 + nx, obj.sizes["x"]))
+    ys = slice(max(y0, 0), min(y0 + ny, obj.sizes["y"]))
+    if xs.start >= xs.stop or ys.start >= ys.stop:
+        raise GeometryError("cutout box does not overlap the map")
+    return obj.isel(x=xs, y=ys)
+
+
+# ----------------------------------------------------------------------------- maps on a geometry
+def make_map(data: Any, geom: Obj, name: str | None = None, units: str = "") -> xr.DataArray:
+    """Wrap an array (numpy or dask) of the geometry's shape as a DataArray on it.
+
+    Examples
+    --------
+    >>> g = healpix_geom(1)
+    >>> make_map(np.arange(12.0), g, name="flux", units="cm-2 s-1").attrs["units"]
+    'cm-2 s-1'
+    """
+    g = geom_of(geom)
+    dims = _dims(g)
+    shape = tuple(int(g.sizes[d]) for d in dims)
+    if tuple(np.shape(data)) != shape:
+        raise GeometryError(f"data shape {np.shape(data)} does not match geometry {shape} {dims}")
+    return xr.DataArray(data, dims=dims, coords=g.coords, name=name,
+                        attrs={**g.attrs, "units": units})
+
+
+def empty(
+    geom: Obj, name: str | None = "counts", dtype: Any = float, units: str = ""
+) -> xr.DataArray:
+    """A DataArray of zeros on the geometry.
+
+    Examples
+    --------
+    >>> empty(wcs_geom((0, 0), 1, 0.5, axes=[__import__("xgamma").energy_axis(1, 10, 3)])).dims
+    ('energy', 'y', 'x')
+    """
+    g = geom_of(geom)
+    shape = tuple(int(g.sizes[d]) for d in _dims(g))
+    return make_map(np.zeros(shape, dtype=dtype), g, name=name, units=units)
+
+
+def drop_axes(obj: Obj) -> xr.Dataset:
+    """The sky part of the geometry: the coords-only Dataset without non-spatial axes.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> dict(drop_axes(wcs_geom((0, 0), 1, 0.5, axes=[xg.energy_axis(1, 10, 3)])).sizes)
+    {'y': 2, 'x': 2}
+    """
+    g = geom_of(obj)
+    other = [d for d in g.dims if d not in sky_dims(g)]
+    return g.drop_dims(other)
+
+
+def to_image(obj: Obj) -> Obj:
+    """Sum a map over its non-spatial dims (a geometry: drop them).
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> m = empty(wcs_geom((0, 0), 1, 0.5, axes=[xg.energy_axis(1, 10, 3)])) + 1
+    >>> to_image(m).values.tolist()
+    [[3.0, 3.0], [3.0, 3.0]]
+    """
+    if isinstance(obj, xr.Dataset) and not obj.data_vars:
+        return drop_axes(obj)
+    other = [d for d in obj.dims if d not in sky_dims(obj)]
+    return obj.sum(dim=other, keep_attrs=True) if other else obj
