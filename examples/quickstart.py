@@ -35,7 +35,7 @@ def main() -> None:
 
     obs = crab.observation(crab.obs_ids[0])
     print(f"\nobservation {obs.obs_id}: {len(obs.events)} events, livetime {obs.livetime:.1f} s, "
-          f"dead-time fraction {obs.deadc:.3f}")
+          f"dead-time fraction {obs.dead_time_fraction:.3f}")
 
     geom = xg.wcs_geom((83.633, 22.014), width=4.0, binsz=0.02, frame="icrs",
                        axes=[xg.energy_axis(0.5, 100, nbins=1)])

@@ -351,9 +351,9 @@ def interp_axis(
     kwargs: dict[str, Any] = {"fill_value": "extrapolate" if fill_value is None else fill_value}
     if log_values:
         with np.errstate(divide="ignore"):
-            lw = xr.apply_ufunc(np.log, work.clip(min=0))
+            lw = xr.apply_ufunc(np.log, work.clip(min=0), dask="allowed")
         lw = lw.where(np.isfinite(lw), -1e30)
-        out = xr.apply_ufunc(np.exp, lw.interp(new, method="linear", kwargs=kwargs))
+        out = xr.apply_ufunc(np.exp, lw.interp(new, method="linear", kwargs=kwargs), dask="allowed")
         out = out.where(out > 1e-300, 0.0)
     else:
         out = work.interp(new, method="linear", kwargs=kwargs)
