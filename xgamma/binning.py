@@ -5,8 +5,8 @@ Events are pandas or dask DataFrames with lower-case columns ``ra``, ``dec`` (de
 name (``energy``, ``energy_true``, ``time``, ``offset``, ...). Bins are left-closed
 ``[min, max)``; events outside every bin are dropped.
 
-For dask input the histogram is computed per partition (one per observation) and summed, so
-the result is a lazy dask-backed DataArray identical to the eager one after ``.compute()``.
+For dask input the histogram is computed per partition (one per observation, kept sparse:
+only the occupied bins) and summed in a tree, so the result is a lazy dask-backed DataArray identical to the eager one after ``.compute()``.
 
 Examples
 --------
@@ -161,8 +161,8 @@ def _axis_index(values: np.ndarray, ax: _Axis) -> tuple[np.ndarray, np.ndarray]:
     return safe, ok
 
 
-def _histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> np.ndarray:
-    """Histogram of one pandas partition on ``spec`` (a numpy array of ``spec.shape``)."""
+def _flat_index(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> tuple[np.ndarray, Any]:
+    """Flat bin index (into ``spec.shape``) of the events inside, and their weights."""
     n = len(df)
     ok = np.ones(n, dtype=bool)
     index: dict[str, np.ndarray] = {}
@@ -174,7 +174,6 @@ def _histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> np.ndarray
     ok &= sky_ok
     for d, idx in zip(_SKY_DIMS[spec.sky.kind], sky_idx, strict=True):
         index[d] = idx
-    size = int(np.prod(spec.shape))
     if spec.dims:
         flat = np.ravel_multi_index(tuple(index[d][ok] for d in spec.dims), spec.shape)
     else:
@@ -183,7 +182,33 @@ def _histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> np.ndarray
     if weights is not None:
         w = df[weights].to_numpy(float) if isinstance(weights, str) else np.asarray(weights, float)
         w = w[ok]
+    return np.asarray(flat, dtype=np.int64), w
+
+
+def _histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> np.ndarray:
+    """Histogram of one pandas partition on ``spec`` (a numpy array of ``spec.shape``)."""
+    flat, w = _flat_index(df, spec, weights)
+    size = int(np.prod(spec.shape))
     return np.bincount(flat, weights=w, minlength=size).astype(float).reshape(spec.shape)
+
+
+def _sparse_histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of one partition as (occupied flat bins, their sums): memory ~ events, not bins."""
+    flat, w = _flat_index(df, spec, weights)
+    return _sparse_sum([(flat, np.ones(len(flat)) if w is None else w)])
+
+
+def _sparse_sum(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    val = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    uniq, inv = np.unique(idx, return_inverse=True)
+    return uniq, np.bincount(inv.ravel(), weights=val, minlength=len(uniq))
+
+
+def _sparse_to_dense(part: tuple[np.ndarray, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(int(np.prod(shape)))
+    out[part[0]] = part[1]
+    return out.reshape(shape)
 
 
 def bin_events(events: Any, geom: Any, weights: Any = None) -> xr.DataArray:
@@ -229,8 +254,14 @@ def bin_events(events: Any, geom: Any, weights: Any = None) -> xr.DataArray:
 
     if weights is not None and not isinstance(weights, str):
         raise GeometryError("for dask events, weights must be a column name")
-    hist = dask.delayed(_histogram, pure=True)
-    parts = [da.from_delayed(hist(p, spec, weights), shape=spec.shape, dtype=float)
+    # One sparse histogram per partition (occupied bins only), summed in a tree of fan-in 8,
+    # densified once at the end: memory scales with the events, not with the cube size.
+    spec_d = dask.delayed(spec, traverse=False)  # tokenised once, not once per partition
+    parts = [dask.delayed(_sparse_histogram, pure=True)(p, spec_d, weights)
              for p in events.to_delayed()]
-    data = da.stack(parts).sum(axis=0) if parts else da.zeros(spec.shape, dtype=float)
+    combine = dask.delayed(_sparse_sum, pure=True)
+    while len(parts) > 8:
+        parts = [combine(parts[i:i + 8]) for i in range(0, len(parts), 8)]
+    dense = dask.delayed(_sparse_to_dense, pure=True)(combine(parts), spec.shape)
+    data = da.from_delayed(dense, shape=spec.shape, dtype=float)
     return sky.make_map(data, g, name="counts")
