@@ -14,6 +14,7 @@ import argparse
 import resource
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,13 +36,17 @@ def read_all(store: xg.DataStore, threads: int) -> list[Observation]:
         return list(ex.map(_load, obs))
 
 
+def _all_sky_geom() -> Any:
+    """All-sky counts cube: 0.5 deg CAR pixels, 20 energy bins (0.1-100 TeV)."""
+    energy = xg.energy_axis(0.1, 100, 20)
+    return xg.wcs_geom((0.0, 0.0), width=(360, 180), binsz=0.5, frame="icrs", axes=[energy])
+
+
 def bin_all(obs: list[Observation]) -> tuple[float, int]:
     """Bin the events of all observations into one all-sky counts cube (0.5 deg, 20 energies)."""
     events = pd.concat([o.events[["ra", "dec", "energy"]] for o in obs], ignore_index=True)
     events.attrs["units"] = {"ra": "deg", "dec": "deg", "energy": "TeV"}
-    energy = xg.energy_axis(0.1, 100, 20)
-    geom = xg.wcs_geom((0.0, 0.0), width=(360, 180), binsz=0.5, frame="icrs", axes=[energy])
-    counts = xg.bin_events(events, geom)
+    counts = xg.bin_events(events, _all_sky_geom())
     return float(counts.sum()), len(events)
 
 
@@ -91,6 +96,10 @@ def main() -> None:
         ev = store.events().compute(scheduler="threads")
         stage("events only: dask store.events().compute()", t0)
         assert len(ev) == n
+        t0 = time.perf_counter()
+        lazy = store.events().xg.bin(_all_sky_geom()).sum().compute(scheduler="threads")
+        stage("lazy: store.events().xg.bin(geom) (read + bin)", t0)
+        assert int(lazy) == int(total)
         if args.baseline:
             t0 = time.perf_counter()
             read_all_astropy(store)
