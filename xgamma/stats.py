@@ -1,0 +1,353 @@
+"""Fit statistics and counts statistics (elementwise; numpy, dask and xarray inputs).
+
+All statistics are ``-2 log L`` up to a constant, so ``Delta stat = n_sigma**2`` gives
+``n_sigma`` intervals. Every function broadcasts its arguments; DataArrays keep their dims and
+dask arrays stay lazy.
+
+- :func:`cash`: Poisson likelihood with known background (Cash 1979).
+- :func:`wstat`: Poisson ON/OFF likelihood with the background profiled
+  (:func:`wstat_profile_background`), including the zero-count cases; with ``extra_terms`` it is a
+  deviance (0 for a perfect fit), as XSPEC's and Gammapy's.
+- :func:`chi2`: Gaussian, with asymmetric errors and upper limits (flux points).
+- :func:`li_ma_significance` (Li & Ma 1983, eq. 17, signed), :func:`cash_significance`,
+  :func:`excess`.
+- :func:`counts_errn`, :func:`counts_errp`, :func:`counts_ul`: profile-likelihood errors and upper
+  limits on the excess, for ON/OFF (``n_off``, ``alpha`` given) or Cash (``mu_bkg`` given) counts.
+
+Examples
+--------
+>>> from xgamma import stats
+>>> round(float(stats.li_ma_significance(95, 80, 1 / 12)), 4)   # H.E.S.S. run 23523
+16.0883
+>>> float(stats.counts_ul(0, mu_bkg=0.0, n_sigma=2))             # 2 * mu = 4
+2.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from dask.base import is_dask_collection
+from scipy.special import log_ndtr
+
+__all__ = [
+    "TRUNCATION_VALUE",
+    "cash",
+    "wstat",
+    "wstat_profile_background",
+    "chi2",
+    "excess",
+    "li_ma_significance",
+    "cash_significance",
+    "counts_errn",
+    "counts_errp",
+    "counts_ul",
+]
+
+#: Predicted counts are clipped at this value before taking logarithms.
+TRUNCATION_VALUE = 1e-25
+
+
+def _elementwise(fn: Callable[..., Any], *args: Any) -> Any:
+    """Apply a numpy function to numpy / dask / DataArray arguments (broadcasting)."""
+    if any(isinstance(a, xr.DataArray) for a in args):
+        return xr.apply_ufunc(fn, *args, dask="parallelized", output_dtypes=[float])
+    if any(is_dask_collection(a) for a in args):
+        import dask.array as da
+
+        arrs = [a if is_dask_collection(a) else np.asarray(a, dtype=float) for a in args]
+        return da.map_blocks(fn, *arrs, dtype=float)
+    out = fn(*[np.asarray(a, dtype=float) for a in args])
+    return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
+
+
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x * log(y)`` with 0 where ``x == 0``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+# --------------------------------------------------------------------------------------------
+# numpy cores (also used directly by the fit closure)
+
+
+def _cash_np(n_on: np.ndarray, mu_on: np.ndarray) -> np.ndarray:
+    mu = np.maximum(mu_on, TRUNCATION_VALUE)
+    return 2 * (mu - _xlogy(n_on, mu))
+
+
+def _wstat_bkg_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_sig: np.ndarray) -> np.ndarray:
+    c = alpha * (n_on + n_off) - (1 + alpha) * mu_sig
+    d = np.sqrt(np.maximum(c**2 + 4 * alpha * (alpha + 1) * n_off * mu_sig, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = (c + d) / (2 * alpha * (alpha + 1))
+    # n_on = 0: b = n_off / (1 + alpha) (the general formula agrees; keep it exact)
+    b = np.where(n_on == 0, n_off / (1 + alpha), b)
+    return np.maximum(b, 0.0)
+
+
+def _wstat_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_sig: np.ndarray,
+              mu_bkg: np.ndarray | None = None, extra_terms: bool = True) -> np.ndarray:
+    if mu_bkg is None:
+        mu_bkg = _wstat_bkg_np(n_on, n_off, alpha, mu_sig)
+    mu_on = np.maximum(mu_sig + alpha * mu_bkg, TRUNCATION_VALUE)
+    mu_b = np.maximum(mu_bkg, TRUNCATION_VALUE)
+    stat = 2 * (mu_sig + (1 + alpha) * mu_bkg - _xlogy(n_on, mu_on) - _xlogy(n_off, mu_b))
+    if extra_terms:
+        stat = stat - 2 * (n_on - _xlogy(n_on, n_on)) - 2 * (n_off - _xlogy(n_off, n_off))
+    return stat
+
+
+# --------------------------------------------------------------------------------------------
+# likelihoods
+
+
+def cash(n_on: Any, mu_on: Any) -> Any:
+    """Cash statistic ``2 (mu - n log mu)`` (``mu`` clipped at :data:`TRUNCATION_VALUE`).
+
+    Examples
+    --------
+    >>> float(cash(0, 3.0)), round(float(cash(2, 2.0)), 6)
+    (6.0, 1.227411)
+    """
+    return _elementwise(_cash_np, n_on, mu_on)
+
+
+def wstat_profile_background(n_on: Any, n_off: Any, alpha: Any, mu_sig: Any) -> Any:
+    """Background (in OFF-counts units, ``mu_bkg``) maximising the ON/OFF likelihood.
+
+    ``mu_bkg = (C + D) / (2 alpha (1 + alpha))`` with ``C = alpha (n_on + n_off) - (1 + alpha)
+    mu_sig`` and ``D = sqrt(C^2 + 4 alpha (1 + alpha) n_off mu_sig)`` (Cash 1979 / XSPEC).
+
+    Examples
+    --------
+    >>> float(wstat_profile_background(10, 20, 0.5, 0.0))   # (n_on + n_off) / (1 + alpha)
+    20.0
+    """
+    return _elementwise(_wstat_bkg_np, n_on, n_off, alpha, mu_sig)
+
+
+def wstat(n_on: Any, n_off: Any, alpha: Any, mu_sig: Any, mu_bkg: Any = None, extra_terms: bool = True) -> Any:
+    """ON/OFF Poisson statistic with the background profiled out (WStat).
+
+    ``2 [mu_sig + (1 + alpha) mu_bkg - n_on log(mu_sig + alpha mu_bkg) - n_off log(mu_bkg)]``
+    minus, with ``extra_terms``, its value for a perfect fit, ``2 [n_on (1 - log n_on) + n_off (1 -
+    log n_off)]`` (terms with zero counts are 0).
+
+    Parameters
+    ----------
+    n_on, n_off : array-like
+        ON and OFF counts.
+    alpha : array-like
+        ON/OFF exposure ratio (``acceptance / acceptance_off``).
+    mu_sig : array-like
+        Predicted signal counts in the ON region.
+    mu_bkg : array-like, optional
+        Background in the OFF region; default: profiled.
+
+    Examples
+    --------
+    >>> float(wstat(10, 20, 0.5, 0.0))       # no source: the background explains all
+    0.0
+    >>> round(float(wstat(10, 0, 0.5, 10.0)), 6)   # perfect fit with no OFF counts
+    0.0
+    """
+    if mu_bkg is None:
+        return _elementwise(lambda a, b, c, d: _wstat_np(a, b, c, d, None, extra_terms), n_on, n_off, alpha, mu_sig)
+    return _elementwise(lambda a, b, c, d, e: _wstat_np(a, b, c, d, e, extra_terms), n_on, n_off, alpha, mu_sig, mu_bkg)
+
+
+def _chi2_np(data: np.ndarray, model: np.ndarray, errn: np.ndarray, errp: np.ndarray,
+             is_ul: np.ndarray, ul: np.ndarray, n_sigma_ul: float) -> np.ndarray:
+    sigma = np.where(model > data, errp, errn)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        normal = ((data - model) / sigma) ** 2
+        sigma_ul = ul / n_sigma_ul
+        upper = -2 * log_ndtr((ul - model) / sigma_ul)
+    return np.where(is_ul > 0, upper, normal)
+
+
+def chi2(data: Any, model: Any, err: Any = None, *, errn: Any = None, errp: Any = None,
+         is_ul: Any = None, ul: Any = None, n_sigma_ul: float = 2.0) -> Any:
+    """Chi-square ``((data - model) / sigma)^2`` with asymmetric errors and upper limits.
+
+    ``sigma`` is ``errp`` where the model lies above the data and ``errn`` below (both default to
+    ``err``). Where ``is_ul`` is true the point is an upper limit ``ul`` (default: ``data``) read as
+    an ``n_sigma_ul`` bound of a Gaussian centred at 0: it contributes ``-2 log Phi((ul -
+    model) / (ul / n_sigma_ul))``, small below the limit and growing quadratically above.
+
+    Examples
+    --------
+    >>> float(chi2(1.0, 2.0, errn=0.5, errp=1.0))    # model above: errp is used
+    1.0
+    >>> round(float(chi2(0.0, 1.0, is_ul=True, ul=1.0)), 4)   # model at the limit
+    1.3863
+    """
+    if err is None and (errn is None or errp is None) and is_ul is None:
+        raise ValueError("chi2 needs err, or errn and errp")
+    zero = np.zeros(())
+    errn_ = errn if errn is not None else (err if err is not None else np.ones(()))
+    errp_ = errp if errp is not None else (err if err is not None else np.ones(()))
+    ul_ = ul if ul is not None else data
+    isul_ = zero if is_ul is None else (is_ul.astype(float) if hasattr(is_ul, "astype") else float(is_ul))
+
+    def fn(d: np.ndarray, m: np.ndarray, en: np.ndarray, ep: np.ndarray, iu: np.ndarray, uu: np.ndarray) -> np.ndarray:
+        return _chi2_np(d, m, en, ep, iu, uu, n_sigma_ul)
+
+    return _elementwise(fn, data, model, errn_, errp_, isul_, ul_)
+
+
+# --------------------------------------------------------------------------------------------
+# counts statistics
+
+
+def excess(n_on: Any, n_off: Any, alpha: Any) -> Any:
+    """Excess counts ``n_on - alpha * n_off``.
+
+    Examples
+    --------
+    >>> round(float(excess(95, 80, 1 / 12)), 6)
+    88.333333
+    """
+    return _elementwise(lambda a, b, c: a - c * b, n_on, n_off, alpha)
+
+
+def _li_ma_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    tot = n_on + n_off
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = _xlogy(n_on, (1 + alpha) / alpha * n_on / tot)
+        t2 = _xlogy(n_off, (1 + alpha) * n_off / tot)
+    ts = np.maximum(2 * (t1 + t2), 0.0)
+    return np.sign(n_on - alpha * n_off) * np.sqrt(ts)
+
+
+def li_ma_significance(n_on: Any, n_off: Any, alpha: Any) -> Any:
+    """Li & Ma (1983) eq. 17 significance, signed by the excess.
+
+    ``S = sign(excess) sqrt(2 [n_on ln((1 + alpha)/alpha n_on/(n_on + n_off)) + n_off ln((1 +
+    alpha) n_off/(n_on + n_off))])``; equal to ``sqrt(TS)`` of the WStat likelihood ratio.
+
+    Examples
+    --------
+    >>> round(float(li_ma_significance(0, 10, 0.1)), 4)
+    -1.3807
+    """
+    return _elementwise(_li_ma_np, n_on, n_off, alpha)
+
+
+def _cash_sig_np(n_on: np.ndarray, mu_bkg: np.ndarray) -> np.ndarray:
+    mu = np.maximum(mu_bkg, TRUNCATION_VALUE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ts = 2 * (_xlogy(n_on, n_on / mu) - (n_on - mu))
+    return np.sign(n_on - mu_bkg) * np.sqrt(np.maximum(ts, 0.0))
+
+
+def cash_significance(n_on: Any, mu_bkg: Any) -> Any:
+    """Signed ``sqrt(TS)`` of counts ``n_on`` over a known background ``mu_bkg``.
+
+    Examples
+    --------
+    >>> round(float(cash_significance(0, 2.0)), 4)     # sqrt(2 * 2)
+    -2.0
+    """
+    return _elementwise(_cash_sig_np, n_on, mu_bkg)
+
+
+def _profile_stat(mu: np.ndarray, n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray,
+                  mu_bkg: np.ndarray, onoff: bool) -> np.ndarray:
+    if onoff:
+        s = _wstat_np(n_on, n_off, alpha, mu, None, extra_terms=False)
+    else:
+        s = _cash_np(n_on, mu + mu_bkg)
+    return np.where(np.isfinite(s), s, np.inf)
+
+
+def _root(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_bkg: np.ndarray, onoff: bool,
+          n_sigma: float, side: str) -> np.ndarray:
+    """Profile-likelihood crossing ``stat(mu) = stat(best) + n_sigma^2`` (vectorised bisection)."""
+    n_on, n_off, alpha, mu_bkg = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (n_on, n_off, alpha, mu_bkg)))
+    best = n_on - alpha * n_off if onoff else n_on - mu_bkg
+    s_min = _profile_stat(best, n_on, n_off, alpha, mu_bkg, onoff)
+    target = s_min + n_sigma**2
+    if side == "ul":
+        start = np.maximum(best, 0.0)
+    else:
+        start = best
+    sign = -1.0 if side == "errn" else 1.0
+    step = n_sigma * (np.sqrt(n_on + alpha**2 * n_off + (0 if onoff else mu_bkg)) + 1.0)
+    floor = -alpha * n_off - 1e-9 if onoff else -mu_bkg  # physical lower limit of the excess
+    far = start + sign * step
+    for _ in range(60):  # expand until bracketed
+        if sign < 0:
+            far = np.maximum(far, floor)
+        f_far = _profile_stat(far, n_on, n_off, alpha, mu_bkg, onoff)
+        need = (f_far < target) & ~((sign < 0) & (far <= floor))
+        if not need.any():
+            break
+        far = np.where(need, start + 2 * (far - start), far)
+    lo, hi = (far, start) if sign < 0 else (start, far)
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        f = _profile_stat(mid, n_on, n_off, alpha, mu_bkg, onoff)
+        above = f >= target
+        if sign > 0:
+            hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
+        else:
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    x = 0.5 * (lo + hi)
+    if side == "errn":
+        return best - x
+    if side == "errp":
+        return x - best
+    return x
+
+
+def _counts_args(n_on: Any, n_off: Any, alpha: Any, mu_bkg: Any) -> tuple[list[Any], bool]:
+    if n_off is not None:
+        if alpha is None:
+            raise ValueError("ON/OFF counts need alpha")
+        return [n_on, n_off, alpha, np.zeros(())], True
+    return [n_on, np.zeros(()), np.zeros(()), np.zeros(()) if mu_bkg is None else mu_bkg], False
+
+
+def counts_errn(n_on: Any, n_off: Any = None, alpha: Any = None, mu_bkg: Any = None, n_sigma: float = 1.0) -> Any:
+    """Negative (lower) profile-likelihood error on the excess, as a positive number.
+
+    ON/OFF counts (give ``n_off`` and ``alpha``; WStat) or counts over a known background
+    (``mu_bkg``, default 0; Cash).
+
+    Examples
+    --------
+    >>> round(float(counts_errn(100, mu_bkg=0.0)), 3)    # ~ sqrt(100) for large counts
+    9.669
+    """
+    args, onoff = _counts_args(n_on, n_off, alpha, mu_bkg)
+    return _elementwise(lambda a, b, c, d: _root(a, b, c, d, onoff, n_sigma, "errn"), *args)
+
+
+def counts_errp(n_on: Any, n_off: Any = None, alpha: Any = None, mu_bkg: Any = None, n_sigma: float = 1.0) -> Any:
+    """Positive (upper) profile-likelihood error on the excess (see :func:`counts_errn`).
+
+    Examples
+    --------
+    >>> round(float(counts_errp(100, mu_bkg=0.0)), 3)
+    10.336
+    """
+    args, onoff = _counts_args(n_on, n_off, alpha, mu_bkg)
+    return _elementwise(lambda a, b, c, d: _root(a, b, c, d, onoff, n_sigma, "errp"), *args)
+
+
+def counts_ul(n_on: Any, n_off: Any = None, alpha: Any = None, mu_bkg: Any = None, n_sigma: float = 2.0) -> Any:
+    """Profile-likelihood upper limit on the excess: ``stat`` rises by ``n_sigma^2`` above
+    ``max(best, 0)`` (``n_sigma=2``: ~95 % one-sided for Gaussian errors).
+
+    Examples
+    --------
+    >>> round(float(counts_ul(5, 10, 0.5, n_sigma=2)), 3) > 0
+    True
+    """
+    args, onoff = _counts_args(n_on, n_off, alpha, mu_bkg)
+    return _elementwise(lambda a, b, c, d: _root(a, b, c, d, onoff, n_sigma, "ul"), *args)
