@@ -13,7 +13,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -54,6 +57,73 @@ def _check(path: str) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from .config import AnalysisConfig, ConfigError
+    from .errors import XgammaError
+
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s")
+    try:
+        cfg = AnalysisConfig.read(args.config)
+        if args.verbose:
+            cfg = cfg.update({"general": {"log": {"level": "debug"}}})
+        elif args.quiet:
+            cfg = cfg.update({"general": {"log": {"level": "error"}}})
+        if args.models is not None and not Path(args.models).is_file():
+            raise ConfigError(f"--models: file not found: {args.models}")
+        out = Path(args.out or cfg.general.outdir)
+        with _scheduler(args.scheduler or cfg.dask.scheduler, cfg.dask.n_workers,
+                        cfg.dask.threads_per_worker):
+            from .analysis import Analysis
+
+            analysis = Analysis(cfg).run(models=args.models)
+            analysis.write(out)
+    except Exception as exc:  # noqa: BLE001 - the command line reports every failure in one line
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        text = str(exc).strip()
+        msg = text.splitlines()[0] if text else ""
+        if not isinstance(exc, XgammaError | OSError):
+            msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+        print(f"xgamma: error: {msg}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        _print_result(analysis, out)
+    return 0
+
+
+def _print_result(analysis: Any, out: Path) -> None:
+    res = analysis.fit_result
+    if res is not None:
+        r = res.result
+        print(f"fit: {'converged' if res.success else 'FAILED'}, stat = {float(r.attrs['stat_sum']):.3f}")
+        for name in r["param"].values:
+            print(f"  {name:35s} {float(r['value'].sel(param=name)):12.5g} "
+                  f"+- {float(r['error'].sel(param=name)):.3g}")
+    print(f"outputs in {out}/")
+
+
+@contextmanager
+def _scheduler(address: str | None, n_workers: int | None, threads: int | None) -> Iterator[None]:
+    """Use a dask.distributed client when asked for; otherwise the default threaded scheduler."""
+    if address is None and n_workers is None:
+        yield
+        return
+    from distributed import Client, LocalCluster
+
+    if address is not None:
+        with Client(address):
+            yield
+        return
+    with LocalCluster(n_workers=n_workers, threads_per_worker=threads or 1, processes=False) as cluster, \
+            Client(cluster):
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``xgamma`` command line; returns the exit code."""
     parser = argparse.ArgumentParser(prog="xgamma", description="Gamma-ray analysis with xgamma.")
@@ -62,7 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("config", help="print the default analysis configuration with comments")
     p_check = sub.add_parser("check", help="validate a configuration file without running it")
     p_check.add_argument("config", help="YAML configuration file")
+    p_run = sub.add_parser("run", help="run the analysis of a configuration file")
+    p_run.add_argument("config", help="YAML configuration file (Gammapy AnalysisConfig keys accepted)")
+    p_run.add_argument("--models", help="model YAML file (Gammapy format accepted)")
+    p_run.add_argument("--out", help="output folder (default: general.outdir of the config)")
+    p_run.add_argument("--scheduler", help="dask.distributed scheduler address (default: threads)")
+    verbosity = p_run.add_mutually_exclusive_group()
+    verbosity.add_argument("--quiet", "-q", action="store_true", help="only errors")
+    verbosity.add_argument("--verbose", "-v", action="store_true", help="debug messages")
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return _run(args)
     if args.command == "info":
         return _info()
     if args.command == "config":

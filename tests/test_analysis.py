@@ -1,0 +1,77 @@
+"""End-to-end: the config-driven analyses against the reference numbers."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import xgamma as xg
+from xgamma.cli import main
+
+
+@pytest.fixture(scope="module")
+def reference(data_path):
+    ref = data_path.parent / "reference"
+    return ref, json.loads((ref / "gammapy_crab.json").read_text())["spectrum_1d"]
+
+
+def _check_pl(params: dict, expected: dict) -> None:
+    for name in ("index", "amplitude"):
+        exp = expected["parameters"][name]
+        got = params[f"Crab.spectral.{name}"]
+        assert abs(got["value"] - exp["value"]) < 0.1 * exp["error"], name
+        np.testing.assert_allclose(got["error"], exp["error"], rtol=0.05)
+
+
+def test_gammapy_config_runs_unchanged(reference, data_path, tmp_path, monkeypatch, capsys):
+    """`xgamma run crab_1d_config.yaml --models crab_1d_models.yaml` with GAMMAPY_DATA set."""
+    ref, values = reference
+    monkeypatch.setenv("GAMMAPY_DATA", str(data_path))
+    out = tmp_path / "out"
+    rc = main(["run", str(ref / "crab_1d_config.yaml"), "--models", str(ref / "crab_1d_models.yaml"),
+               "--out", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    fit = yaml.safe_load((out / "fit_result.yaml").read_text())
+    assert fit["success"]
+    _check_pl(fit["parameters"], values["fits"]["A_stacked_pl"])
+    np.testing.assert_allclose(fit["stat_sum"], values["fits"]["A_stacked_pl"]["total_stat"], atol=0.01)
+    for name in ("config.yaml", "models.yaml", "fit_result.yaml", "datasets.zarr"):
+        assert (out / name).exists(), name
+    # the written models read back, with the fitted values and errors
+    models = xg.read_models(out / "models.yaml")
+    index = models["Crab"].spectral.parameters["index"]
+    assert index.value == pytest.approx(fit["parameters"]["Crab.spectral.index"]["value"])
+    assert index.error == pytest.approx(fit["parameters"]["Crab.spectral.index"]["error"])
+    # the reduced dataset archive opens back with the reference counts
+    back = xg.io.zarr.open_zarr(out / "datasets.zarr" / "stacked")
+    assert int(back["counts"].where(back["mask_safe"], 0).sum()) == values["stacked"]["counts"]
+    # no temporary files are left behind
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_analysis_steps_in_python(reference):
+    ref, values = reference
+    ana = xg.Analysis(ref / "crab_1d_config.yaml")
+    obs = ana.get_observations()
+    assert sorted(o.obs_id for o in obs) == [23523, 23526, 23559, 23592]
+    ana = ana  # steps are usable one by one
+    ana.config = ana.config.update({"datasets": {"stack": False}})
+    datasets = ana.get_datasets()
+    assert len(datasets) == 4
+    assert [int(d["mask_fit"].sum()) for d in datasets] == [int(datasets[0]["mask_fit"].sum())] * 4
+    ana.set_models(ref / "crab_1d_models.yaml")
+    res = ana.run_fit()
+    params = {str(n): {"value": float(res.result["value"].sel(param=n)),
+                       "error": float(res.result["error"].sel(param=n))} for n in res.result["param"].values}
+    _check_pl(params, values["fits"]["A_joint_pl"])
+
+
+def test_run_errors_are_one_line(tmp_path, capsys, data_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"observations: {{datastore: {data_path}/hess-dl3-dr1, obs_ids: [1]}}\n")
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("xgamma: error:")
+    assert main(["run", str(cfg), "--models", str(tmp_path / "nope.yaml")]) == 1
+    assert "--models: file not found" in capsys.readouterr().err
