@@ -150,8 +150,7 @@ def _fov_part(df: pd.DataFrame, pointing_ra: Any, pointing_dec: Any) -> pd.DataF
             sel = inv == k
             frame = SkyCoord(a, b, unit="deg", frame="icrs").skyoffset_frame()
             c = SkyCoord(ra[sel], dec[sel], unit="deg", frame="icrs").transform_to(frame)
-            # GADF/Gammapy FoV longitude runs opposite to the SkyOffsetFrame longitude
-            lon[sel] = -c.lon.wrap_at(180 * u.deg).deg
+            lon[sel] = c.lon.wrap_at(180 * u.deg).deg
             lat[sel] = c.lat.deg
     return df.assign(fov_lon=lon, fov_lat=lat)
 
@@ -159,10 +158,11 @@ def _fov_part(df: pd.DataFrame, pointing_ra: Any, pointing_dec: Any) -> pd.DataF
 def fov_coords(events: Any, pointing_ra: Any, pointing_dec: Any) -> Any:
     """Add field-of-view coordinates ``fov_lon``, ``fov_lat`` (deg, RADEC-aligned).
 
-    ``fov_lat`` is the latitude in astropy's ``SkyOffsetFrame`` centred on the pointing
-    (towards north) and ``fov_lon`` the *negated* longitude of that frame, i.e. increasing
-    towards decreasing RA (west), the convention of the GADF background models as read by
-    Gammapy (``sky_to_fov``). ``(0, 0)`` is the pointing; values lie in ``(-180, 180]``.
+    ``fov_lon``/``fov_lat`` are longitude and latitude in astropy's ``SkyOffsetFrame``
+    centred on the pointing: ``(0, 0)`` at the pointing, ``fov_lat`` towards north and
+    ``fov_lon`` increasing with RA (east), wrapped to ``[-180, 180)``. This is the frame in
+    which :mod:`xgamma.background` evaluates BKG_3D templates (as read by
+    :func:`xgamma.io.gadf.read_irf`), which reproduces Gammapy's FoV background.
 
     Parameters
     ----------
