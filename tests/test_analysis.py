@@ -75,3 +75,34 @@ def test_run_errors_are_one_line(tmp_path, capsys, data_path):
     assert err.count("\n") == 0 and err.startswith("xgamma: error:")
     assert main(["run", str(cfg), "--models", str(tmp_path / "nope.yaml")]) == 1
     assert "--models: file not found" in capsys.readouterr().err
+
+
+def test_crab_3d_example_against_reference(data_path):
+    """examples/crab_3d.yaml: the analysis_3d reference (index, amplitude, position within
+    0.2 sigma, background norm, TS of the source within 2 %)."""
+    from pathlib import Path
+
+    from xgamma.fit import ts
+
+    ref = json.loads((data_path.parent / "reference" / "gammapy_crab.json").read_text())["analysis_3d"]
+    root = Path(__file__).resolve().parents[1]
+    ana = xg.Analysis(root / "examples" / "crab_3d.yaml")
+    ana.get_observations()
+    (ds,) = ana.get_datasets()
+    mask = ds["mask_safe"]
+    assert int(ds["counts"].where(mask, 0).sum()) == ref["stacked"]["counts"]
+    np.testing.assert_allclose(float(ds["background"].where(mask, 0).sum()),
+                               ref["stacked"]["background"], rtol=2e-3)
+    ana.set_models(root / "examples" / "crab_3d_models.yaml")
+    res = ana.run_fit()
+    assert res.success
+    names = {"index": "crab.spectral.index", "amplitude": "crab.spectral.amplitude",
+             "lon_0": "crab.spatial.lon_0", "lat_0": "crab.spatial.lat_0",
+             "norm": "stacked-bkg.spectral.norm"}
+    for key, name in names.items():
+        exp = ref["fit"]["parameters"][key]
+        got = float(res.result["value"].sel(param=name))
+        err = float(res.result["error"].sel(param=name))
+        assert abs(got - exp["value"]) < 0.2 * exp["error"], (key, got, exp["value"])
+        np.testing.assert_allclose(err, exp["error"], rtol=0.15)
+    np.testing.assert_allclose(ts(ana.datasets, ana.models, "crab"), ref["fit"]["ts_source"], rtol=0.02)

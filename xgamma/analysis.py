@@ -207,7 +207,7 @@ class Analysis:
 
     def _datasets_3d(self) -> list[xr.Dataset]:
         from . import sky
-        from .background import fov_background, ring_background
+        from .background import ring_background
         from .reduce import reduce_many, stack
 
         d = self.config.datasets
@@ -216,40 +216,35 @@ class Analysis:
         frame = w.skydir.frame or "icrs"
         lon, lat = (_deg(w.skydir.lon), _deg(w.skydir.lat)) if w.skydir.lon is not None else (ra, dec)
         e, et = self._energy_axes()
+        # the pixels of Gammapy's WcsGeom.create (reference point at the map centre)
         geom = sky.wcs_geom((lon, lat), width=(_deg(w.width.width), _deg(w.width.height)),
-                            binsz=_deg(w.binsize), frame=frame, proj=w.projection, axes=[e])
+                            binsz=_deg(w.binsize), frame=frame, proj=w.projection, axes=[e],
+                            car_reference="center")
         exclusion = self._exclusion_mask(geom)
         method = d.background.method
-        products = list(d.map_selection)
-        safe = list(d.safe_mask.methods)
-        sm_params = dict(d.safe_mask.parameters)
-        offset_max = sm_params.pop("offset_max", None)
-        if offset_max is not None:
-            offset_max = float(u.Quantity(offset_max, "deg").to_value("deg"))
-        else:
-            offset_max = _deg(d.geom.selection.offset_max)
-
-        def post(ds: xr.Dataset) -> xr.Dataset:
-            if method == "fov_background":
-                p = dict(d.background.parameters)
-                return fov_background(ds, exclusion_mask=exclusion, method=p.get("method", "scale"),
-                                      spectral_tilt=bool(p.get("spectral_tilt", False)))
-            return ds
-
+        params = dict(d.background.parameters)
+        safe: dict[str, Any] = {"methods": list(d.safe_mask.methods),
+                                **_safe_kwargs(d.safe_mask.parameters)}
+        if "offset-max" in safe["methods"] and "offset_max" not in safe:
+            safe["offset_max"] = _deg(d.geom.selection.offset_max)
+        background_method: Any = None
+        if method == "fov_background":
+            background_method = {"method": params.get("method", "scale"),
+                                 "spectral_tilt": bool(params.get("spectral_tilt", False))}
         out = reduce_many(
-            self.observations, geom, energy_true=et, products=products, safe_mask=safe,
-            offset_max=offset_max, psf_binsz=_deg(w.binsize_irf), progress=True, postprocess=post,
-            **_safe_kwargs(sm_params),
+            self.observations, geom, energy_true=et, products=list(d.map_selection), safe_mask=safe,
+            background_method=background_method, exclusion_mask=exclusion,
+            offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf),
+            progress=log.isEnabledFor(logging.INFO),
         )
-        datasets = out if isinstance(out, list) else [out.isel(obs=i) for i in range(out.sizes["obs"])] \
-            if "obs" in getattr(out, "dims", {}) else [out]
+        datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if d.stack:
-            datasets = [stack(datasets, name="stacked")]
+            datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]
         if method == "ring":
-            p = dict(d.background.parameters)
-            datasets = [ring_background(ds, r_in=float(u.Quantity(p.get("r_in", "0.7 deg")).to_value("deg")),
-                                        width=float(u.Quantity(p.get("width", "0.3 deg")).to_value("deg")),
-                                        exclusion_mask=exclusion) for ds in datasets]
+            r_in = float(u.Quantity(params.get("r_in", "0.7 deg")).to_value("deg"))
+            width = float(u.Quantity(params.get("width", "0.3 deg")).to_value("deg"))
+            datasets = [ring_background(ds, r_in=r_in, width=width, exclusion_mask=exclusion)
+                        for ds in datasets]
         return datasets
 
     # ------------------------------------------------------------------ models and fit

@@ -203,6 +203,7 @@ def wcs_geom(
     frame: str = "icrs",
     proj: str = "CAR",
     axes: Sequence[xr.DataArray] | None = None,
+    car_reference: str = "equator",
 ) -> xr.Dataset:
     """WCS map geometry centred on ``skydir``.
 
@@ -219,6 +220,10 @@ def wcs_geom(
         FITS projection code (``CAR``, ``TAN``, ``AIT``, ...).
     axes : list of DataArray, optional
         Non-spatial axes, placed before ``y``, ``x``.
+    car_reference : {"equator", "center"}
+        For ``CAR``: put the WCS reference point on the equator (pixel rows follow constant
+        latitude: a true plate carree), or at ``skydir`` (an oblique CAR projection, which is
+        what Gammapy's ``WcsGeom.create`` makes; use it to reproduce Gammapy's pixels exactly).
 
     Examples
     --------
@@ -236,7 +241,9 @@ def wcs_geom(
     w.wcs.cunit = ["deg", "deg"]
     w.wcs.cdelt = [-bx, by]
     crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
-    if proj.upper() == "CAR":  # reference on the equator: pixels along constant latitude
+    if car_reference not in ("equator", "center"):
+        raise GeometryError(f"car_reference must be 'equator' or 'center', got {car_reference!r}")
+    if proj.upper() == "CAR" and car_reference == "equator":  # pixels along constant latitude
         w.wcs.crval = [lon, 0.0]
         crpix[1] -= lat / by
     else:
