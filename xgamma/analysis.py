@@ -63,6 +63,13 @@ class Analysis:
     models : Models
     fit_result : FitResult
     flux_points, light_curve, excess_map : xarray.Dataset
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> ana = xg.Analysis({"datasets": {"type": "1d"}})
+    >>> ana.config.datasets.type, ana.datasets
+    ('1d', [])
     """
 
     def __init__(self, config: AnalysisConfig | Mapping[str, Any] | str | os.PathLike[str]) -> None:

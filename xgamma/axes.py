@@ -201,12 +201,24 @@ def energy_axis(
 
 
 def is_binned(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> bool:
-    """Whether ``obj`` carries ``<dim>_min`` and ``<dim>_max`` coordinates along ``dim``."""
+    """Whether ``obj`` carries ``<dim>_min`` and ``<dim>_max`` coordinates along ``dim``.
+
+    Examples
+    --------
+    >>> is_binned(energy_axis(1, 10, 2), "energy")
+    True
+    """
     return f"{dim}_min" in obj.coords and f"{dim}_max" in obj.coords
 
 
 def binned_dims(obj: xr.DataArray | xr.Dataset) -> list[str]:
-    """The dims of ``obj`` that are binned axes (have edges), in order."""
+    """The dims of ``obj`` that are binned axes (have edges), in order.
+
+    Examples
+    --------
+    >>> binned_dims(energy_axis(1, 10, 2))
+    ['energy']
+    """
     return [str(d) for d in obj.dims if is_binned(obj, d)]
 
 
@@ -250,7 +262,13 @@ def widths(obj: xr.DataArray | xr.Dataset, dim: str | None = None) -> xr.DataArr
 
 
 def centers(obj: xr.DataArray | xr.Dataset, dim: str) -> np.ndarray:
-    """Bin centres along ``dim`` (the dimension coordinate)."""
+    """Bin centres along ``dim`` (the dimension coordinate).
+
+    Examples
+    --------
+    >>> centers(linear_axis(0, 2, 2, name="offset"), "offset")
+    array([0.5, 1.5])
+    """
     return np.asarray(obj.coords[dim].values, dtype=float)
 
 
@@ -289,7 +307,13 @@ def axis_of(obj: xr.DataArray | xr.Dataset, dim: str) -> xr.DataArray:
 
 
 def coords_from_axis(axis: xr.DataArray) -> dict[str, xr.Variable]:
-    """The coordinate variables of an axis, to pass to ``DataArray(coords=...)``."""
+    """The coordinate variables of an axis, to pass to ``DataArray(coords=...)``.
+
+    Examples
+    --------
+    >>> sorted(coords_from_axis(energy_axis(1, 10, 2)))
+    ['energy', 'energy_max', 'energy_min']
+    """
     return {str(k): v.variable for k, v in axis.coords.items()}
 
 

@@ -125,7 +125,13 @@ def _scheduler(address: str | None, n_workers: int | None, threads: int | None) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``xgamma`` command line; returns the exit code."""
+    """Run the ``xgamma`` command line; returns the exit code.
+
+    Examples
+    --------
+    >>> main(["check", "/nonexistent.yaml"])
+    1
+    """
     parser = argparse.ArgumentParser(prog="xgamma", description="Gamma-ray analysis with xgamma.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="version, dependencies and the data location found")

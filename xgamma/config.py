@@ -352,7 +352,14 @@ class MetadataConfig(_Base):
 
 
 class AnalysisConfig(_Base):
-    """The whole analysis configuration (see the module docstring)."""
+    """The whole analysis configuration (see the module docstring).
+
+    Examples
+    --------
+    >>> cfg = AnalysisConfig.from_dict({"datasets": {"type": "3d"}})
+    >>> cfg.datasets.geom.wcs.binsize
+    <Quantity 0.02 deg>
+    """
 
     general: GeneralConfig = GeneralConfig()
     observations: ObservationsConfig = ObservationsConfig()

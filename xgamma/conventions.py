@@ -78,6 +78,11 @@ class IRFSchema:
     ``dims`` are the required dims in order; ``unit`` is the internal unit the values are
     converted to on reading (``None``: dimensionless/any); ``alternatives`` lists other
     valid dim tuples (e.g. BKG_2D vs BKG_3D).
+
+    Examples
+    --------
+    >>> IRF_SCHEMAS["bkg"].all_dims
+    (('energy', 'fov_lon', 'fov_lat'), ('energy', 'offset'))
     """
 
     kind: str
@@ -171,6 +176,16 @@ def validate(obj: xr.DataArray | xr.Dataset, kind: str | None = None) -> None:
     obj : DataArray or Dataset
     kind : str, optional
         IRF kind to check the schema of (``aeff``, ``edisp``, ``psf``, ``bkg``, ``rad_max``).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from xgamma.axes import energy_axis
+    >>> e = energy_axis(1, 10, 2)
+    >>> validate(xr.DataArray(np.ones(2), dims="energy", coords=e.coords, attrs={"units": "cm2"}), "aeff")
+    Traceback (most recent call last):
+    ...
+    xgamma.errors.ConventionError: aeff: dims ('energy',) do not match any of [('energy_true', 'offset')]
     """
     problems: list[str] = []
     for dim in obj.dims:

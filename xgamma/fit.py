@@ -420,6 +420,14 @@ class FitResult:
         ``value(param)``, ``error(param)``, ``covariance(param, param_)`` (``errn``/``errp`` with
         MINOS) over the free parameters; attrs ``stat_sum``, ``success``, ``message``, ``nfev``,
         ``backend``.
+
+    Examples
+    --------
+    >>> from xgamma.fold import example_dataset
+    >>> from xgamma.models import spectral_model
+    >>> res = fit(example_dataset(), spectral_model("pl"))
+    >>> sorted(res.result.data_vars)
+    ['covariance', 'error', 'value']
     """
 
     models: Models

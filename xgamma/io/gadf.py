@@ -65,7 +65,13 @@ _STRUCTURAL = re.compile(
 
 
 class RawHDU(NamedTuple):
-    """One HDU as read from the file: parsed header and the raw (big-endian) data bytes."""
+    """One HDU as read from the file: parsed header and the raw (big-endian) data bytes.
+
+    Examples
+    --------
+    >>> RawHDU._fields[:2]
+    ('number', 'name')
+    """
 
     number: int
     name: str
@@ -76,7 +82,13 @@ class RawHDU(NamedTuple):
 
 
 class Table(NamedTuple):
-    """Decoded binary table: native-endian column arrays and units by column name."""
+    """Decoded binary table: native-endian column arrays and units by column name.
+
+    Examples
+    --------
+    >>> Table._fields[:2]
+    ('names', 'columns')
+    """
 
     names: list[str]
     columns: dict[str, np.ndarray]

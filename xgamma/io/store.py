@@ -43,7 +43,13 @@ _IRF_TYPES = ("aeff", "edisp", "psf", "bkg", "rad_max")
 
 @dataclass(frozen=True)
 class HDULocation:
-    """Where one HDU of an observation lives (a row of the HDU index)."""
+    """Where one HDU of an observation lives (a row of the HDU index).
+
+    Examples
+    --------
+    >>> [f for f in HDULocation.__dataclass_fields__][:2]
+    ['hdu_type', 'hdu_class']
+    """
 
     hdu_type: str
     hdu_class: str
@@ -53,7 +59,14 @@ class HDULocation:
 
 @dataclass(frozen=True)
 class Pointing:
-    """Pointing of an observation: ``mode`` is ``"pointing"`` or ``"drift"``; angles in deg."""
+    """Pointing of an observation: ``mode`` is ``"pointing"`` or ``"drift"``; angles in deg.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> xg.open_store(xg.data_dir() / "hess-dl3-dr1").observation(23523).pointing.mode
+    'pointing'
+    """
 
     mode: str
     ra: float | None

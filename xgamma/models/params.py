@@ -51,7 +51,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Prior:
-    """Base class of priors: ``prior(value)`` is the contribution ``-2 log p(value)``."""
+    """Base class of priors: ``prior(value)`` is the contribution ``-2 log p(value)``.
+
+    Examples
+    --------
+    >>> prior = GaussianPrior(mu=0.0, sigma=2.0)
+    >>> round(float(prior(2.0) - prior(0.0)), 12)  # one sigma away: +1
+    1.0
+    """
 
     weight: float = field(default=1.0, kw_only=True)
 

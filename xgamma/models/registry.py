@@ -77,6 +77,13 @@ class ModelSpec:
         Returns an example instance (used by documentation and the contract tests).
     description : str
         One line, with the formula.
+
+    Examples
+    --------
+    >>> import xgamma.models.spectral  # noqa: F401 (registers)
+    >>> spec = get_spec("PowerLawSpectralModel")
+    >>> spec.kind, [p.name for p in spec.parameters]
+    ('spectral', ['index', 'amplitude', 'reference'])
     """
 
     tag: str
@@ -132,6 +139,12 @@ def get_spec(name: str, kind: str | None = None) -> ModelSpec:
     """Look a model type up by any of its names (optionally restricted to one kind).
 
     Raises ``KeyError`` naming the known types when ``name`` is unknown.
+
+    Examples
+    --------
+    >>> import xgamma.models.spectral  # noqa: F401 (registers)
+    >>> get_spec("lp", "spectral").tag
+    'LogParabolaSpectralModel'
     """
     kinds = KINDS if kind is None else (kind,)
     for k in kinds:
@@ -144,12 +157,26 @@ def get_spec(name: str, kind: str | None = None) -> ModelSpec:
 
 
 def canonical_name(name: str, kind: str | None = None) -> str:
-    """The canonical (Gammapy) name of a model type."""
+    """The canonical (Gammapy) name of a model type.
+
+    Examples
+    --------
+    >>> import xgamma.models.spectral  # noqa: F401 (registers)
+    >>> canonical_name("pl")
+    'PowerLawSpectralModel'
+    """
     return get_spec(name, kind).tag
 
 
 def specs(kind: str) -> list[ModelSpec]:
-    """The distinct registered specs of one kind, in registration order."""
+    """The distinct registered specs of one kind, in registration order.
+
+    Examples
+    --------
+    >>> import xgamma.models.spatial  # noqa: F401 (registers)
+    >>> specs("spatial")[0].tag
+    'PointSpatialModel'
+    """
     seen: dict[str, ModelSpec] = {}
     for s in _REGISTRY[kind].values():
         seen.setdefault(s.tag, s)
@@ -157,7 +184,14 @@ def specs(kind: str) -> list[ModelSpec]:
 
 
 def names(kind: str) -> list[str]:
-    """Canonical names of the registered models of one kind."""
+    """Canonical names of the registered models of one kind.
+
+    Examples
+    --------
+    >>> import xgamma.models.temporal  # noqa: F401 (registers)
+    >>> "ConstantTemporalModel" in names("temporal")
+    True
+    """
     return [s.tag for s in specs(kind)]
 
 
@@ -209,7 +243,15 @@ def gl_plan(e1: Any, e2: Any, nodes: Any = None) -> dict[str, Any]:
 
 
 def gl_apply(plan: dict[str, Any], f: Callable[[np.ndarray], Any], power: int = 0) -> np.ndarray:
-    """``int E^power f(E) dE`` per bin with the nodes of :func:`gl_plan`."""
+    """``int E^power f(E) dE`` per bin with the nodes of :func:`gl_plan`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plan = gl_plan(np.array([1.0]), np.array([2.0]))
+    >>> round(float(gl_apply(plan, lambda e: e)[0]), 12)
+    1.5
+    """
     e = plan["energy"]
     vals = np.asarray(f(e)) * plan["weight"]
     if power:

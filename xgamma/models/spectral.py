@@ -91,6 +91,11 @@ class SpectralModelBase:
 
     Subclasses implement ``parameters``, ``with_parameters``, ``evaluate_values``, ``to_dict``
     and may override ``integral_values`` / ``energy_flux_values`` with analytic versions.
+
+    Examples
+    --------
+    >>> isinstance(spectral_model("pl"), SpectralModelBase)
+    True
     """
 
     kind = "spectral"
