@@ -86,6 +86,8 @@ class Analysis:
         self.flux_points: xr.Dataset | None = None
         self.light_curve: xr.Dataset | None = None
         self.excess_map: xr.Dataset | None = None
+        self._geom: xr.Dataset | None = None
+        self._reduce_kwargs: dict[str, Any] = {}
         _setup_logging(self.config)
 
     # ------------------------------------------------------------------ observations
@@ -200,14 +202,14 @@ class Analysis:
             raise ConfigError(f"datasets.background.method: a 1d analysis supports 'reflected', got {method!r}")
         exclusion = self._exclusion_mask(None)
         params = dict(d.background.parameters)
+        kwargs = dict(energy_true=et, containment_correction=d.containment_correction,
+                      background="reflected" if method == "reflected" else None,
+                      exclusion_mask=exclusion, safe_mask=list(d.safe_mask.methods),
+                      safe_mask_params=dict(d.safe_mask.parameters), **params)
+        self._geom, self._reduce_kwargs = geom, kwargs
         out = []
         for obs in _progress(self.observations, "reduce 1d"):
-            out.append(reduce_spectrum(
-                obs, geom, energy_true=et, containment_correction=d.containment_correction,
-                background="reflected" if method == "reflected" else None,
-                exclusion_mask=exclusion, safe_mask=list(d.safe_mask.methods),
-                safe_mask_params=dict(d.safe_mask.parameters), name=f"obs_{obs.obs_id}", **params,
-            ))
+            out.append(reduce_spectrum(obs, geom, name=f"obs_{obs.obs_id}", **kwargs))
         if d.stack:
             return [stack_spectra(out, name="stacked")]
         return out
@@ -238,12 +240,11 @@ class Analysis:
         if method == "fov_background":
             background_method = {"method": params.get("method", "scale"),
                                  "spectral_tilt": bool(params.get("spectral_tilt", False))}
-        out = reduce_many(
-            self.observations, geom, energy_true=et, products=list(d.map_selection), safe_mask=safe,
-            background_method=background_method, exclusion_mask=exclusion,
-            offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf),
-            progress=log.isEnabledFor(logging.INFO),
-        )
+        kwargs = dict(energy_true=et, products=list(d.map_selection), safe_mask=safe,
+                      background_method=background_method, exclusion_mask=exclusion,
+                      offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf))
+        self._geom, self._reduce_kwargs = geom, kwargs
+        out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO), **kwargs)
         datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if d.stack:
             datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]
@@ -333,22 +334,28 @@ class Analysis:
         return self.excess_map
 
     def get_light_curve(self) -> xr.Dataset:
-        """Light curve of ``light_curve.source`` in the configured time intervals and energy bands."""
+        """Light curve of ``light_curve.source``: flux points per configured time interval (one
+        bin per observation when none is given) and energy band, reducing each time slice of the
+        observations as the datasets were reduced."""
         from .axes import edges, energy_axis
         from .estimators.light_curve import light_curve
 
         lc = self.config.light_curve
         if self.models is None:
-            raise ConfigError("light_curve: set models first")
+            raise ConfigError("light_curve: set models first (set_models / run_fit)")
+        if self._geom is None:
+            self.get_datasets()
         e = energy_axis(_tev(lc.energy_edges.min), _tev(lc.energy_edges.max), lc.energy_edges.nbins)
         ti = lc.time_intervals
-        time_edges = None if ti.start is None or ti.stop is None else list(zip(ti.start, ti.stop, strict=True))
-        self.light_curve = light_curve(self._analysis_for_light_curve(), self.models, source=lc.source,
-                                       time_intervals=time_edges, energy_edges=edges(e))
+        intervals: Any = "observation"
+        if ti.start is not None and ti.stop is not None:
+            intervals = [(a.tt.mjd, b.tt.mjd) for a, b in zip(ti.start, ti.stop, strict=True)]
+        self.light_curve = light_curve(self.observations, self.models, lc.source, edges(e),
+                                       geom=self._geom, time_intervals=intervals,
+                                       reduce_kwargs=self._reduce_kwargs,
+                                       progress=log.isEnabledFor(logging.INFO))
+        log.info("light curve: %d time bins for %s", self.light_curve.sizes.get("time", 0), lc.source)
         return self.light_curve
-
-    def _analysis_for_light_curve(self) -> Any:
-        return self
 
     # ------------------------------------------------------------------ all steps
     def run(self, models: Any = None, steps: Any = None) -> Analysis:
@@ -360,9 +367,11 @@ class Analysis:
         if models is not None:
             self.set_models(models)
             self.run_fit()
-            if self.config.flux_points.energy.nbins and _has_module("xgamma.estimators.flux_points"):
+            if self.config.flux_points.energy.nbins:
                 self.get_flux_points()
-        if self.config.datasets.type == "3d" and _has_module("xgamma.estimators.excess_map"):
+            if self.config.light_curve.time_intervals.start is not None:
+                self.get_light_curve()
+        if self.config.datasets.type == "3d":
             self.get_excess_map()
         return self
 
@@ -395,13 +404,15 @@ class Analysis:
 
             put("datasets.zarr", write_ds)
         if self.flux_points is not None:
-            from .io.sed import write_flux_points
+            from .io.sed import write_sed
 
-            put("flux_points.ecsv", lambda p: write_flux_points(self.flux_points, p, format="ecsv"))
+            fp = self.flux_points
+            put("flux_points.ecsv", lambda p: write_sed(fp, p, format="ecsv"))
         if self.light_curve is not None:
-            from .io.sed import write_flux_points
+            from .io.sed import write_sed
 
-            put("light_curve.ecsv", lambda p: write_flux_points(self.light_curve, p, format="ecsv"))
+            lcurve = self.light_curve
+            put("light_curve.ecsv", lambda p: write_sed(lcurve, p, format="ecsv"))
         if self.excess_map is not None:
             from .io.zarr import to_zarr
 
@@ -433,6 +444,14 @@ class Analysis:
                 fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
                 plt.close(fig)
             files.append(out / "spectrum.png")
+        if self.light_curve is not None:
+            from .estimators.core import plot_light_curve
+
+            with _atomic(out / "light_curve.png") as tmp:
+                ax = plot_light_curve(self.light_curve)
+                ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+                plt.close(ax.figure)
+            files.append(out / "light_curve.png")
         if self.excess_map is not None:
             with _atomic(out / "significance_map.png") as tmp:
                 ax = self.excess_map["sqrt_ts"].xg.plot()
@@ -444,12 +463,6 @@ class Analysis:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
 
 def _setup_logging(config: AnalysisConfig) -> None:
     lc = config.general.log

@@ -9,8 +9,8 @@ Examples
 
 from __future__ import annotations
 
-from . import params, registry, sky, spectral
-from . import spatial, temporal  # noqa: E402,I001  (register the spatial and temporal model types)
+# spatial and temporal are imported to register their model types
+from . import params, registry, sky, spatial, spectral, temporal
 from .params import GaussianPrior, LogUniformPrior, Parameter, Parameters, UniformPrior
 from .registry import ModelSpec, get_spec, register
 from .sky import BackgroundModel, GenericModel, Models, SkyModel
