@@ -477,7 +477,7 @@ def _setup_logging(config: AnalysisConfig) -> None:
 
 
 def _progress(items: list[Any], desc: str) -> Any:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(items, desc=desc, disable=not log.isEnabledFor(logging.INFO) or len(items) < 2)
 

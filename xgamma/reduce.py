@@ -926,7 +926,7 @@ def _compute(tasks: list[Any], progress: bool, desc: str) -> list[Any]:
     client = _active_client()
     if not progress:
         return list(dask.compute(*tasks))
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if client is not None:
         from distributed import as_completed

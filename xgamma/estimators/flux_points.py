@@ -444,7 +444,7 @@ def _compute(tasks: list[Any], progress: bool, desc: str) -> list[Any]:
     if not progress:
         return list(dask.compute(*tasks))
     from dask.callbacks import Callback
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc=desc)
 
