@@ -106,3 +106,26 @@ def test_crab_3d_example_against_reference(data_path):
         assert abs(got - exp["value"]) < 0.2 * exp["error"], (key, got, exp["value"])
         np.testing.assert_allclose(err, exp["error"], rtol=0.15)
     np.testing.assert_allclose(ts(ana.datasets, ana.models, "crab"), ref["fit"]["ts_source"], rtol=0.02)
+
+
+def test_pks2155_light_curve_example(tmp_path, capsys):
+    """examples/pks2155_light_curve.yaml: 34 ten-minute bins of the 2006 flare, written as ECSV."""
+    from pathlib import Path
+
+    from xgamma.io.sed import read_sed
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "pks"
+    assert main(["run", str(root / "examples" / "pks2155_light_curve.yaml"), "--out", str(out),
+                 "--quiet"]) == 0, capsys.readouterr().err
+    for name in ("light_curve.ecsv", "light_curve.png", "flux_points.ecsv", "sed.png", "models.yaml"):
+        assert (out / name).exists(), name
+    lc = read_sed(out / "light_curve.ecsv")
+    assert lc.sizes["time"] == 34
+    norm = lc["norm"].values.ravel()
+    assert np.all(np.isfinite(norm)) and np.all(lc["ts"].values > 25)
+    # the flare: the brightest ten minutes are more than twice the faintest
+    assert norm.max() > 2.5 * norm.min()
+    # bins are 10 minutes long (time in seconds since attrs["mjdref"]) and contiguous
+    np.testing.assert_allclose((lc["time_max"].values - lc["time_min"].values) / 60, 10, rtol=1e-6)
+    np.testing.assert_allclose(lc["time_min"].values[1:], lc["time_max"].values[:-1], rtol=1e-12)
