@@ -68,10 +68,7 @@ from .safe_mask import make_safe_mask
 # --- end block: reduction ---
 
 # --- block: spectrum extraction (spectrum.py, reflected.py) ---
-# isort: split
-from . import reflected, spectrum
-from .reflected import find_reflected_regions
-from .spectrum import reduce_spectrum, spectrum_info, stack_spectra
+# reflected, spectrum and their functions are imported on first use: see __getattr__ at the end
 
 # --- end block: spectrum extraction ---
 
@@ -98,6 +95,13 @@ from .estimators.sensitivity import sensitivity  # noqa: E402
 from .io.sed import read_sed, write_sed  # noqa: E402
 
 # --- end block: estimators (flux points, light curves) ---
+
+# --- block: estimators (asmooth, profiles) (estimators/asmooth.py, estimators/profile.py) ---
+# isort: split
+from .estimators.asmooth import asmooth  # noqa: E402
+from .estimators.profile import annulus_regions, box_profile_regions, flux_profile  # noqa: E402
+
+# --- end block: estimators (asmooth, profiles) ---
 
 __version__ = "0.1.0.dev0"
 
@@ -138,4 +142,28 @@ __all__ = [
     "excess_map", "find_peaks", "significance_distribution", "ts_map",
     # estimators (flux points, light curves)
     "estimators", "flux_points", "light_curve", "sensitivity", "read_sed", "write_sed",
+    # estimators (asmooth, profiles)
+    "asmooth", "flux_profile", "box_profile_regions", "annulus_regions",
 ]
+
+
+# Imported on first use (PEP 562 ``__getattr__`` below): they need astropy-regions at import
+# time, which loads matplotlib; ``import xgamma`` stays light without them.
+_LAZY = {
+    "reflected": ("reflected", None),
+    "spectrum": ("spectrum", None),
+    "find_reflected_regions": ("reflected", "find_reflected_regions"),
+    "reduce_spectrum": ("spectrum", "reduce_spectrum"),
+    "spectrum_info": ("spectrum", "spectrum_info"),
+    "stack_spectra": ("spectrum", "stack_spectra"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(f".{module}", __name__)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'xgamma' has no attribute {name!r}")
