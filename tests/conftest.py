@@ -25,3 +25,33 @@ def data_path():
 @pytest.fixture(scope="session")
 def hess_path(data_path):
     return data_path / "hess-dl3-dr1"
+
+
+CRAB_RUNS = [23523, 23526, 23559, 23592]
+
+
+@pytest.fixture(scope="session")
+def crab3d_stacked(data_path):
+    """The stacked 4-run H.E.S.S. Crab 3D dataset of Gammapy's ``analysis_3d`` reference
+    (5 x 5 deg, 0.02 deg, energy 1-10 TeV in 10 bins, energy_true 0.5-20 TeV in 20 bins,
+    offset-max 2.5 deg, FoV background scaled outside 0.3 deg around the Crab); ~3 s."""
+    import xgamma as xg
+    from xgamma import sky
+    from xgamma.testing import crab_reference_geom
+
+    geom = crab_reference_geom(xg.energy_axis(1, 10, 10))
+    store = xg.open_store(data_path / "hess-dl3-dr1")
+    excl = sky.exclusion_mask(sky.drop_axes(geom), "icrs;circle(83.633,22.014,0.3)")
+    dss = xg.reduce_many([store.observation(i) for i in CRAB_RUNS], geom,
+                         energy_true=xg.energy_axis(0.5, 20, 20, name="energy_true"),
+                         safe_mask={"methods": ["offset-max"], "offset_max": 2.5},
+                         background_method="fov", exclusion_mask=excl)
+    return xg.stack(dss)
+
+
+@pytest.fixture(scope="session")
+def crab_reference(data_path):
+    """``gammapy_crab.json`` (the reference numbers of the Crab analyses)."""
+    import json
+
+    return json.loads((data_path.parent / "reference" / "gammapy_crab.json").read_text())

@@ -8,36 +8,12 @@ import pytest
 import xarray as xr
 from astropy.coordinates import SkyCoord
 
-import xgamma as xg
 from xgamma import sky, stats
-from xgamma._paths import data_dir
 from xgamma.estimators.asmooth import asmooth, asmooth_kernel, asmooth_scales, plot_asmooth
+from xgamma.testing import make_map_dataset as flat_dataset
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
 SCALES = [0.04, 0.08, 0.16]  # deg: 2, 4, 8 pixels of 0.02 deg
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
-
-
-def flat_dataset(counts, background, binsz=0.02, skydir=(83.633, 22.014), exposure=1e10):
-    """Map dataset (energy_true = energy, no PSF/edisp, exposure 1e10 cm2 s) from count and
-    background cubes ``(n_energy, ny, nx)``."""
-    counts = np.asarray(counts, float)
-    ne, ny, nx = counts.shape
-    geom = xg.wcs_geom(skydir, (nx * binsz, ny * binsz), binsz, axes=[xg.energy_axis(1, 10, ne)])
-    et = xg.energy_axis(1, 10, ne, name="energy_true")
-    return xr.Dataset({
-        "counts": (("energy", "y", "x"), counts),
-        "background": (("energy", "y", "x"), np.broadcast_to(background, counts.shape).astype(float)),
-        "exposure": (("energy_true", "y", "x"), np.full(counts.shape, exposure)),
-        "mask_safe": (("energy", "y", "x"), np.ones(counts.shape, bool)),
-    }, coords={**geom.coords, **dict(et.coords.items())}, attrs={**geom.attrs, "name": "flat"})
 
 
 @pytest.fixture(scope="module")
@@ -178,29 +154,8 @@ def test_plot(poisson_maps):
 
 
 # ----------------------------------------------------------------------------- real data
-def make_crab3d(data):
-    """The stacked 4-run Crab 3D dataset (the recipe of tests/test_excess_map.py)."""
-    from astropy.wcs import WCS
-
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---CAR", "DEC--CAR"]
-    w.wcs.radesys = "ICRS"
-    w.wcs.crpix = [125.5, 125.5]
-    w.wcs.crval = [83.633, 22.014]
-    w.wcs.cdelt = [-0.02, 0.02]
-    w.wcs.set()
-    geom = sky.geom_from_wcs(w, (250, 250), axes=[xg.energy_axis(1, 10, 10)])
-    store = xg.open_store(data / "hess-dl3-dr1")
-    excl = sky.exclusion_mask(sky.drop_axes(geom), "icrs;circle(83.633,22.014,0.3)")
-    dss = xg.reduce_many([store.observation(i) for i in CRAB_RUNS], geom,
-                         energy_true=xg.energy_axis(0.5, 20, 20, name="energy_true"),
-                         safe_mask={"methods": ["offset-max"], "offset_max": 2.5},
-                         background_method="fov", exclusion_mask=excl)
-    return xg.stack(dss)
-
-
-def test_crab_asmooth(data):
-    st = make_crab3d(data)
+def test_crab_asmooth(crab3d_stacked):
+    st = crab3d_stacked
     res = asmooth(st, [0.02, 0.04, 0.08, 0.16, 0.32], kernel="gauss", threshold=5)
     x, y = sky.sky_to_pix(st, SkyCoord(83.633, 22.014, unit="deg"))
     i, j = int(np.rint(float(x))), int(np.rint(float(y)))

@@ -4,17 +4,13 @@ reference numbers (``analysis_3d.excess_map`` in gammapy_crab.json)."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import xarray as xr
 from astropy.coordinates import SkyCoord
-from astropy.wcs import WCS
 
 import xgamma as xg
 from xgamma import sky, stats
-from xgamma._paths import data_dir
 from xgamma.estimators.excess_map import (
     correlate,
     energy_groups,
@@ -23,32 +19,9 @@ from xgamma.estimators.excess_map import (
     significance_distribution,
     tophat_kernel,
 )
+from xgamma.testing import make_map_dataset as flat_dataset
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
-
-
-def flat_dataset(counts, background, binsz=0.02, exposure=1e10):
-    """A map dataset (2 energy bins, energy_true = energy, no PSF/edisp) from count and background
-    cubes ``(2, ny, nx)``."""
-    counts = np.asarray(counts, float)
-    ny, nx = counts.shape[-2:]
-    geom = xg.wcs_geom((83.633, 22.014), (nx * binsz, ny * binsz), binsz, axes=[xg.energy_axis(1, 10, 2)])
-    et = xg.energy_axis(1, 10, 2, name="energy_true")
-    ds = xr.Dataset({
-        "counts": (("energy", "y", "x"), counts),
-        "background": (("energy", "y", "x"), np.broadcast_to(background, counts.shape).astype(float)),
-        "exposure": (("energy_true", "y", "x"), np.full(counts.shape, exposure)),
-        "mask_safe": (("energy", "y", "x"), np.ones(counts.shape, bool)),
-    }, coords={**geom.coords, **{k: v for k, v in et.coords.items()}}, attrs={**geom.attrs, "name": "flat"})
-    return ds
 
 
 def test_tophat_kernel_matches_disk_count():
@@ -151,33 +124,9 @@ def test_significance_distribution_gaussian():
 
 
 # ----------------------------------------------------------------------------- real data
-def _gammapy_geom(energy):
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---CAR", "DEC--CAR"]
-    w.wcs.radesys = "ICRS"
-    w.wcs.crpix = [125.5, 125.5]
-    w.wcs.crval = [83.633, 22.014]
-    w.wcs.cdelt = [-0.02, 0.02]
-    w.wcs.set()
-    return sky.geom_from_wcs(w, (250, 250), axes=[energy])
-
-
-def make_crab3d(data):
-    """The stacked 4-run Crab 3D dataset of Gammapy's reference analysis (~3 s)."""
-    ref = json.loads((data.parent / "reference" / "gammapy_crab.json").read_text())["analysis_3d"]
-    store = xg.open_store(data / "hess-dl3-dr1")
-    geom = _gammapy_geom(xg.energy_axis(1, 10, 10))
-    excl = sky.exclusion_mask(sky.drop_axes(geom), "icrs;circle(83.633,22.014,0.3)")
-    dss = xg.reduce_many([store.observation(i) for i in CRAB_RUNS], geom,
-                         energy_true=xg.energy_axis(0.5, 20, 20, name="energy_true"),
-                         safe_mask={"methods": ["offset-max"], "offset_max": 2.5},
-                         background_method="fov", exclusion_mask=excl)
-    return ref, xg.stack(dss)
-
-
 @pytest.fixture(scope="module")
-def crab3d(data):
-    return make_crab3d(data)
+def crab3d(crab3d_stacked, crab_reference):
+    return crab_reference["analysis_3d"], crab3d_stacked
 
 
 def test_crab_excess_map_reference(crab3d):

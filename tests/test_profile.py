@@ -4,8 +4,6 @@ strings, and the Crab flux from the H.E.S.S. runs against the reference 3D fit."
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -14,9 +12,7 @@ from astropy.coordinates import SkyCoord
 from scipy.special import erf
 from scipy.stats import chi2
 
-import xgamma as xg
 from xgamma import sky, stats
-from xgamma._paths import data_dir
 from xgamma.estimators import to_sed_type
 from xgamma.estimators.core import read_zarr, write_zarr
 from xgamma.estimators.excess_map import excess_map
@@ -27,32 +23,14 @@ from xgamma.estimators.profile import (
     plot_profile,
     profile_distances,
 )
+from xgamma.testing import make_map_dataset
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
 CENTER = (10.0, 0.0)  # on the equator a CAR grid is locally flat: pixel offsets = sky offsets
 
 
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
-
-
 def flat_dataset(counts, background, binsz=0.01, skydir=CENTER, exposure=1e10):
-    """Map dataset (energy_true = energy, no PSF/edisp, exposure 1e10 cm2 s) from count and
-    background cubes ``(n_energy, ny, nx)``."""
-    counts = np.asarray(counts, float)
-    ne, ny, nx = counts.shape
-    geom = xg.wcs_geom(skydir, (nx * binsz, ny * binsz), binsz, axes=[xg.energy_axis(1, 10, ne)])
-    et = xg.energy_axis(1, 10, ne, name="energy_true")
-    return xr.Dataset({
-        "counts": (("energy", "y", "x"), counts),
-        "background": (("energy", "y", "x"), np.broadcast_to(background, counts.shape).astype(float)),
-        "exposure": (("energy_true", "y", "x"), np.full(counts.shape, exposure)),
-        "mask_safe": (("energy", "y", "x"), np.ones(counts.shape, bool)),
-    }, coords={**geom.coords, **dict(et.coords.items())}, attrs={**geom.attrs, "name": "flat"})
+    return make_map_dataset(counts, background, binsz=binsz, skydir=skydir, exposure=exposure)
 
 
 SIGMA, N_SRC, BKG, NPIX, BINSZ = 0.1, 3000.0, 0.3, 120, 0.01
@@ -201,35 +179,14 @@ def test_bands_mask_dask_and_plot(gauss_counts):
 
 
 # ----------------------------------------------------------------------------- real data
-def make_crab3d(data):
-    """The stacked 4-run Crab 3D dataset (the recipe of tests/test_excess_map.py)."""
-    from astropy.wcs import WCS
-
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---CAR", "DEC--CAR"]
-    w.wcs.radesys = "ICRS"
-    w.wcs.crpix = [125.5, 125.5]
-    w.wcs.crval = [83.633, 22.014]
-    w.wcs.cdelt = [-0.02, 0.02]
-    w.wcs.set()
-    geom = sky.geom_from_wcs(w, (250, 250), axes=[xg.energy_axis(1, 10, 10)])
-    store = xg.open_store(data / "hess-dl3-dr1")
-    excl = sky.exclusion_mask(sky.drop_axes(geom), "icrs;circle(83.633,22.014,0.3)")
-    dss = xg.reduce_many([store.observation(i) for i in CRAB_RUNS], geom,
-                         energy_true=xg.energy_axis(0.5, 20, 20, name="energy_true"),
-                         safe_mask={"methods": ["offset-max"], "offset_max": 2.5},
-                         background_method="fov", exclusion_mask=excl)
-    return xg.stack(dss)
-
-
-def test_crab_profile_flux(data):
+def test_crab_profile_flux(crab3d_stacked, crab_reference):
     """The Crab's flux inside 0.3 deg (1-10 TeV, with the fitted spectral index as reference)
     against the reference 3D fit (Gammapy, gammapy_crab.json): equal up to the PSF containment
     beyond 0.3 deg (a few per cent) and the statistical error (~4 %)."""
     from xgamma.models import spectral_model
 
-    ref = json.loads((data.parent / "reference" / "gammapy_crab.json").read_text())["analysis_3d"]["fit"]["parameters"]
-    st = make_crab3d(data)
+    ref = crab_reference["analysis_3d"]["fit"]["parameters"]
+    st = crab3d_stacked
     crab = (ref["lon_0"]["value"], ref["lat_0"]["value"])
     pl = spectral_model("pl", index=ref["index"]["value"], amplitude=ref["amplitude"]["value"], reference=1.0)
     expected = float(pl.integral_values(np.array([1.0]), np.array([10.0]), list(pl.parameters.values))[0])

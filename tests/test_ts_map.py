@@ -8,20 +8,16 @@ import dask
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
-from test_excess_map import flat_dataset, make_crab3d
 
 import xgamma as xg
 from xgamma import sky, stats
-from xgamma._paths import data_dir
 from xgamma.estimators.ts_map import solve_ts, ts_kernel, ts_map
+from xgamma.testing import make_map_dataset as flat_dataset
 
 
 @pytest.fixture(scope="module")
-def crab3d():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return make_crab3d(d)
+def crab3d(crab3d_stacked, crab_reference):
+    return crab_reference["analysis_3d"], crab3d_stacked
 
 
 def gauss_kernel(sigma=1.5, half=5):

@@ -41,6 +41,8 @@ from astropy.time import Time
 from .axes import axis_from_edges, energy_axis, linear_axis
 
 __all__ = [
+    "make_map_dataset",
+    "crab_reference_geom",
     "make_aeff",
     "make_edisp",
     "make_psf",
@@ -444,3 +446,52 @@ def make_wcs_geom(
 
     e = energy if energy is not None else energy_axis(1, 10, 4)
     return wcs_geom(center, width, binsz, frame=frame, proj=proj, axes=[e])
+
+
+def make_map_dataset(
+    counts: Any,
+    background: Any,
+    binsz: float = 0.02,
+    skydir: tuple[float, float] = (83.633, 22.014),
+    exposure: float = 1e10,
+) -> xr.Dataset:
+    """A minimal map dataset from count and background cubes ``(n_energy, ny, nx)``.
+
+    Energy axis 1-10 TeV (``energy_true`` = ``energy``), constant ``exposure`` [cm2 s], no PSF
+    or energy dispersion, everything inside ``mask_safe``: the input of estimator unit tests.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = make_map_dataset(np.ones((2, 5, 5)), 0.5)
+    >>> dict(ds.sizes), float(ds.background.sum())
+    ({'energy': 2, 'y': 5, 'x': 5, 'energy_true': 2}, 25.0)
+    """
+    from . import sky
+    from .axes import energy_axis
+
+    counts = np.asarray(counts, float)
+    ne, ny, nx = counts.shape
+    geom = sky.wcs_geom(skydir, (nx * binsz, ny * binsz), binsz, axes=[energy_axis(1, 10, ne)])
+    et = energy_axis(1, 10, ne, name="energy_true")
+    return xr.Dataset({
+        "counts": (("energy", "y", "x"), counts),
+        "background": (("energy", "y", "x"), np.broadcast_to(background, counts.shape).astype(float)),
+        "exposure": (("energy_true", "y", "x"), np.full(counts.shape, float(exposure))),
+        "mask_safe": (("energy", "y", "x"), np.ones(counts.shape, bool)),
+    }, coords={**geom.coords, **dict(et.coords.items())}, attrs={**geom.attrs, "name": "flat"})
+
+
+def crab_reference_geom(energy: xr.DataArray) -> xr.Dataset:
+    """The geometry of Gammapy's ``analysis_3d`` Crab reference: ``WcsGeom.create(skydir=(83.633,
+    22.014), binsz=0.02, width=5 deg, proj="CAR", frame="icrs")``, 250 x 250 pixels.
+
+    Examples
+    --------
+    >>> from xgamma.axes import energy_axis
+    >>> dict(crab_reference_geom(energy_axis(1, 10, 10)).sizes)
+    {'energy': 10, 'y': 250, 'x': 250}
+    """
+    from . import sky
+
+    return sky.wcs_geom((83.633, 22.014), 5.0, 0.02, axes=[energy], car_reference="center")
