@@ -30,7 +30,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import XgammaIOError
-from . import gadf
+from . import fits, gadf
 
 __all__ = ["open_store", "DataStore", "Observation", "Pointing", "HDULocation"]
 
@@ -380,7 +380,7 @@ def _index_frame(path: Path, hdu: str | int | None) -> pd.DataFrame:
     if raw is None:
         raise XgammaIOError("no table HDU", path=path, hdu=hdu,
                             expected=f"a binary table among {[r.name or r.number for r in raws]}")
-    df = gadf._frame(gadf.table_from_hdu(raw), raw)
+    df = fits._frame(fits.table_from_hdu(raw), raw)
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
