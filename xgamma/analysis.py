@@ -455,7 +455,7 @@ class Analysis:
         if self.excess_map is not None:
             with _atomic(out / "significance_map.png") as tmp:
                 ax = self.excess_map["sqrt_ts"].xg.plot()
-                ax.set_title("significance (Li & Ma)")
+                ax.set_title(f"significance, correlation radius {self.config.excess_map.correlation_radius}")
                 ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
                 plt.close(ax.figure)
             files.append(out / "significance_map.png")
