@@ -367,6 +367,7 @@ class _Source:
     kernel: np.ndarray | None = None  # PSF kernel of an extended source ...
     kernel_pos: tuple[float, float] | None = None  # ... drawn at this position
     subpix: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    n_sub: int = 0  # model sub-pixels per axis, kept while within a factor 2 of the need
     mask_box: np.ndarray | None = None
     mask_row: np.ndarray | None = None  # the mask of every energy when all are equal
     sel: np.ndarray | None = None
@@ -556,8 +557,13 @@ class MapEvaluator:
             if not s.delta:
                 # the taper starts at 80 % of the kernel radius: put the containment radius there
                 s.r_k = min(r_psf / 0.8, float(d.rad_edges[-1]))
-                s.h_psf = max(int(math.ceil(s.r_k * float(np.max(np.abs(np.linalg.inv(_jacobian(d.wcs, px, py)))))
-                                            if np.isfinite(px + py) else s.r_k / d.pix)), 1) + 1
+                h = s.r_k / d.pix
+                if np.isfinite(px + py):
+                    with np.errstate(invalid="ignore"):
+                        jinv = float(np.max(np.abs(np.linalg.inv(_jacobian(d.wcs, px, py)))))
+                    h = s.r_k * jinv if np.isfinite(jinv) else h
+                # far off the map (a wandering fit) the Jacobian degenerates: bound the kernel
+                s.h_psf = min(max(int(math.ceil(h)), 1) + 1, max(ny, nx))
                 s.n_os = int(min(max(math.ceil(3 * d.pix / r68), 1), 8))
         finite = bool(np.isfinite(px) and np.isfinite(py))
         s.jac = _jacobian(d.wcs, px, py) if finite else np.diag([-d.pix, d.pix])
@@ -602,7 +608,7 @@ class MapEvaluator:
         radius = spatial.evaluation_radius_values(vals)
         need = None if radius is None else int(math.ceil(radius / d.pix)) + s.h_psf + 2
         if (s.box is None or abs(px - s.center[0]) > s.tol or abs(py - s.center[1]) > s.tol
-                or (need is not None and (need > s.half or 2 * need < s.half))):
+                or (need is not None and (need > s.half or 2 * need < s.half < 10**9))):
             self._place_box(s, lon, lat, px, py, radius)
         assert s.box is not None and s.grid is not None
         if np.isfinite(px) and np.isfinite(py):
@@ -622,7 +628,11 @@ class MapEvaluator:
             s.a = np.ascontiguousarray(k.reshape(n_et, -1))
             s.b = ed * _bilinear_planes(d.exposure, px, py)[:, None]
         else:
-            n = oversampling_factor(spatial.bin_size_min_values(vals), d.pix, self.max_oversampling or 16)
+            # a sampling that changes with the size parameter makes the statistic jump: keep it
+            need_n = oversampling_factor(spatial.bin_size_min_values(vals), d.pix, self.max_oversampling or 16)
+            if not s.n_sub or need_n > 2 * s.n_sub or 2 * need_n < s.n_sub:
+                s.n_sub = need_n
+            n = s.n_sub
             if n not in s.subpix:
                 s.subpix[n] = subpixel_lonlat(d.wcs, ys, xs, n, d.frame, spatial.frame)
             lon_s, lat_s = s.subpix[n]
