@@ -57,13 +57,23 @@ _TINY = float(np.finfo(np.float32).tiny)
 
 
 # ----------------------------------------------------------------------------- FoV coordinates
+def _separable(lon: np.ndarray, lat: np.ndarray) -> bool:
+    """Whether a 2D grid has its longitude constant along columns and its latitude along rows
+    (a CAR map with its reference on the equator): then per-axis values give the same numbers."""
+    return (np.ndim(lon) == 2 and np.shape(lon) == np.shape(lat) and min(np.shape(lon)) > 1
+            and bool((lon == lon[:1]).all()) and bool((lat == lat[:, :1]).all()))
+
+
 def _offset_frame_xyz(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> tuple[np.ndarray, ...]:
+    if _separable(ra, dec):  # trigonometry per row / column, then broadcast (same values)
+        return _offset_frame_xyz(ra[:1], dec[:, :1], ra0, dec0)  # (1, nx) x (ny, 1) -> (ny, nx)
     a, d = np.radians(ra), np.radians(dec)
     a0, d0 = np.radians(ra0), np.radians(dec0)
     cd, sd, da = np.cos(d), np.sin(d), a - a0
-    x = cd * np.cos(da) * np.cos(d0) + sd * np.sin(d0)
+    cdca = cd * np.cos(da)
+    x = cdca * np.cos(d0) + sd * np.sin(d0)
     y = cd * np.sin(da)
-    z = sd * np.cos(d0) - cd * np.cos(da) * np.sin(d0)
+    z = sd * np.cos(d0) - cdca * np.sin(d0)
     return x, y, z
 
 
@@ -208,31 +218,48 @@ def integrate_loglog(y: np.ndarray, x: np.ndarray, axis: int = 0) -> np.ndarray:
     return np.moveaxis(out, 0, axis)
 
 
-def _integrate_log(logy: np.ndarray, x: np.ndarray, ok: Any = True, axis: int = 0) -> np.ndarray:
+def _integrate_log(logy: np.ndarray, x: np.ndarray, ok: Any = True, axis: int = 0,
+                   scale: np.ndarray | None = None) -> np.ndarray:
     """Power-law integral between nodes from ``log(y)`` (nodes along ``axis``, 0 or the last):
     with ``a = x y`` it is ``ln(x2 / x1) (a2 - a1) / ln(a2 / a1)`` (``a ln(x2 / x1)`` when
-    ``a2 = a1``), in the dtype of ``logy``."""
+    ``a2 = a1``), in the dtype of ``logy``; times ``scale`` (one value per point, cast to
+    that dtype) if given. Computed in blocks of points that stay in the CPU cache."""
     if axis != 0:
-        out_t = _integrate_log(np.moveaxis(logy, axis, 0), x, ok)
+        out_t = _integrate_log(np.moveaxis(logy, axis, 0), x, ok, scale=scale)
         return np.moveaxis(out_t, 0, axis)
-    shape = (-1,) + (1,) * (logy.ndim - 1)
-    lx = np.log(x).reshape(shape).astype(logy.dtype)
-    la = logy + lx
+    n = logy.shape[0] - 1
+    flat = logy.reshape(n + 1, -1)
+    npt = flat.shape[1]
+    lx = np.log(x).astype(logy.dtype)[:, None]
     lnr = np.diff(lx, axis=0)
-    ea = np.exp(la)
-    d = la[1:] - la[:-1]
-    out = ea[1:] - ea[:-1]
-    out *= lnr
-    small = np.abs(d) < 0.1  # (e^d - 1) / d by its series: no cancellation (float32 safe)
-    if small.any():
-        ds_ = d[small]
-        approx = (ea[:-1] * lnr)[small] * (1 + ds_ / 2 * (1 + ds_ / 3 * (1 + ds_ / 4 * (
-            1 + ds_ / 5))))
-        d[small] = 1.0
-        out /= d
-        out[small] = approx
-    else:
-        out /= d
+    out = np.empty((n, npt), dtype=logy.dtype)
+    sc = None if scale is None else np.asarray(scale).reshape(-1).astype(logy.dtype)
+    block = max(1, min(npt, 2048))
+    la_buf = np.empty((n + 1, block), dtype=logy.dtype)
+    d_buf = np.empty((n, block), dtype=logy.dtype)
+    t_buf = np.empty((n, block), dtype=logy.dtype)
+    for c0 in range(0, npt, block):
+        c1 = min(npt, c0 + block)
+        m = c1 - c0
+        la, d, t, o = la_buf[:, :m], d_buf[:, :m], t_buf[:, :m], out[:, c0:c1]
+        np.add(flat[:, c0:c1], lx, out=la)
+        np.subtract(la[1:], la[:-1], out=d)
+        ea = np.exp(la, out=la)
+        np.subtract(ea[1:], ea[:-1], out=o)
+        o *= lnr
+        small = np.abs(d, out=t) < 0.1  # (e^d - 1) / d by its series: no cancellation
+        if small.any():
+            ds_ = d[small]
+            approx = (ea[:-1] * lnr)[small] * (1 + ds_ / 2 * (1 + ds_ / 3 * (1 + ds_ / 4 * (
+                1 + ds_ / 5))))
+            d[small] = 1.0
+            o /= d
+            o[small] = approx
+        else:
+            o /= d
+        if sc is not None:
+            o *= sc[c0:c1]
+    out = out.reshape((n, *logy.shape[1:]))
     if ok is not True:
         out *= ok
     return out
@@ -253,10 +280,21 @@ def _bilinear_matrix(xn: np.ndarray, yn: np.ndarray, x: np.ndarray, y: np.ndarra
     ix, wx = _weights(xn, x)
     iy, wy = _weights(yn, y)
     ny = yn.size
-    idx = np.stack([ix * ny + iy, (ix + 1) * ny + iy, ix * ny + iy + 1, (ix + 1) * ny + iy + 1], 1)
-    w = np.stack([(1 - wx) * (1 - wy), wx * (1 - wy), (1 - wx) * wy, wx * wy], 1)
     n = x.size
-    return csr_matrix((w.ravel().astype(np.float32), idx.ravel(), np.arange(0, 4 * n + 1, 4)),
+    itype = np.int32 if xn.size * ny < 2**31 - 1 and 4 * n < 2**31 - 1 else np.int64
+    idx = np.empty((n, 4), dtype=itype)
+    base = ix * ny + iy
+    idx[:, 0] = base
+    idx[:, 1] = base + ny
+    idx[:, 2] = base + 1
+    idx[:, 3] = base + ny + 1
+    w = np.empty((n, 4), dtype=np.float32)
+    wx1, wy1 = 1 - wx, 1 - wy
+    w[:, 0] = wx1 * wy1
+    w[:, 1] = wx * wy1
+    w[:, 2] = wx1 * wy
+    w[:, 3] = wx * wy
+    return csr_matrix((w.ravel(), idx.ravel(), np.arange(0, 4 * n + 1, 4, dtype=itype)),
                       shape=(n, xn.size * ny))
 
 
@@ -318,12 +356,17 @@ def pixel_solid_angle(geom: xr.Dataset | xr.DataArray) -> np.ndarray:
     """
     frame = sky.frame_of(geom)
     lname, bname = ("ra", "dec") if frame == "icrs" else ("glon", "glat")
-    lon = np.asarray(geom.coords[lname].transpose("y", "x").values, dtype=float)
-    lat = np.asarray(geom.coords[bname].transpose("y", "x").values, dtype=float)
+    lon = np.asarray(geom.coords.variables[lname].transpose("y", "x").values, dtype=float)
+    lat = np.asarray(geom.coords.variables[bname].transpose("y", "x").values, dtype=float)
     if min(lon.shape) < 3 or not (np.isfinite(lon).all() and np.isfinite(lat).all()):
         return np.asarray(sky.solid_angle(sky.drop_axes(geom)).values, dtype=float)
     lo = np.radians(lon)
     la = np.radians(lat)
+    if np.ptp(lo[0]) <= np.pi and _separable(lon, lat):
+        # lon per column, lat per row: the cross terms vanish, same numbers from 1D gradients
+        lx1 = np.gradient(lo[0], edge_order=2)
+        by1 = np.gradient(la[:, 0], edge_order=2)
+        return np.abs(by1[:, None] * lx1[None, :]) * np.cos(la[:, :1])
     if np.ptp(lo) > np.pi:  # the map crosses lon = 0: unwrap before differencing
         lx = np.gradient(np.unwrap(lo, axis=1), axis=1, edge_order=2)
         ly = np.gradient(np.unwrap(lo, axis=0), axis=0, edge_order=2)
@@ -338,8 +381,8 @@ def pixel_solid_angle(geom: xr.Dataset | xr.DataArray) -> np.ndarray:
 def _pixel_icrs(geom: xr.Dataset | xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     frame = sky.frame_of(geom)
     lname, bname = ("ra", "dec") if frame == "icrs" else ("glon", "glat")
-    lon = np.asarray(geom.coords[lname].transpose("y", "x").values, dtype=float)
-    lat = np.asarray(geom.coords[bname].transpose("y", "x").values, dtype=float)
+    lon = np.asarray(geom.coords.variables[lname].transpose("y", "x").values, dtype=float)
+    lat = np.asarray(geom.coords.variables[bname].transpose("y", "x").values, dtype=float)
     if frame != "icrs":
         c = SkyCoord(lon, lat, unit="deg", frame=frame).icrs
         lon, lat = np.asarray(c.ra.deg), np.asarray(c.dec.deg)
@@ -377,8 +420,12 @@ def _template(observation: Any, e_edges: np.ndarray, ra: np.ndarray, dec: np.nda
         else:
             raise ValueError(f"unknown FOVALIGN {align!r} (expected RADEC or ALTAZ)")
     # invalid values are log(tiny) already; bins whose lower edge is invalid give 0 (Gammapy)
-    counts = _integrate_log(logr, e_edges)  # (n_bins, n_points)
-    out = np.multiply(counts, (omega.ravel() * ontime * pix_ok)[None, :], dtype=dtype, order="C")
+    scale = omega.ravel() * ontime * pix_ok
+    if np.dtype(dtype) == logr.dtype:  # the scaling in the same dtype, done block by block
+        out = _integrate_log(logr, e_edges, scale=scale)
+    else:
+        counts = _integrate_log(logr, e_edges)  # (n_bins, n_points)
+        out = np.multiply(counts, scale[None, :], dtype=dtype, order="C")
     out[~e_ok[:-1]] = 0.0
     return out.reshape((e_edges.size - 1, *ra.shape))
 
@@ -544,38 +591,48 @@ def fov_background(
             mask = mask & np.asarray(m.transpose(*[d for d in dims if d in m.dims]).values
                                      ).reshape([int(m.sizes[d]) if d in m.dims else 1
                                                 for d in dims])
-    mask = np.broadcast_to(mask, n.shape)
-    n_arr = np.sum(n, axis=(-2, -1), where=mask, dtype=float)
-    b_arr = np.sum(b, axis=(-2, -1), where=mask, dtype=float)
     energy = np.asarray(dataset["energy"].values, dtype=float)
+    tilt = spectral_tilt and method == "fit"
+    scaled, norms, tilts = _fov_scale(n, b, mask, energy, tilt, reference,
+                                      dataset.attrs.get("name", "dataset"))
+    lead_dims = dims[:-3]
+    out = dataset.copy()
+    if tilt:
+        out["fov_bkg_tilt"] = xr.DataArray(tilts, dims=lead_dims, attrs={"units": ""})
+    out["background"] = xr.DataArray(scaled, dims=dims,
+                                     attrs=dataset["background"].attrs).transpose(
+        *dataset["background"].dims)
+    out["fov_bkg_norm"] = xr.DataArray(norms, dims=lead_dims, attrs={"units": ""})
+    return out
+
+
+def _fov_scale(n: np.ndarray, b: np.ndarray, mask: np.ndarray, energy: np.ndarray, tilt: bool,
+               reference: float, names: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numpy core of :func:`fov_background`: counts and background ``(..., energy, y, x)`` and
+    the mask (broadcastable) -> the scaled background, the norms and tilts (shape ``...``)."""
+    mask = np.broadcast_to(mask, n.shape)
+    # sums over the sky pixels inside the mask (einsum: ~5x faster than sum(where=))
+    n_arr = np.einsum("...yx,...yx->...", n, mask, dtype=float)
+    b_arr = np.einsum("...yx,...yx->...", b, mask, dtype=float)
     lead = n_arr.shape[:-1]
     norms = np.ones(lead)
     tilts = np.zeros(lead)
-    names = dataset.attrs.get("name", "dataset")
     for idx in np.ndindex(*lead):
         n1, b1 = n_arr[idx], b_arr[idx]
         where = f"{names}{f' {idx}' if idx else ''}"
         if n1.sum() <= 0:
             warnings.warn(f"fov_background ({where}): no counts outside the exclusion regions; "
-                          "background left unscaled", stacklevel=2)
+                          "background left unscaled", stacklevel=3)
             continue
         if b1.sum() <= 0:
             warnings.warn(f"fov_background ({where}): no positive background outside the "
-                          "exclusion regions; background left unscaled", stacklevel=2)
+                          "exclusion regions; background left unscaled", stacklevel=3)
             continue
-        norms[idx], tilts[idx] = _fit_norm(n1, b1, energy, spectral_tilt and method == "fit",
-                                           reference)
-    lead_dims = dims[:-3]
+        norms[idx], tilts[idx] = _fit_norm(n1, b1, energy, tilt, reference)
     factor = norms[..., None] * np.ones_like(energy)
-    out = dataset.copy()
-    if spectral_tilt and method == "fit":
+    if tilt:
         factor = norms[..., None] * (energy / reference) ** (-tilts[..., None])
-        out["fov_bkg_tilt"] = xr.DataArray(tilts, dims=lead_dims, attrs={"units": ""})
-    out["background"] = xr.DataArray(b * factor[..., None, None].astype(b.dtype), dims=dims,
-                                     attrs=dataset["background"].attrs).transpose(
-        *dataset["background"].dims)
-    out["fov_bkg_norm"] = xr.DataArray(norms, dims=lead_dims, attrs={"units": ""})
-    return out
+    return b * factor[..., None, None].astype(b.dtype), norms, tilts
 
 
 # ----------------------------------------------------------------------------- ring background

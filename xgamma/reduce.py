@@ -146,10 +146,11 @@ def _values(da: xr.DataArray, unit: str) -> np.ndarray:
 
 def _nodes(da: xr.DataArray, dim: str) -> tuple[np.ndarray, float, float]:
     """Node coordinates along ``dim`` and the valid range (outer bin edges)."""
-    c = np.asarray(da.coords[dim].values, dtype=float)
-    if f"{dim}_min" in da.coords:
-        lo = float(da.coords[f"{dim}_min"].values[0])
-        hi = float(da.coords[f"{dim}_max"].values[-1])
+    cv = da.coords.variables  # Variables: no DataArray built per access
+    c = np.asarray(cv[dim].values, dtype=float)
+    if f"{dim}_min" in cv:
+        lo = float(cv[f"{dim}_min"].values[0])
+        hi = float(cv[f"{dim}_max"].values[-1])
     else:
         lo, hi = float(c[0]), float(c[-1])
     return c, min(lo, float(c[0])), max(hi, float(c[-1]))
@@ -262,8 +263,8 @@ def pixel_offsets(geom: xr.Dataset | xr.DataArray, pointing: tuple[float, float]
     frame = sky.frame_of(geom) if not suffix else geom.attrs.get("frame", "icrs")
     lname, bname = _lonlat_names(frame)
     lon0, lat0 = _pointing_in_frame(pointing, frame)
-    lon = np.asarray(geom.coords[lname + suffix].values, dtype=float)
-    lat = np.asarray(geom.coords[bname + suffix].values, dtype=float)
+    lon = np.asarray(geom.coords.variables[lname + suffix].values, dtype=float)
+    lat = np.asarray(geom.coords.variables[bname + suffix].values, dtype=float)
     with np.errstate(invalid="ignore"):
         off = _angsep(lon, lat, lon0, lat0)
     return np.where(np.isfinite(off), off, np.inf)
@@ -324,6 +325,17 @@ def _energy_axis(geom: Any, dim: str = "energy") -> xr.DataArray:
     return ax
 
 
+def _energy_edges(geom: Any, dim: str = "energy") -> np.ndarray:
+    """Edges (TeV) of the energy axis of ``geom``: those of :func:`_energy_axis`, without
+    building the axis when they are in TeV and valid already."""
+    if dim in geom.dims and f"{dim}_min" in geom.coords and \
+            (str(geom.coords[f"{dim}_min"].attrs.get("units", "TeV")) or "TeV") == "TeV":
+        e = edges(geom, dim)
+        if e.size >= 2 and e[0] > 0 and bool(np.all(np.diff(e) > 0)):
+            return e
+    return edges(_energy_axis(geom, dim))
+
+
 def make_exposure(aeff: xr.DataArray, energy_true: np.ndarray, offsets: np.ndarray,
                   livetime: float, dtype: Any = float) -> np.ndarray:
     """Exposure [cm2 s] = aeff(energy_true, offset) x livetime, shape ``(n_e, *offsets.shape)``.
@@ -345,7 +357,9 @@ def make_exposure(aeff: xr.DataArray, energy_true: np.ndarray, offsets: np.ndarr
     vals = _values(aeff.transpose("energy_true", "offset"), "cm2")
     en, elo, ehi = _nodes(aeff, "energy_true")
     ae = interp_along(vals, 0, en, energy_true, valid=(elo, ehi), log=True) * float(livetime)
-    out = ae @ _offset_matrix(aeff, offsets)  # float64: BLAS sgemm is slow for these shapes
+    # float32 maps: the (two-term) offset interpolation in float32, no float64 temporary
+    work = np.float32 if np.dtype(dtype) == np.float32 else float
+    out = ae.astype(work) @ _offset_matrix(aeff, offsets, dtype=work)
     np.maximum(out, 0.0, out=out)
     return out.astype(dtype, copy=False).reshape((energy_true.size, *offsets.shape))
 
@@ -369,6 +383,13 @@ def make_psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarr
     >>> round(float((2 * np.pi * rc * dr * p[0, :, 0]).sum()), 9)
     1.0
     """
+    return _psf_map(psf, energy_true, rad_edges, offsets)
+
+
+def _psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarray,
+             offsets: np.ndarray, dtype: Any = float) -> np.ndarray:
+    """:func:`make_psf_map`, normalised straight into an array of ``dtype`` (the division
+    in float64, rounded once: the same numbers as casting the float64 map)."""
     vals = _values(psf.transpose("energy_true", "offset", "rad"), "sr-1")
     en, elo, ehi = _nodes(psf, "energy_true")
     rn, rlo, rhi = _nodes(psf, "rad")
@@ -379,10 +400,10 @@ def make_psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarr
     jac = 2 * np.pi * np.radians(rc) * np.radians(np.diff(rad_edges))
     norm = np.einsum("ero,r->eo", p, jac)
     mat = _offset_matrix(psf, offsets)
-    out = p @ mat
+    prod = p @ mat
     den = (norm @ mat)[:, None, :]
-    np.divide(out, den, out=out, where=den > 0)
-    out *= den > 0
+    out = np.zeros(prod.shape, dtype=dtype)
+    np.divide(prod, den, out=out, where=den > 0)
     return out.reshape((*out.shape[:2], *offsets.shape))
 
 
@@ -412,12 +433,13 @@ def make_edisp_map(edisp: xr.DataArray, energy_true: np.ndarray, energy_edges: n
     m_edges = edges(edisp, "migra")
     cum = np.concatenate([np.zeros_like(p[:, :1]), np.cumsum(p * np.diff(m_edges)[None, :, None],
                                                              axis=1)], axis=1)  # (e, m+1, o)
-    n_e, n_r = energy_true.size, energy_edges.size - 1
-    unnorm = np.empty((n_e, n_r, p.shape[2]))
-    for k in range(n_e):
-        m = energy_edges / energy_true[k]
-        c = interp_along(cum[k], 0, m_edges, np.clip(m, m_edges[0], m_edges[-1]))
-        unnorm[k] = np.diff(c, axis=0)
+    n_e = energy_true.size
+    # cumulative migration at the reco edges / each true energy (linear in migra)
+    m = np.clip(energy_edges[None, :] / energy_true[:, None], m_edges[0], m_edges[-1])
+    i = np.clip(np.searchsorted(m_edges, m, side="right") - 1, 0, m_edges.size - 2)
+    w = ((m - m_edges[i]) / (m_edges[i + 1] - m_edges[i]))[..., None]
+    k = np.arange(n_e)[:, None]
+    unnorm = np.diff(cum[k, i] * (1 - w) + cum[k, i + 1] * w, axis=1)  # (e, r, o)
     total = cum[:, -1, :]
     mat = _offset_matrix(edisp, offsets)
     out = unnorm @ mat
@@ -425,7 +447,7 @@ def make_edisp_map(edisp: xr.DataArray, energy_true: np.ndarray, energy_edges: n
     np.divide(out, den, out=out, where=den > 0)
     out *= den > 0
     np.maximum(out, 0.0, out=out)
-    return out.reshape((n_e, n_r, *offsets.shape))
+    return out.reshape((n_e, energy_edges.size - 1, *offsets.shape))
 
 
 def _rad_axis(rad: Any) -> xr.DataArray:
@@ -436,7 +458,8 @@ def _rad_axis(rad: Any) -> xr.DataArray:
     return axis_from_edges(np.asarray(rad, dtype=float), "rad", unit="deg", interp="lin")
 
 
-def _bin_counts(events: Any, geom: xr.Dataset, wcs: Any, e_edges: np.ndarray) -> np.ndarray:
+def _bin_counts(events: Any, geom: xr.Dataset, wcs: Any, e_edges: np.ndarray,
+                dtype: Any = float) -> np.ndarray:
     """Counts ``(energy, y, x)``: the binning of :func:`xgamma.binning.bin_events` (pixel ``i``
     covers ``[i - 0.5, i + 0.5)``, energy bins left-closed) on the numpy fast path."""
     ny, nx = int(geom.sizes["y"]), int(geom.sizes["x"])
@@ -458,7 +481,7 @@ def _bin_counts(events: Any, geom: xr.Dataset, wcs: Any, e_edges: np.ndarray) ->
         iy = np.floor(np.asarray(y) + 0.5)
         inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
     flat = (ie[ok][inside] * ny + iy[inside].astype(np.intp)) * nx + ix[inside].astype(np.intp)
-    return np.bincount(flat, minlength=ne * ny * nx).astype(float).reshape(ne, ny, nx)
+    return np.bincount(flat, minlength=ne * ny * nx).astype(dtype).reshape(ne, ny, nx)
 
 
 # ----------------------------------------------------------------------------- reduce
@@ -484,6 +507,11 @@ def _apply_background_method(ds: xr.Dataset, method: Any, exclusion_mask: Any) -
         return ds
     if callable(method):
         return method(ds)
+    return fov_background(ds, **_background_opts(method, exclusion_mask))
+
+
+def _background_opts(method: Any, exclusion_mask: Any) -> dict[str, Any]:
+    """Options of :func:`xgamma.background.fov_background` for a ``background_method``."""
     opts: dict[str, Any] = {"method": "scale"}
     if isinstance(method, dict):
         opts.update(method)
@@ -498,7 +526,7 @@ def _apply_background_method(ds: xr.Dataset, method: Any, exclusion_mask: Any) -
     if kind != "fov":
         raise ValueError(f"unknown background kind {kind!r}")
     opts.setdefault("exclusion_mask", exclusion_mask)
-    return fov_background(ds, **opts)
+    return opts
 
 
 def reduce(
@@ -599,9 +627,8 @@ def reduce(
     _check_irfs(observation, products)
     g = sky.geom_of(geom)
     g = g.drop_vars([c for c in g.coords if c not in set(sky._dims(g)) and not
-                     set(g.coords[c].dims) <= {"energy", "y", "x"}])
-    e_axis = _energy_axis(g)
-    e_edges = edges(e_axis)
+                     set(g.coords.variables[c].dims) <= {"energy", "y", "x"}])
+    e_edges = _energy_edges(g)
     if energy_true is None:
         et_axis = axis_from_edges(e_edges, "energy_true", unit="TeV")
     else:
@@ -622,7 +649,7 @@ def reduce(
     data: dict[str, Any] = {}
     if "counts" in products:
         data["counts"] = (("energy", "y", "x"),
-                          _bin_counts(observation.events, g, wcs, e_edges).astype(dtype),
+                          _bin_counts(observation.events, g, wcs, e_edges, dtype),
                           {"units": ""})
     inside = np.ones(offsets.shape, dtype=bool)
     for irf_name in ("aeff", "bkg"):
@@ -655,8 +682,8 @@ def reduce(
         if "psf" in products:
             r_axis = _rad_axis(rad)
             coords.update({str(k): v.variable for k, v in r_axis.coords.items()})
-            pm = make_psf_map(observation.psf, et, edges(r_axis), off_irf)
-            data["psf"] = (("energy_true", "rad", "y_irf", "x_irf"), pm.astype(dtype),
+            pm = _psf_map(observation.psf, et, edges(r_axis), off_irf, dtype)
+            data["psf"] = (("energy_true", "rad", "y_irf", "x_irf"), pm,
                            {"units": "sr-1"})
         if "edisp" in products:
             km = make_edisp_map(observation.edisp, et, e_edges, off_irf)
@@ -681,7 +708,33 @@ def reduce(
     elif not inside.any():
         _empty_warning(observation, "the geometry lies entirely outside the field of view "
                        "(beyond the IRF offset range)")
+    if sm is not None and methods and set(methods) <= {"aeff-default"}:
+        # the only remaining method is a reco-energy range: applied here on numpy
+        from .safe_mask import aeff_default
+
+        mask &= np.asarray(aeff_default(g, observation).values, dtype=bool)[:, None, None]
+        methods = []
     data["mask_safe"] = (("energy", "y", "x"), mask, {})
+    if not methods and background_method is not None and not callable(background_method) \
+            and "counts" in data and "background" in data:
+        # FoV normalisation on the numpy arrays at hand (same as fov_background)
+        opts = _background_opts(background_method, exclusion_mask)
+        if set(opts) <= {"method", "exclusion_mask", "spectral_tilt", "reference"} and \
+                opts["method"] in ("scale", "fit"):
+            from .background import _fov_scale, exclusion_on
+
+            tilt = bool(opts.get("spectral_tilt", False)) and opts["method"] == "fit"
+            excl = exclusion_on(g, opts["exclusion_mask"])[None]
+            b_old = data["background"]
+            scaled, norms, tilts = _fov_scale(
+                data["counts"][1], b_old[1], excl & mask,
+                np.asarray(g["energy"].values, dtype=float), tilt,
+                float(opts.get("reference", 1.0)), name or f"obs_{obs_id}")
+            data["background"] = (b_old[0], scaled, b_old[2])
+            if tilt:
+                data["fov_bkg_tilt"] = ((), tilts, {"units": ""})
+            data["fov_bkg_norm"] = ((), norms, {"units": ""})
+            background_method = None
     attrs.update({
         "obs_id": obs_id, "name": name or f"obs_{obs_id}", "livetime": livetime,
         "ontime": ontime, "pointing_ra": pnt[0], "pointing_dec": pnt[1],

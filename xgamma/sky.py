@@ -154,9 +154,10 @@ def _geometry(coords: dict[str, Any], attrs: dict[str, Any], skydim: str | None)
 
 def _gattrs(obj: Obj) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    cv = getattr(obj.coords, "variables", obj.coords)  # Variables: no DataArray per access
     for name in ("x", "pix"):
-        if name in obj.coords and "geom" in obj.coords[name].attrs:
-            out.update({k: v for k, v in obj.coords[name].attrs.items() if k in GEOM_KEYS})
+        if name in cv and "geom" in cv[name].attrs:
+            out.update({k: v for k, v in cv[name].attrs.items() if k in GEOM_KEYS})
     out.update({k: v for k, v in obj.attrs.items() if k in GEOM_KEYS})
     if "geom" not in out:
         raise GeometryError("object has no sky geometry (no attrs['geom'])")
