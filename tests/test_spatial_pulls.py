@@ -58,7 +58,8 @@ def dataset() -> xr.Dataset:
     return make_dataset()
 
 
-def pulls_of_fakes(ds: xr.Dataset, family: str, size: str, seed: int, **shape: float) -> tuple[np.ndarray, int]:
+def pulls_of_fakes(ds: xr.Dataset, family: str, size: str, seed: int, frozen: tuple[str, ...] = (),
+                   **shape: float) -> tuple[np.ndarray, int]:
     """Pulls of (lon_0, lat_0, size, amplitude) over ``N_FAKES`` fakes (~640 source counts on
     400 background counts), and the number of converged fits."""
     lon = float(ds.ra.values[10, 10]) + 0.005  # off the pixel centre
@@ -66,6 +67,8 @@ def pulls_of_fakes(ds: xr.Dataset, family: str, size: str, seed: int, **shape: f
     bkg = BackgroundModel(("synth",))
     src = SkyModel("src", spectral_model("pl", index=2.5, amplitude=1e-10).with_frozen("index"),
                    spatial_model(family, lon_0=lon, lat_0=lat, **shape))
+    if frozen:
+        src = src.with_parameters(src.parameters.with_frozen(list(frozen)))
     truth = Models([src, bkg.with_parameters(bkg.parameters.with_frozen("spectral.norm"))])
     assert float(npred_map(ds, truth, component="src").sum()) == pytest.approx(640, rel=0.02)
     names = ["src.spatial.lon_0", "src.spatial.lat_0", f"src.spatial.{size}", "src.spectral.amplitude"]
@@ -106,3 +109,9 @@ def test_disk_pulls(dataset):
     p, n_ok = pulls_of_fakes(dataset, "disk", "r_0", seed=12, r_0=0.1, edge_width=0.2)
     check_pulls(p, n_ok)
 
+
+def test_generalized_gaussian_pulls(dataset):
+    """Generalized Gaussian, r_0 = 2 pixels, eta = 0.5 (its Gaussian-like shape) frozen."""
+    p, n_ok = pulls_of_fakes(dataset, "GeneralizedGaussianSpatialModel", "r_0", seed=13,
+                             frozen=("spatial.eta",), r_0=0.04, eta=0.5)
+    check_pulls(p, n_ok)
