@@ -99,10 +99,19 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--skip-lc", action="store_true")
+    ap.add_argument("--skip-maps", action="store_true", help="skip the TS/excess-map timings")
     args = ap.parse_args()
     bench_flux_points(args.repeat, args.workers)
     if not args.skip_lc:
         bench_light_curve(max(1, args.repeat - 2), args.workers)
+    if not args.skip_maps:
+        # the 250 x 250 TS map and the excess map of the Crab field, each mode in its own
+        # process for a clean peak memory (benchmarks/bench_ts_map.py)
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        subprocess.run([sys.executable, str(Path(__file__).with_name("bench_ts_map.py"))], check=True)
 
 
 if __name__ == "__main__":
