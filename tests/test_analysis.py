@@ -129,3 +129,23 @@ def test_pks2155_light_curve_example(tmp_path, capsys):
     # bins are 10 minutes long (time in seconds since attrs["mjdref"]) and contiguous
     np.testing.assert_allclose((lc["time_max"].values - lc["time_min"].values) / 60, 10, rtol=1e-6)
     np.testing.assert_allclose(lc["time_min"].values[1:], lc["time_max"].values[:-1], rtol=1e-12)
+
+
+def test_crab_1d_example(reference, tmp_path, capsys):
+    """examples/crab_1d.yaml (the README quickstart): fit within 0.1 sigma of spectrum_1d, the
+    printed summary, and the SED products."""
+    from pathlib import Path
+
+    from xgamma.io.sed import read_sed
+
+    _, values = reference
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "crab_1d"
+    assert main(["run", str(root / "examples" / "crab_1d.yaml"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Crab.spectral.index" in printed and "Crab.spectral.amplitude" in printed
+    fit = yaml.safe_load((out / "fit_result.yaml").read_text())
+    _check_pl(fit["parameters"], values["fits"]["A_stacked_pl"])
+    fp = read_sed(out / "flux_points.ecsv")
+    assert fp.sizes["energy"] == 10 and int(fp["valid"].sum()) == 7
+    assert (out / "sed.png").stat().st_size > 10_000
