@@ -86,20 +86,7 @@ would not). We add flux points: the norm of the best-fit model fitted in each of
 (0.4-20 TeV requested, snapped to the reconstructed-energy bins).
 """),
 ("code", """
-def sed_band(models, energy, n_samples=500, seed=0):
-    \"\"\"E^2 dN/dE of the first sky model and its 68 % band from the fit covariance.\"\"\"
-    comp = models[0]
-    spec = comp.spectral
-    names = [f"{comp.name}.spectral.{n}" for n in spec.parameters.names]
-    cov = models.covariance_matrix(names)
-    best = np.asarray(spec.parameters.values, float)
-    free = np.flatnonzero(np.diag(cov) > 0)
-    rng = np.random.default_rng(seed)
-    draws = np.tile(best, (n_samples, 1))
-    draws[:, free] = rng.multivariate_normal(best[free], cov[np.ix_(free, free)], size=n_samples)
-    seds = np.array([spec.evaluate_values(energy, list(v)) for v in draws]) * energy**2
-    lo, hi = np.percentile(seds, [15.87, 84.13], axis=0)
-    return spec.evaluate_values(energy, list(best)) * energy**2, lo, hi
+from xgamma.estimators.core import model_band  # E^2 dN/dE and its 68 % band
 
 fp = xg.flux_points(dataset, res_pl.models, "Crab", energy_edges=np.geomspace(0.4, 20, 11))
 print(fp[["norm", "norm_err", "ts", "is_ul"]].to_dataframe().round(3))
@@ -110,7 +97,7 @@ from xgamma.estimators import to_sed_type
 energy = np.geomspace(0.6, 20, 100)
 fig, ax = plt.subplots(figsize=(7, 5))
 for res, label, color in [(res_pl, "power law", "C0"), (res_lp, "log-parabola", "C1")]:
-    value, lo, hi = sed_band(res.models, energy)
+    value, lo, hi = model_band(res.models, energy)
     ax.plot(energy, value, color=color, label=label)
     ax.fill_between(energy, lo, hi, color=color, alpha=0.3, lw=0)
 

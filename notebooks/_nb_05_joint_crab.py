@@ -105,30 +105,17 @@ sampling the parameters from the fit covariance (multivariate normal); the joint
 10 GeV - 100 TeV.
 """),
 ("code", """
-def sed_band(models, energy, n_samples=500, seed=0):
-    \"\"\"E^2 dN/dE of the first sky model and its 68 % band from the fit covariance.\"\"\"
-    comp = models[0]
-    spec = comp.spectral
-    names = [f"{comp.name}.spectral.{n}" for n in spec.parameters.names]
-    cov = models.covariance_matrix(names)
-    best = np.asarray(spec.parameters.values, float)
-    free = np.flatnonzero(np.diag(cov) > 0)
-    rng = np.random.default_rng(seed)
-    draws = np.tile(best, (n_samples, 1))
-    draws[:, free] = rng.multivariate_normal(best[free], cov[np.ix_(free, free)], size=n_samples)
-    seds = np.array([spec.evaluate_values(energy, list(v)) for v in draws]) * energy**2
-    lo, hi = np.percentile(seds, [15.87, 84.13], axis=0)
-    return spec.evaluate_values(energy, list(best)) * energy**2, lo, hi
+from xgamma.estimators.core import model_band  # E^2 dN/dE and its 68 % band
 
 labels = {"fermi": "Fermi-LAT", "magic": "MAGIC", "veritas": "VERITAS", "fact": "FACT", "hess": "H.E.S.S."}
 fig, ax = plt.subplots(figsize=(9, 6))
 for k, (inst, res) in enumerate(results.items()):
     energy = np.geomspace(*FIT_RANGE[inst], 100)
-    value, lo, hi = sed_band(res.models, energy)
+    value, lo, hi = model_band(res.models, energy)
     ax.plot(energy, value, color=f"C{k}", label=labels[inst])
     ax.fill_between(energy, lo, hi, color=f"C{k}", alpha=0.25, lw=0)
 energy = np.geomspace(0.01, 100, 200)
-value, lo, hi = sed_band(joint.models, energy)
+value, lo, hi = model_band(joint.models, energy)
 ax.plot(energy, value, color="k", lw=2, label="joint fit")
 ax.fill_between(energy, lo, hi, color="k", alpha=0.3, lw=0)
 ax.set(xscale="log", yscale="log", xlim=(0.01, 100), ylim=(2e-13, 2e-10), xlabel="energy [TeV]",
