@@ -55,3 +55,9 @@ def crab_reference(data_path):
     import json
 
     return json.loads((data_path.parent / "reference" / "gammapy_crab.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def data(data_path):
+    """The shared data folder (alias of ``data_path``)."""
+    return data_path

@@ -14,20 +14,11 @@ from astropy.io import fits
 
 import xgamma as xg
 from xgamma import sky
-from xgamma._paths import data_dir
 from xgamma.binning import bin_events
 from xgamma.errors import GeometryError
 
 CENTER = (83.633, 22.014)
 CRAB_RUN = "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz"
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.fixture(scope="module")

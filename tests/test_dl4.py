@@ -9,18 +9,9 @@ from astropy.io import fits
 
 import xgamma as xg
 from xgamma import sky, testing
-from xgamma._paths import data_dir
 from xgamma.errors import XgammaIOError
 from xgamma.io.dl4 import read_dl4, to_hdulist, write_dl4
 from xgamma.io.zarr import open_zarr, to_zarr
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.fixture(scope="module")

@@ -42,16 +42,6 @@ FIT_RANGE = {"fermi": (0.03, 2.0), **{k: v[3] for k, v in PUBLISHED.items()}}
 
 
 @pytest.fixture(scope="module")
-def data():
-    from xgamma._paths import data_dir
-
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
-
-
-@pytest.fixture(scope="module")
 def crab(data):
     base = data / "joint-crab" / "spectra"
     return {inst: with_fit_range(xg.read_ogip(sorted((base / inst).glob("pha_*.fits")), name=inst), *rng, select="centre")

@@ -12,7 +12,6 @@ import pytest
 import xarray as xr
 
 import xgamma as xg
-from xgamma._paths import data_dir
 from xgamma.estimators.core import to_sed_type
 from xgamma.estimators.flux_points import BinLikelihood, flux_points, snap_edges
 from xgamma.fold import concat_obs, example_dataset, fake, npred_signal, spectrum_dataset
@@ -22,14 +21,6 @@ from xgamma.models.spectral import ScaleSpectralModel
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
 EDGES = np.geomspace(0.4, 20, 11)  # the reference config's flux_points binning
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 def _fit_range(ds: xr.Dataset, lo: float = 0.6, hi: float = 20.0) -> xr.Dataset:

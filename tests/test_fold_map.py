@@ -13,7 +13,6 @@ from iminuit import Minuit
 
 import xgamma as xg
 from xgamma import sky
-from xgamma._paths import data_dir
 from xgamma.axes import edges, linear_axis
 from xgamma.fold_map import MapEvaluator, draw_psf_kernel, npred_map, psf_containment_radius
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
@@ -25,14 +24,6 @@ from xgamma.reduce import irf_geom
 from xgamma.stats import cash
 
 CENTER = (83.633, 22.014)
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 def make_dataset(nx: int = 60, binsz: float = 0.02, n_e: int = 4, psf_sigma: float | None = 0.05,

@@ -16,7 +16,6 @@ import xarray as xr
 from astropy.io import fits
 from astropy.time import Time
 
-from xgamma._paths import data_dir
 from xgamma.conventions import validate
 from xgamma.errors import XgammaIOError
 from xgamma.io import gadf
@@ -30,14 +29,6 @@ MAGIC = "magic/rad_max/data/20131004_05029747_DL3_CrabNebula-W0.40+035.fits"
 JOINT_MAGIC = "joint-crab/dl3/magic/run_05029748_DL3.fits"
 HAWC_EVENTS = "hawc/crab_events_pass4/events/EventList_Crab_fHitbin5GP.fits.gz"
 HAWC_PSF = "hawc/crab_events_pass4/irfs/PSFMap_Crab_fHitbin5GP.fits.gz"
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 # ---------------------------------------------------------------------------------------------

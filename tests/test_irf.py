@@ -13,16 +13,7 @@ from scipy.special import erf
 
 import xgamma as xg
 from xgamma import irf
-from xgamma._paths import data_dir
 from xgamma.errors import ConventionError
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.fixture(scope="module")

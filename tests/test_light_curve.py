@@ -11,7 +11,6 @@ from astropy.time import Time
 from scipy import stats as sps
 
 import xgamma as xg
-from xgamma._paths import data_dir
 from xgamma.estimators.core import time_mjd, to_sed_type
 from xgamma.estimators.flux_points import flux_points
 from xgamma.estimators.light_curve import (
@@ -27,14 +26,6 @@ from xgamma.models import Models, SkyModel, spectral_model
 
 FLARE_START = Time("2006-07-29T20:30:00", scale="utc")
 PKS_REGION = "icrs;circle(329.71694,-30.2255,0.11)"
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.fixture(scope="module")

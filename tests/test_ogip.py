@@ -15,16 +15,6 @@ PUBLISHED_COUNTS = {"magic": (784, 129.9), "veritas": (289, 13.7), "fact": (691,
 
 
 @pytest.fixture(scope="module")
-def data():
-    from xgamma._paths import data_dir
-
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
-
-
-@pytest.fixture(scope="module")
 def spectra(data):
     base = data / "joint-crab" / "spectra"
     return {inst: read_ogip(sorted((base / inst).glob("pha_*.fits")), name=inst)

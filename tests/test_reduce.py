@@ -20,7 +20,6 @@ from astropy.wcs import WCS
 
 import xgamma as xg
 from xgamma import sky, testing
-from xgamma._paths import data_dir
 from xgamma.reduce import (
     ReductionError,
     concat_obs,
@@ -31,14 +30,6 @@ from xgamma.reduce import (
 )
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import xarray as xr
 
 import xgamma as xg
 from xgamma import testing
-from xgamma._paths import data_dir
 from xgamma.safe_mask import (
     aeff_default,
     aeff_max,
@@ -24,14 +23,6 @@ from xgamma.safe_mask import (
 )
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 def _threshold_bin(mask: xr.DataArray, ds: xr.Dataset) -> float:

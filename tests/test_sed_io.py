@@ -7,7 +7,6 @@ import pytest
 import xarray as xr
 from astropy.table import Table
 
-from xgamma._paths import data_dir
 from xgamma.estimators.core import read_zarr, to_sed_type, write_zarr
 from xgamma.estimators.flux_points import flux_points
 from xgamma.estimators.light_curve import light_curve_datasets
@@ -16,14 +15,6 @@ from xgamma.io.sed import read_sed, sed_table, write_sed
 from xgamma.models import Models, SkyModel, spectral_model
 
 TRUTH = Models([SkyModel("src", spectral_model("pl", index=2.6, amplitude=4e-11))])
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.fixture(scope="module")

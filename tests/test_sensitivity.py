@@ -6,18 +6,9 @@ import numpy as np
 import pytest
 
 import xgamma as xg
-from xgamma._paths import data_dir
 from xgamma.estimators.sensitivity import crab_reference, excess_for_significance, sensitivity
 from xgamma.fold import example_dataset, npred_signal
 from xgamma.stats import li_ma_significance
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.mark.parametrize("b,alpha", [(0.5, 0.2), (10.0, 1.0), (1e4, 0.1)])

@@ -14,7 +14,6 @@ from scipy.special import erf
 
 import xgamma as xg
 from xgamma import sky
-from xgamma._paths import data_dir
 from xgamma.models import registry
 from xgamma.models.spatial import (
     SpatialModel,
@@ -30,14 +29,6 @@ from xgamma.models.spatial import (
 
 NAMES = registry.names("spatial")
 EXTENDED = [n for n in NAMES if n != "PointSpatialModel"]
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 def fine_geom(model: SpatialModel, binsz: float | None = None) -> tuple[xr.Dataset, np.ndarray | None]:

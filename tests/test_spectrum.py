@@ -428,16 +428,6 @@ def test_spectrum_info_matches_reference_numbers():
 
 
 # ----------------------------------------------------------------------------- real point-like data
-@pytest.fixture(scope="module")
-def data():
-    from xgamma._paths import data_dir
-
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
-
-
 def test_magic_fixed_rad_max_vs_published_ogip(data):
     """MAGIC joint-crab run 5029748 (RAD_MAX header keyword 0.1414 deg) against the published
     OGIP spectrum of the same run (Nigro et al. 2019, reduced with an older Gammapy)."""

@@ -15,19 +15,10 @@ from astropy.coordinates import SkyCoord
 from astropy.time import Time
 
 import xgamma as xg
-from xgamma._paths import data_dir
 from xgamma.conventions import validate
 from xgamma.errors import XgammaIOError
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
-
-
-@pytest.fixture(scope="module")
-def data():
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,6 @@ from xgamma.models import GaussianPrior, Models, SkyModel, spectral_model
 from xgamma.models.sky import BackgroundModel, GenericModel
 
 
-@pytest.fixture(scope="module")
-def data():
-    from xgamma._paths import data_dir
-
-    d = data_dir(required=False)
-    if d is None:
-        pytest.skip("shared data not found")
-    return d
-
-
 def _round_trip(models, tmp_path, name="m.yaml"):
     path = xg.write_models(models, tmp_path / name)
     return xg.read_models(path), path
