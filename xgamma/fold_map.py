@@ -638,9 +638,9 @@ class MapEvaluator:
             lon_s, lat_s = s.subpix[n]
             if spatial.is_energy_dependent:
                 ec = np.sqrt(d.et_edges[1:] * d.et_edges[:-1])
-                vals_s = np.stack([spatial.evaluate_values(lon_s, lat_s, vals, e) for e in ec])
+                vals_s = np.stack([spatial.evaluate_values(lon_s, lat_s, vals, e, sample=d.pix / n) for e in ec])
             else:
-                vals_s = spatial.evaluate_values(lon_s, lat_s, vals)
+                vals_s = spatial.evaluate_values(lon_s, lat_s, vals, sample=d.pix / n)
             frac = block_mean(np.asarray(vals_s, dtype=float), n) * d.omega[ys, xs]
             cube = frac * d.exposure[:, ys, xs]
             if not s.delta and coef is not None:

@@ -26,7 +26,10 @@ Conventions
   ``n x n`` sub-pixels per pixel, with ``n = ceil(pixel size / bin_size_min)`` capped at
   :data:`MAX_OVERSAMPLING`, where ``bin_size_min`` is ``sigma_minor / 3`` (Gaussian),
   ``r_minor / (3 + 8 eta)`` (generalized Gaussian), ``r_minor / 10`` (disk) and ``width / 2``
-  (shell); templates and the constant model are sampled at pixel centres.
+  (shell); templates and the constant model are sampled at pixel centres. The disk and the
+  shell have sharp edges: each of their sub-pixels takes the exact average of the profile over
+  a radial band as wide as the sub-pixel (:mod:`xgamma.models._radial`), so that pixel
+  integrals, and fit statistics, vary smoothly with position and size.
 * ``evaluation_radius`` (deg) bounds the region where a model matters: point 0, Gaussian
   ``5 sigma``, generalized Gaussian ``r_0 (1 + 8 eta)``, disk ``1.1 r_0 (1 + edge_width)``,
   shell ``radius + width``; ``None`` for constant and template models (whole map).
@@ -58,6 +61,7 @@ import xarray as xr
 from scipy.special import erf, erfc
 from scipy.special import gamma as gamma_fn
 
+from ._radial import band_mean, disk_enclosed, shell_enclosed
 from .params import Parameter, Parameters
 from .registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
 
@@ -158,16 +162,19 @@ def _lambert_offsets(lon: Any, lat: Any, lon0: Any, lat0: Any) -> tuple[Any, Any
     return east * k, north * k
 
 
-def _ellipse_t(lon: Any, lat: Any, lon0: Any, lat0: Any, major: Any, e: Any, phi: Any) -> tuple[Any, Any, Any]:
-    """Elliptical radius ``t`` (1 on the ellipse) and the Lambert semi-axes ``a``, ``b`` [rad]."""
+def _ellipse_pq(lon: Any, lat: Any, lon0: Any, lat0: Any, major: Any, e: Any, phi: Any) -> tuple[Any, ...]:
+    """Lambert offsets ``p`` (along the major axis), ``q`` and the semi-axes ``a``, ``b`` [rad]."""
     east, north = _lambert_offsets(lon, lat, lon0, lat0)
     a = 2 * np.sin(np.abs(major) * _D2R / 2)
     b = a * np.sqrt(np.clip(1 - e**2, 1e-12, 1.0))
     sp, cp = np.sin(phi * _D2R), np.cos(phi * _D2R)
-    p = east * sp + north * cp  # along the major axis
-    q = east * cp - north * sp
-    t = np.sqrt((p / a) ** 2 + (q / b) ** 2)
-    return t, a, b
+    return east * sp + north * cp, east * cp - north * sp, a, b
+
+
+def _ellipse_t(lon: Any, lat: Any, lon0: Any, lat0: Any, major: Any, e: Any, phi: Any) -> tuple[Any, Any, Any]:
+    """Elliptical radius ``t`` (1 on the ellipse) and the Lambert semi-axes ``a``, ``b`` [rad]."""
+    p, q, a, b = _ellipse_pq(lon, lat, lon0, lat0, major, e, phi)
+    return np.sqrt((p / a) ** 2 + (q / b) ** 2), a, b
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,6 +214,27 @@ def _shell(c: Sequence[Any], p: Sequence[Any], d: Any) -> Any:
     ro = 2 * np.sin((np.abs(radius) + np.abs(width)) * _D2R / 2)
     norm = 3 / (2 * np.pi * (ro**3 - ri**3))
     return norm * (np.sqrt(np.maximum(ro**2 - rho2, 0.0)) - np.sqrt(np.maximum(ri**2 - rho2, 0.0)))
+
+
+def _disk_band(c: Sequence[Any], p: Sequence[Any], d: Any, side: float) -> Any:
+    """:func:`_disk` averaged over radial bands of the sample size ``side`` [deg]."""
+    lon_0, lat_0, r_0, e, phi, edge_width = p
+    pp, qq, a, b = _ellipse_pq(c[0], c[1], lon_0, lat_0, r_0, e, phi)
+    t = np.sqrt((pp / a) ** 2 + (qq / b) ** 2)
+    # half band width in t: half the sample size times |grad t| (1 / b at the centre)
+    grad = np.sqrt((pp / a**2) ** 2 + (qq / b**2) ** 2) / np.maximum(t, 1e-300)
+    dt = 0.5 * side * _D2R * np.where(t > 0, grad, 1.0 / b)
+    k = _EDGE_95 / np.maximum(edge_width, 1e-9)
+    return band_mean(lambda x: disk_enclosed(x, k), t, dt) / (a * b)
+
+
+def _shell_band(c: Sequence[Any], p: Sequence[Any], d: Any, side: float) -> Any:
+    """:func:`_shell` averaged over radial bands of the sample size ``side`` [deg]."""
+    lon_0, lat_0, radius, width = p
+    east, north = _lambert_offsets(c[0], c[1], lon_0, lat_0)
+    ri = 2 * np.sin(np.abs(radius) * _D2R / 2)
+    ro = 2 * np.sin((np.abs(radius) + np.abs(width)) * _D2R / 2)
+    return band_mean(lambda x: shell_enclosed(x, ri, ro), np.sqrt(east**2 + north**2), 0.5 * side * _D2R)
 
 
 def _const(c: Sequence[Any], p: Sequence[Any], d: Any) -> Any:
@@ -410,12 +438,21 @@ class SpatialModel:
         return self.with_parameters(self.params.with_frozen(names, frozen))
 
     # --- numpy core
-    def evaluate_values(self, lon: Any, lat: Any, values: Values, energy: Any = None) -> Any:
-        """Surface brightness at ``(lon, lat)`` [deg, model frame] for parameter ``values``."""
+    def evaluate_values(self, lon: Any, lat: Any, values: Values, energy: Any = None,
+                        sample: float | None = None) -> Any:
+        """Surface brightness at ``(lon, lat)`` [deg, model frame] for parameter ``values``.
+
+        ``sample`` [deg]: the side of the (sub-)pixel each point stands for. Models with sharp
+        edges (disk, shell) then return their exact average over a radial band of that width
+        (:mod:`xgamma.models._radial`), so pixel integrals vary smoothly with the parameters.
+        """
         ev = self.spec.evaluate
         if ev is None:
             raise ValueError("a point source has no surface brightness; use integrate_geom")
         coords = (lon, lat) if energy is None else (lon, lat, energy)
+        band = self.spec.extra.get("band")
+        if sample is not None and sample > 0 and band is not None:
+            return band(coords, tuple(values), self.data, float(sample))
         return ev(coords, tuple(values), self.data)
 
     def __call__(self, lon: Any, lat: Any, energy: Any = None, **overrides: Any) -> Any:
@@ -593,10 +630,11 @@ def integrate_pixels(model: SpatialModel, values: Values, wcs: Any, shape: tuple
         oversampling = oversampling_factor(model.bin_size_min_values(values), binsz)
     n = int(oversampling)
     lon, lat = subpixel_lonlat(wcs, slice(0, ny), slice(0, nx), n, frame, model.frame)
+    side = pixel_size(wcs) / n
     if energy is not None:
-        vals = np.stack([model.evaluate_values(lon, lat, values, e) for e in np.atleast_1d(energy)])
+        vals = np.stack([model.evaluate_values(lon, lat, values, e, sample=side) for e in np.atleast_1d(energy)])
     else:
-        vals = model.evaluate_values(lon, lat, values)
+        vals = model.evaluate_values(lon, lat, values, sample=side)
     return block_mean(np.asarray(vals, dtype=float), n) * solid_angle
 
 
@@ -845,9 +883,11 @@ _reg("GeneralizedGaussianSpatialModel", ("gauss-general", "GeneralizedGaussian")
      description="exp(-t^(1/eta)) / (2 pi a b eta Gamma(2 eta)), t in units of r_0")
 _reg("DiskSpatialModel", ("disk", "Disk", "DiskSpatial"),
      (*_lonlat(), _P("r_0", 1.0, "deg", min=0), _e(), _phi(), _P("edge_width", 0.01, min=0, max=1, frozen=True)),
-     _disk, description="uniform (elliptical) disk, erf edge dropping 95% -> 5% over edge_width * r_0")
+     _disk, extra={"band": _disk_band},
+     description="uniform (elliptical) disk, erf edge dropping 95% -> 5% over edge_width * r_0")
 _reg("ShellSpatialModel", ("shell", "Shell", "ShellSpatial"),
      (*_lonlat(), _P("radius", 1.0, "deg", min=0), _P("width", 0.2, "deg", min=0)), _shell,
+     extra={"band": _shell_band},
      description="projected uniform spherical shell between radius and radius + width")
 _reg("ConstantSpatialModel", ("const", "Constant", "ConstantSpatial"),
      (_P("value", 1 / (4 * np.pi), "sr-1", frozen=True),), _const,
