@@ -114,18 +114,20 @@ def axis_from_edges(
     at = {"units": unit_str, "interp": interp}
     if attrs:
         at.update(attrs)
-    coord_attrs = {"units": unit_str}
-    return xr.DataArray(
-        c,
-        dims=(name,),
-        coords={
-            name: xr.Variable((name,), c, attrs=dict(at)),
-            f"{name}_min": xr.Variable((name,), lo, attrs=coord_attrs),
-            f"{name}_max": xr.Variable((name,), hi, attrs=coord_attrs),
-        },
-        name=name,
-        attrs=at,
-    )
+    return xr.DataArray(c, dims=(name,), coords=_axis_variables(c, lo, hi, name, at), name=name,
+                        attrs=at)
+
+
+def _axis_variables(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, name: str,
+                    attrs: Mapping[str, Any]) -> dict[str, xr.Variable]:
+    """The coordinate variables of an axis (centres ``c``, edges ``lo``/``hi``), without
+    building the axis DataArray (cheap: for code that only needs the coordinates)."""
+    coord_attrs = {"units": attrs.get("units", "")}
+    return {
+        name: xr.Variable((name,), c, attrs=dict(attrs)),
+        f"{name}_min": xr.Variable((name,), lo, attrs=dict(coord_attrs)),
+        f"{name}_max": xr.Variable((name,), hi, attrs=dict(coord_attrs)),
+    }
 
 
 def log_axis(

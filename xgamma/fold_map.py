@@ -270,12 +270,11 @@ class _MapData:
         wcs_irf = None
         header = ds.attrs.get("wcs_irf") or (ds["psf"].attrs.get("wcs_irf") if "psf" in ds else None)
         if header:
-            from astropy.io import fits
-            from astropy.wcs import WCS, FITSFixedWarning
+            from astropy.wcs import FITSFixedWarning
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FITSFixedWarning)
-                wcs_irf = WCS(fits.Header.fromstring(header))
+                wcs_irf = sky.wcs_from_header(header)
         frame = sky.frame_of(ds)
         ln, bn = ("ra_irf", "dec_irf") if frame == "icrs" else ("glon_irf", "glat_irf")
         lonlat_irf = (np.asarray(ds[ln].values, float), np.asarray(ds[bn].values, float)) if ln in ds.coords else None

@@ -70,7 +70,7 @@ import xarray as xr
 from astropy.coordinates import SkyCoord
 
 from . import sky
-from .axes import axis_from_edges, edges, linear_axis
+from .axes import _axis_variables, axis_from_edges, edges, linear_axis
 from .conventions import unit_of
 from .errors import GeometryError, XgammaError
 from .stacking import _stack_obs, _stack_pair, concat_obs, stack
@@ -310,13 +310,20 @@ def irf_geom(geom: xr.Dataset | xr.DataArray, binsz: float = 0.2, wcs: Any = Non
         f"{bname}_irf": (("y_irf", "x_irf"), np.asarray(lat), {"units": "deg"}),
     }
     return xr.Dataset(coords=coords, attrs={"frame": frame,
-                                            "wcs_irf": wc.to_header_string(relax=True)})
+                                            "wcs_irf": sky.wcs_header(wc)})
 
 
 # ----------------------------------------------------------------------------- products
 def _energy_axis(geom: Any, dim: str = "energy") -> xr.DataArray:
     if dim not in geom.dims or f"{dim}_min" not in geom.coords:
         raise GeometryError(f"the geometry needs a binned {dim!r} axis (xg.energy_axis)")
+    if isinstance(geom, xr.DataArray) and geom.dims == (dim,) and \
+            geom.attrs.get("interp") == "log" and geom.attrs.get("units") == "TeV" and \
+            geom.coords[f"{dim}_min"].attrs.get("units") == "TeV":
+        e = edges(geom, dim)
+        if e.size >= 2 and e[0] > 0 and bool(np.all(np.diff(e) > 0)) and \
+                np.array_equal(np.asarray(geom.values), np.sqrt(e[:-1] * e[1:])):
+            return geom  # already a valid log axis in TeV: used as it is
     e = edges(geom, dim)
     unit = str(geom.coords[f"{dim}_min"].attrs.get("units", "TeV")) or "TeV"
     ax = axis_from_edges(e, dim, unit=unit, interp="log")
@@ -388,8 +395,7 @@ def make_psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarr
 
 def _psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarray,
              offsets: np.ndarray, dtype: Any = float) -> np.ndarray:
-    """:func:`make_psf_map`, normalised straight into an array of ``dtype`` (the division
-    in float64, rounded once: the same numbers as casting the float64 map)."""
+    """:func:`make_psf_map`, in float64, cast once to ``dtype``."""
     vals = _values(psf.transpose("energy_true", "offset", "rad"), "sr-1")
     en, elo, ehi = _nodes(psf, "energy_true")
     rn, rlo, rhi = _nodes(psf, "rad")
@@ -400,11 +406,12 @@ def _psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarray,
     jac = 2 * np.pi * np.radians(rc) * np.radians(np.diff(rad_edges))
     norm = np.einsum("ero,r->eo", p, jac)
     mat = _offset_matrix(psf, offsets)
-    prod = p @ mat
-    den = (norm @ mat)[:, None, :]
-    out = np.zeros(prod.shape, dtype=dtype)
-    np.divide(prod, den, out=out, where=den > 0)
-    return out.reshape((*out.shape[:2], *offsets.shape))
+    den = norm @ mat  # (e, points), float64
+    inv = np.zeros(den.shape)
+    np.divide(1.0, den, out=inv, where=den > 0)
+    out = p @ mat  # float64: extrapolated offset weights (outside [0, 1]) may cancel
+    out *= inv[:, None, :]
+    return out.astype(dtype, copy=False).reshape((*out.shape[:2], *offsets.shape))
 
 
 def make_edisp_map(edisp: xr.DataArray, energy_true: np.ndarray, energy_edges: np.ndarray,
@@ -625,9 +632,14 @@ def reduce(
     if unknown:
         raise ValueError(f"unknown products {sorted(unknown)}; choose from {sorted(_NEEDS)}")
     _check_irfs(observation, products)
-    g = sky.geom_of(geom)
-    g = g.drop_vars([c for c in g.coords if c not in set(sky._dims(g)) and not
-                     set(g.coords.variables[c].dims) <= {"energy", "y", "x"}])
+    keep = {"energy", "y", "x"}
+    if isinstance(geom, xr.Dataset) and not geom.data_vars and "geom" in geom.attrs and \
+            set(geom.dims) == keep and all(v.ndim > 0 for v in geom.coords.variables.values()):
+        g = geom  # a geometry such as wcs_geom's already: nothing to copy or drop
+    else:
+        g = sky.geom_of(geom)
+        g = g.drop_vars([c for c in g.coords if c not in set(sky._dims(g)) and not
+                         set(g.coords.variables[c].dims) <= keep])
     e_edges = _energy_edges(g)
     if energy_true is None:
         et_axis = axis_from_edges(e_edges, "energy_true", unit="TeV")
@@ -680,9 +692,15 @@ def reduce(
                                     make_exposure(aeff, et, off_irf, livetime, dtype),
                                     {"units": "cm2 s"})
         if "psf" in products:
-            r_axis = _rad_axis(rad)
-            coords.update({str(k): v.variable for k, v in r_axis.coords.items()})
-            pm = _psf_map(observation.psf, et, edges(r_axis), off_irf, dtype)
+            if rad is None:  # the default, 0-0.66 deg in 66 bins (Gammapy's): coordinates only
+                r_edges = np.linspace(0.0, 0.66, 67)
+                coords.update(_axis_variables(0.5 * (r_edges[:-1] + r_edges[1:]), r_edges[:-1],
+                                              r_edges[1:], "rad", {"units": "deg", "interp": "lin"}))
+            else:
+                r_axis = _rad_axis(rad)
+                r_edges = edges(r_axis)
+                coords.update({str(k): v.variable for k, v in r_axis.coords.items()})
+            pm = _psf_map(observation.psf, et, r_edges, off_irf, dtype)
             data["psf"] = (("energy_true", "rad", "y_irf", "x_irf"), pm,
                            {"units": "sr-1"})
         if "edisp" in products:
@@ -710,9 +728,9 @@ def reduce(
                        "(beyond the IRF offset range)")
     if sm is not None and methods and set(methods) <= {"aeff-default"}:
         # the only remaining method is a reco-energy range: applied here on numpy
-        from .safe_mask import aeff_default
+        from .safe_mask import _default_thresholds, _range_mask
 
-        mask &= np.asarray(aeff_default(g, observation).values, dtype=bool)[:, None, None]
+        mask &= _range_mask(e_edges, *_default_thresholds(observation))[:, None, None]
         methods = []
     data["mask_safe"] = (("energy", "y", "x"), mask, {})
     if not methods and background_method is not None and not callable(background_method) \

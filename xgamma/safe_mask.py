@@ -84,14 +84,19 @@ def energy_mask(dataset: xr.Dataset, energy_min: float | None = None,
     >>> energy_mask(ds, 3.0).values.tolist()
     [False, True, True, True]
     """
-    e = _edges(dataset)
+    m = _range_mask(_edges(dataset), energy_min, energy_max)
+    return xr.DataArray(m, dims=("energy",), coords={"energy": dataset.coords["energy"]})
+
+
+def _range_mask(e: np.ndarray, energy_min: float | None, energy_max: float | None) -> np.ndarray:
+    """numpy core of :func:`energy_mask` on the bin edges ``e``."""
     lo, hi = e[:-1], e[1:]
     m = np.ones(lo.size, dtype=bool)
     if energy_min is not None and np.isfinite(energy_min):
         m &= lo >= float(energy_min) * (1 - 1e-10)
     if energy_max is not None and np.isfinite(energy_max):
         m &= hi <= float(energy_max) * (1 + 1e-10)
-    return xr.DataArray(m, dims=("energy",), coords={"energy": dataset.coords["energy"]})
+    return m
 
 
 def _loglog(x: np.ndarray, y: np.ndarray) -> Any:
@@ -148,10 +153,8 @@ def _position(dataset: xr.Dataset, observation: Any, position: Any,
 def _sky_index(dataset: xr.Dataset, c: SkyCoord, suffix: str = "") -> tuple[int, int]:
     """Nearest pixel (iy, ix) of position ``c`` on the main or the coarse (``_irf``) grid."""
     if suffix:
-        from astropy.io import fits
-        from astropy.wcs import WCS
 
-        w = WCS(fits.Header.fromstring(dataset.attrs["wcs_irf"]))
+        w = sky.wcs_from_header(dataset.attrs["wcs_irf"])
         frame = dataset.attrs.get("frame", "icrs")
         s = c.transform_to(frame).spherical
         px, py = w.world_to_pixel_values(s.lon.deg, s.lat.deg)
@@ -184,13 +187,18 @@ def aeff_default(dataset: xr.Dataset, observation: Any) -> xr.DataArray:
     >>> aeff_default(ds, testing.make_observation(n_events=1)).values.tolist()
     [False, True, False]
     """
+    lo, hi = _default_thresholds(observation)
+    return energy_mask(dataset, lo, hi)
+
+
+def _default_thresholds(observation: Any) -> tuple[Any, Any]:
     aeff = getattr(observation, "aeff", None) if observation is not None else None
     attrs = aeff.attrs if aeff is not None else {}
     lo, hi = attrs.get("lo_threshold"), attrs.get("hi_threshold")
     if lo is None and hi is None:
         warnings.warn(f"no default thresholds for observation "
-                      f"{getattr(observation, 'obs_id', None)}", stacklevel=2)
-    return energy_mask(dataset, lo, hi)
+                      f"{getattr(observation, 'obs_id', None)}", stacklevel=3)
+    return lo, hi
 
 
 def aeff_max(dataset: xr.Dataset, observation: Any = None, aeff_percent: float = 10.0,

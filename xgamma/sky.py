@@ -9,8 +9,8 @@ and every function here accepts either the geometry or an object that has it.
 * ``attrs["geom"]`` is ``"wcs"``, ``"region"`` or ``"healpix"``; ``attrs["frame"]`` is
   ``"icrs"`` or ``"galactic"``.
 * **WCS**: sky dims ``y``, ``x`` (the last two dims). The dimension coordinates ``y`` and ``x``
-  are integers: the 0-based pixel position in the WCS whose FITS header (a string from
-  ``WCS.to_header_string()``) is ``attrs["wcs"]``. After ``isel``/:func:`cutout` the header
+  are integers: the 0-based pixel position in the WCS whose FITS header (a string of 80-character
+  cards, see :func:`wcs_header`) is ``attrs["wcs"]``. After ``isel``/:func:`cutout` the header
   stays valid and :func:`wcs_of` returns the WCS shifted (or sliced, for strided selections)
   to the object's own pixels. 2D non-dimension coordinates ``ra``, ``dec`` (frame ``icrs``) or
   ``glon``, ``glat`` (``galactic``) along ``(y, x)`` hold the pixel centres in deg (NaN
@@ -56,7 +56,6 @@ import astropy.units as u
 import numpy as np
 import xarray as xr
 from astropy.coordinates import SkyCoord, angular_separation
-from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
 from .axes import coords_from_axis
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "wcs_geom", "region_geom", "healpix_geom", "geom_from_wcs", "geom_kind", "geom_of",
+    "wcs_header", "wcs_from_header",
     "sky_dims", "frame_of", "wcs_of", "region_of", "region_to_string", "region_from_string",
     "contains", "skycoord", "pix_to_sky", "sky_to_pix", "solid_angle", "separation", "center",
     "region_mask", "exclusion_mask", "cutout", "make_map", "empty", "to_image", "drop_axes",
@@ -121,8 +121,14 @@ def _as_skycoord(skydir: Any, frame: str) -> SkyCoord:
 
 
 def _skydir(skydir: Any, frame: str) -> tuple[float, float]:
-    lon, lat = _lonlat(_as_skycoord(skydir, frame), frame)
-    return float(lon), float(lat)
+    if isinstance(skydir, (tuple, list)) and len(skydir) == 2 and \
+            all(isinstance(v, (int, float, np.integer, np.floating)) for v in skydir):
+        lon, lat = float(skydir[0]), float(skydir[1])  # plain degrees in ``frame``: no SkyCoord
+        if not -90.0 <= lat <= 90.0:
+            raise GeometryError(f"latitude must be within [-90, 90] deg, got {lat}")
+        return lon % 360.0, lat
+    lo, la = _lonlat(_as_skycoord(skydir, frame), frame)
+    return float(lo), float(la)
 
 
 def _ctype(frame: str, proj: str) -> list[str]:
@@ -179,22 +185,86 @@ def geom_from_wcs(
     >>> geom_from_wcs(w, (3, 5)).glon.shape
     (3, 5)
     """
-    w = wcs.celestial.deepcopy()
+    # only the header string and pixel coordinates are kept: no copy needed of a 2D celestial WCS
+    w = wcs if wcs.naxis == 2 and wcs.wcs.lng == 0 and wcs.wcs.lat == 1 else wcs.celestial
     ctype = str(w.wcs.ctype[0]).upper()
     frame = {"RA": "icrs", "GL": "galactic"}.get(ctype[:2], "")
     if not frame:
         raise GeometryError(f"unsupported celestial CTYPE {ctype!r}")
     ny, nx = (int(n) for n in shape[-2:])
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    lon, lat = w.pixel_to_world_values(xx, yy)
+    lon, lat = _pixel_centres(w, ny, nx)
     lname, bname = _LONLAT[frame]
     coords: dict[str, Any] = _axes_coords(axes)
     coords["y"] = xr.Variable("y", np.arange(ny, dtype=np.int64))
     coords["x"] = xr.Variable("x", np.arange(nx, dtype=np.int64))
     coords[lname] = xr.Variable(("y", "x"), np.mod(lon, 360.0), attrs={"units": "deg"})
     coords[bname] = xr.Variable(("y", "x"), np.asarray(lat), attrs={"units": "deg"})
-    attrs = {"geom": "wcs", "frame": frame, "wcs": w.to_header_string(relax=True)}
+    attrs = {"geom": "wcs", "frame": frame, "wcs": wcs_header(w)}
     return _geometry(coords, attrs, "x")
+
+
+def _plate_carree(w: WCS) -> bool:
+    """A CAR projection with its reference on the equator and no rotation: longitude depends
+    on the pixel column only and latitude on the row only."""
+    p = w.wcs
+    if not str(p.ctype[0]).upper().endswith("-CAR") or p.crval[1] != 0 or p.lonpole != 0:
+        return False
+    m = np.asarray(p.cd if p.has_cd() else p.get_pc())
+    return bool(m[0, 1] == 0 and m[1, 0] == 0)
+
+
+def _pixel_centres(w: WCS, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
+    """World coordinates of all pixel centres; for a plate carree from one row and one column
+    (WCSLIB gives bit-identical numbers; longitudes are NaN where the latitude is)."""
+    if _plate_carree(w) and ny > 1 and nx > 1:
+        y_eq = float(np.clip(np.rint(w.wcs.crpix[1] - 1), 0, ny - 1))
+        lon1, _ = w.pixel_to_world_values(np.arange(nx, dtype=float), np.full(nx, y_eq))
+        _, lat1 = w.pixel_to_world_values(np.zeros(ny), np.arange(ny, dtype=float))
+        if np.isfinite(lon1).all():
+            lat = np.repeat(np.asarray(lat1, dtype=float)[:, None], nx, axis=1)
+            lon = np.where(np.isfinite(lat), np.asarray(lon1, dtype=float)[None, :], np.nan)
+            return lon, lat
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    lon, lat = w.pixel_to_world_values(xx, yy)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def wcs_header(wcs: WCS) -> str:
+    """The FITS header string of a WCS as stored in ``attrs["wcs"]``: WCSLIB's own cards
+    (80 characters each, no comment cards, no ``END``), the same keywords as
+    ``WCS.to_header_string(relax=True)`` at a fraction of its cost.
+
+    Examples
+    --------
+    >>> w = WCS(naxis=2); w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    >>> h = wcs_header(w)
+    >>> len(h) % 80, "CTYPE1  = 'RA---TAN'" in h
+    (0, True)
+    """
+    raw = wcs.wcs.to_header(True)
+    return "".join(c for c in (raw[i:i + 80] for i in range(0, len(raw), 80))
+                   if not c.startswith(("COMMENT", "END     ")))
+
+
+def wcs_from_header(header: str) -> WCS:
+    """A celestial WCS from a header string (``attrs["wcs"]``, :func:`wcs_header`), parsed
+    by WCSLIB directly (no FITS header object: ~2x faster than ``WCS(fits.Header(...))``).
+
+    Examples
+    --------
+    >>> w = wcs_from_header(wcs_header(WCS(naxis=2)))
+    >>> w.naxis
+    2
+    """
+    from astropy.wcs import Wcsprm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        prm = Wcsprm(header.encode("ascii"), relax=True)
+        w = WCS(naxis=prm.naxis)
+    w.wcs = prm
+    w.wcs.set()
+    return w
 
 
 def wcs_geom(
@@ -406,9 +476,7 @@ def wcs_of(obj: Obj) -> WCS:
     a = _gattrs(obj)
     if a["geom"] != "wcs":
         raise GeometryError(f"a WCS needs a 'wcs' geometry, got {a['geom']!r}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        w = WCS(fits.Header.fromstring(a["wcs"]))
+    w = wcs_from_header(a["wcs"])
     x0, sx, nx = _pixel_slice(obj, "x")
     y0, sy, ny = _pixel_slice(obj, "y")
     # new pixel j is parent pixel start + j * step (1-based FITS CRPIX)

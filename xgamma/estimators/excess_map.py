@@ -221,12 +221,11 @@ def _edisp_at_center(dataset: xr.Dataset) -> np.ndarray | None:
     ny, nx = k.sizes["y_irf"], k.sizes["x_irf"]
     header = dataset.attrs.get("wcs_irf") or k.attrs.get("wcs_irf")
     if header:
-        from astropy.io import fits
-        from astropy.wcs import WCS, FITSFixedWarning
+        from astropy.wcs import FITSFixedWarning
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
-            w = WCS(fits.Header.fromstring(header))
+            w = sky.wcs_from_header(header)
         lon, lat = (c.ra.deg, c.dec.deg) if sky.frame_of(dataset) == "icrs" else (c.l.deg, c.b.deg)
         x, y = (float(v) for v in w.world_to_pixel_values(lon, lat))
         i, j = int(np.clip(np.rint(x), 0, nx - 1)), int(np.clip(np.rint(y), 0, ny - 1))
