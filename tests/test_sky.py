@@ -255,3 +255,31 @@ def test_region_geom_frame_and_center():
         sky.wcs_of(g)
     with pytest.raises(GeometryError):
         sky.region_mask(g, "icrs;circle(0,0,1)")
+
+
+@pytest.mark.parametrize("center,width,binsz,frame", [
+    ((83.6, 22.0), 4.0, 0.02, "icrs"), ((359.99, -89.0), (10, 5), 0.05, "icrs"),
+    ((0.0, 0.0), (360, 180), 0.5, "galactic"), ((266.4, -28.9), 360, 1.0, "galactic"),
+])
+def test_plate_carree_centres_equal_full_evaluation(center, width, binsz, frame):
+    """The row/column shortcut for CAR maps gives exactly WCSLIB's per-pixel numbers (NaN
+    beyond the poles included); the header string round-trips through wcs_from_header."""
+    g = sky.wcs_geom(center, width, binsz, frame=frame)
+    w = sky.wcs_of(g)
+    ny, nx = g.sizes["y"], g.sizes["x"]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    lon, lat = w.pixel_to_world_values(xx, yy)
+    lname, bname = ("ra", "dec") if frame == "icrs" else ("glon", "glat")
+    np.testing.assert_array_equal(g[lname].values, np.mod(lon, 360.0))
+    np.testing.assert_array_equal(g[bname].values, lat)
+    assert sky._plate_carree(w)
+    assert not sky._plate_carree(sky.wcs_of(sky.wcs_geom(center, 4.0, 0.1, frame=frame,
+                                                         car_reference="center"))) or center[1] == 0
+    w2 = sky.wcs_from_header(sky.wcs_header(w))
+    np.testing.assert_array_equal(w2.pixel_to_world_values(xx[:3, :3], yy[:3, :3]),
+                                  w.pixel_to_world_values(xx[:3, :3], yy[:3, :3]))
+
+
+def test_wcs_geom_rejects_bad_latitude():
+    with pytest.raises(GeometryError, match="latitude"):
+        sky.wcs_geom((10.0, 95.0), 1.0, 0.1)
