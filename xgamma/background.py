@@ -268,7 +268,7 @@ def _integrate_log(logy: np.ndarray, x: np.ndarray, ok: Any = True, axis: int = 
 def _bkg_values(bkg: xr.DataArray, dims: Sequence[str]) -> np.ndarray:
     from .reduce import _values
 
-    return _values(bkg.transpose(*dims), "s-1 TeV-1 sr-1")
+    return _values(bkg, "s-1 TeV-1 sr-1", dims)
 
 
 def _bilinear_matrix(xn: np.ndarray, yn: np.ndarray, x: np.ndarray, y: np.ndarray) -> Any:

@@ -138,10 +138,13 @@ def _check_irfs(obs: Any, products: Sequence[str]) -> None:
         raise ReductionError(f"observation {_obs_id(obs)} lacks IRFs: {what}")
 
 
-def _values(da: xr.DataArray, unit: str) -> np.ndarray:
-    """Values of ``da`` in ``unit`` as float64 numpy."""
+def _values(da: xr.DataArray, unit: str, dims: Sequence[str] | None = None) -> np.ndarray:
+    """Values of ``da`` (with its dims in the order ``dims``) in ``unit`` as float64 numpy."""
     f = unit_of(da).to(unit) if da.attrs.get("units", "") != unit else 1.0
-    return np.asarray(da.values, dtype=float) * f
+    vals = np.asarray(da.variable.values, dtype=float)
+    if dims is not None and tuple(da.dims) != tuple(dims):  # no xarray transpose when in order
+        vals = np.transpose(vals, [da.dims.index(d) for d in dims])
+    return vals * f if f != 1.0 else vals
 
 
 def _nodes(da: xr.DataArray, dim: str) -> tuple[np.ndarray, float, float]:
@@ -361,7 +364,7 @@ def make_exposure(aeff: xr.DataArray, energy_true: np.ndarray, offsets: np.ndarr
     """
     energy_true = np.asarray(energy_true, dtype=float)
     offsets = np.asarray(offsets, dtype=float)
-    vals = _values(aeff.transpose("energy_true", "offset"), "cm2")
+    vals = _values(aeff, "cm2", ("energy_true", "offset"))
     en, elo, ehi = _nodes(aeff, "energy_true")
     ae = interp_along(vals, 0, en, energy_true, valid=(elo, ehi), log=True) * float(livetime)
     # float32 maps: the (two-term) offset interpolation in float32, no float64 temporary
@@ -396,7 +399,7 @@ def make_psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarr
 def _psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarray,
              offsets: np.ndarray, dtype: Any = float) -> np.ndarray:
     """:func:`make_psf_map`, in float64, cast once to ``dtype``."""
-    vals = _values(psf.transpose("energy_true", "offset", "rad"), "sr-1")
+    vals = _values(psf, "sr-1", ("energy_true", "offset", "rad"))
     en, elo, ehi = _nodes(psf, "energy_true")
     rn, rlo, rhi = _nodes(psf, "rad")
     rc = 0.5 * (rad_edges[1:] + rad_edges[:-1])
@@ -434,7 +437,7 @@ def make_edisp_map(edisp: xr.DataArray, energy_true: np.ndarray, energy_edges: n
     >>> round(float(k.sum()), 6)
     1.0
     """
-    vals = _values(edisp.transpose("energy_true", "migra", "offset"), "")
+    vals = _values(edisp, "", ("energy_true", "migra", "offset"))
     en, elo, ehi = _nodes(edisp, "energy_true")
     p = np.clip(interp_along(vals, 0, en, energy_true, valid=(elo, ehi), log=True), 0, None)
     m_edges = edges(edisp, "migra")
