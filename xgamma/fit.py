@@ -41,7 +41,6 @@ from scipy.optimize import brentq, minimize
 from .fold import _as_array, _as_models
 from .models.params import GaussianPrior, Parameter, Parameters
 from .models.sky import BackgroundModel, Models, SkyModel
-from .stats import _xlogy
 
 __all__ = [
     "FitResult",
@@ -125,13 +124,21 @@ class _Terms:
         if self.kind == "wstat":
             # WStat with the background profiled (stats.wstat), unrolled for speed
             c = self._k1 - self._k2 * mu
-            b = (c + np.sqrt(np.maximum(c * c + self._k3 * mu, 0.0))) * self._k4
+            d = self._k3 * mu
+            root = np.sqrt(np.maximum(c * c + d, 0.0))
+            # c + root cancels where c < 0: there use the equal d / (root - c)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                b = np.where(c >= 0, c + root, d / (root - c)) * self._k4
             b[self._on_zero] = self._b0
             np.maximum(b, 0.0, out=b)
             mu_on = np.maximum(mu[self._on_pos] + self.alpha[self._on_pos] * b[self._on_pos], 1e-25)
-            s = (mu.sum() + (self._k2 * b).sum() - self._n_on_pos @ np.log(mu_on)
-                 - self._n_off_pos @ np.log(np.maximum(b[self._off_pos], 1e-25)))
-            return float(2 * s) - self.const
+            # the deviance bin by bin (no large sums minus a large constant: with ~1e5 counts
+            # that left ~1e-9 of rounding noise on a statistic of ~10, which MINUIT's HESSE does
+            # not expect and which made its errors of correlated parameters several times too small)
+            s = ((mu + self._k2 * b - self.n_on - self.n_off).sum()
+                 + self._n_on_pos @ np.log(self._n_on_pos / mu_on)
+                 + self._n_off_pos @ np.log(self._n_off_pos / np.maximum(b[self._off_pos], 1e-25)))
+            return float(2 * s)
         bkg = self.background
         for model, sl in self.bkg_models:
             bkg = bkg * model.evaluate_values(self.e_reco, v[sl])
@@ -182,9 +189,8 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
     if "counts_off" in ds:
         n_off = cells("counts_off")
         alpha = cells("acceptance", 1.0) / cells("acceptance_off", 1.0)
-        const = float((2 * (n_on - _xlogy(n_on, n_on)) + 2 * (n_off - _xlogy(n_off, n_off))).sum())
         return _Terms(name, "wstat", lo, hi, resp[rows], n_on, n_off, alpha, np.zeros_like(n_on), e_reco,
-                      signal, [], const, scaled, scale_index)
+                      signal, [], 0.0, scaled, scale_index)
     bkg = cells("background")
     return _Terms(name, "cash", lo, hi, resp[rows], n_on, np.zeros_like(n_on), np.zeros_like(n_on), bkg,
                   e_reco, signal, bkg_models if "background" in ds else [], 0.0, scaled, scale_index)
@@ -269,6 +275,17 @@ class Likelihood:
     def bounds(self) -> list[tuple[float | None, float | None]]:
         return [self.parameters[g[0]].bounds for g in self.groups]
 
+    def rounding_noise(self) -> float:
+        """Absolute rounding noise of the statistic beyond ``eps * |stat|``: the ON/OFF deviance
+        is small but made of per-bin terms of the size of the counts, so its noise is
+        ``~eps * 2 sum(n_on + n_off)`` (1e-10 for 1e5 counts per bin, on a statistic of ~10).
+        Fit backends use it to set the precision of their finite differences."""
+        total = 0.0
+        for t in self.terms:
+            if getattr(t, "kind", None) == "wstat":
+                total += float(np.sum(t.n_on) + np.sum(t.n_off))
+        return 2.0 * float(np.finfo(float).eps) * total
+
     def steps(self) -> np.ndarray:
         """Suggested initial step per free group (NaN: let the backend choose)."""
         from .fold_map import parameter_steps
@@ -336,9 +353,17 @@ def _minimize_minuit(like: Likelihood, x0: np.ndarray, covariance: bool, minos: 
     for k, step in enumerate(steps):
         if np.isfinite(step) and step > 0:
             m.errors[k] = step / s[k]
+    # the statistic's rounding noise relative to its value (MINUIT assumes machine precision; a
+    # larger noise makes HESSE's finite differences, and the errors, wrong)
+    noise = like.rounding_noise()
+    eps = float(np.finfo(float).eps)
+    if noise > 0:
+        m.precision = max(eps, noise / (abs(float(fcn(x0 / s))) + 1.0))
     m.migrad(ncall=opts.get("ncall"))
     cov = None
     if covariance:
+        if noise > 0:
+            m.precision = max(eps, noise / (abs(float(m.fval)) + 1.0))
         m.hesse()
         if m.covariance is not None:
             cov = np.asarray(m.covariance) * np.outer(s, s)
