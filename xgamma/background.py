@@ -298,10 +298,9 @@ def _bilinear_matrix(xn: np.ndarray, yn: np.ndarray, x: np.ndarray, y: np.ndarra
                       shape=(n, xn.size * ny))
 
 
-def _bkg3d_lograte(bkg: xr.DataArray, e_edges: np.ndarray, lon: np.ndarray,
-                   lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Log of the BKG_3D rate at ``e_edges`` and FoV positions -> ``(n_e, n_points)`` (float32),
-    and the masks of valid positions and energies (inside the IRF's outer edges)."""
+def _bkg3d_table(bkg: xr.DataArray, e_edges: np.ndarray) -> tuple[Any, ...]:
+    """The BKG_3D log-rate at ``e_edges`` as a ``(n_lon * n_lat, n_e)`` float32 table, its
+    FoV nodes and valid ranges, and the mask of valid energies (inside the IRF's edges)."""
     from .reduce import _nodes, interp_along
 
     vals = _bkg_values(bkg, ("energy", "fov_lon", "fov_lat"))
@@ -314,11 +313,32 @@ def _bkg3d_lograte(bkg: xr.DataArray, e_edges: np.ndarray, lon: np.ndarray,
     yn, ylo, yhi = _nodes(bkg, "fov_lat")
     if xn.size < 2 or yn.size < 2:
         raise ValueError("BKG_3D needs at least two nodes along fov_lon and fov_lat")
+    tab = np.ascontiguousarray(le.reshape(le.shape[0], -1).T, dtype=np.float32)
+    return tab, xn, yn, (xlo, xhi, ylo, yhi), e_ok
+
+
+def _bkg3d_points(table: tuple[Any, ...], lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log-rate ``(n_e, n_points)`` (float32, a transposed view) at FoV positions from
+    :func:`_bkg3d_table` (bilinear in the FoV), and the mask of positions inside it."""
+    tab, xn, yn, (xlo, xhi, ylo, yhi), _ = table
     lo, la = lon.ravel(), lat.ravel()
     ok = (lo >= xlo - 1e-6) & (lo <= xhi + 1e-6) & (la >= ylo - 1e-6) & (la <= yhi + 1e-6)
     mat = _bilinear_matrix(xn, yn, np.where(ok, lo, 0.0), np.where(ok, la, 0.0))
-    tab = np.ascontiguousarray(le.reshape(le.shape[0], -1).T, dtype=np.float32)
-    return np.asarray(mat @ tab).T, ok, e_ok  # (n_e, n_points), Fortran-ordered view
+    return np.asarray(mat @ tab).T, ok
+
+
+def _bkg3d_lograte(bkg: xr.DataArray, e_edges: np.ndarray, lon: np.ndarray,
+                   lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log of the BKG_3D rate at ``e_edges`` and FoV positions -> ``(n_e, n_points)`` (float32),
+    and the masks of valid positions and energies (inside the IRF's outer edges)."""
+    table = _bkg3d_table(bkg, e_edges)
+    logr, ok = _bkg3d_points(table, lon, lat)
+    return logr, ok, table[-1]
+
+
+#: Pixels per block in the background integration: keeps temporaries in the CPU cache and
+#: small enough to be reused by the allocator instead of fresh (page-faulted) memory.
+_BLOCK = 4096
 
 
 def _bkg2d_lograte(bkg: xr.DataArray, e_edges: np.ndarray,
@@ -404,9 +424,18 @@ def _template(observation: Any, e_edges: np.ndarray, ra: np.ndarray, dec: np.nda
         logr, pix_ok, e_ok = _bkg2d_lograte(bkg, e_edges, offsets)
     else:
         align = str(bkg.attrs.get("fovalign", "RADEC")).upper()
-        if align == "RADEC":
+        if align == "RADEC":  # block by block: rate, integral and scaling per block of pixels
             lon, lat = fov if fov is not None else fov_coordinates(ra, dec, pointing)
-            logr, pix_ok, e_ok = _bkg3d_lograte(bkg, e_edges, lon, lat)
+            table = _bkg3d_table(bkg, e_edges)
+            e_ok = table[-1]
+            lon, lat, om = lon.ravel(), lat.ravel(), omega.ravel()
+            out = np.empty((e_edges.size - 1, lon.size), dtype=dtype)
+            for c0 in range(0, lon.size, _BLOCK):
+                sl = slice(c0, c0 + _BLOCK)
+                lr, okb = _bkg3d_points(table, lon[sl], lat[sl])
+                _scaled_integral(lr, e_edges, om[sl] * ontime * okb, out[:, sl])
+            out[~e_ok[:-1]] = 0.0
+            return out.reshape((e_edges.size - 1, *ra.shape))
         elif align == "ALTAZ":
             angles, weights = _altaz_steps(observation, pointing, fov_rotation_step)
             rate = np.zeros((e_edges.size, ra.size), dtype=np.float32)
@@ -420,14 +449,19 @@ def _template(observation: Any, e_edges: np.ndarray, ra: np.ndarray, dec: np.nda
         else:
             raise ValueError(f"unknown FOVALIGN {align!r} (expected RADEC or ALTAZ)")
     # invalid values are log(tiny) already; bins whose lower edge is invalid give 0 (Gammapy)
-    scale = omega.ravel() * ontime * pix_ok
-    if np.dtype(dtype) == logr.dtype:  # the scaling in the same dtype, done block by block
-        out = _integrate_log(logr, e_edges, scale=scale)
-    else:
-        counts = _integrate_log(logr, e_edges)  # (n_bins, n_points)
-        out = np.multiply(counts, scale[None, :], dtype=dtype, order="C")
+    out = np.empty((e_edges.size - 1, ra.size), dtype=dtype)
+    _scaled_integral(logr, e_edges, omega.ravel() * ontime * pix_ok, out)
     out[~e_ok[:-1]] = 0.0
     return out.reshape((e_edges.size - 1, *ra.shape))
+
+
+def _scaled_integral(logr: np.ndarray, e_edges: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = integral of exp(logr) over the energy bins x scale`` (per point): the scaling
+    in the dtype of ``logr`` when ``out`` has it, else in the dtype of ``out``."""
+    if out.dtype == logr.dtype:
+        out[...] = _integrate_log(logr, e_edges, scale=scale)
+    else:
+        np.multiply(_integrate_log(logr, e_edges), scale[None, :], out=out)
 
 
 def make_background(
@@ -607,9 +641,11 @@ def fov_background(
 
 
 def _fov_scale(n: np.ndarray, b: np.ndarray, mask: np.ndarray, energy: np.ndarray, tilt: bool,
-               reference: float, names: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               reference: float, names: Any, out: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Numpy core of :func:`fov_background`: counts and background ``(..., energy, y, x)`` and
-    the mask (broadcastable) -> the scaled background, the norms and tilts (shape ``...``)."""
+    the mask (broadcastable) -> the scaled background (into ``out`` if given, which may be
+    ``b``), the norms and tilts (shape ``...``)."""
     mask = np.broadcast_to(mask, n.shape)
     # sums over the sky pixels inside the mask (einsum: ~5x faster than sum(where=))
     n_arr = np.einsum("...yx,...yx->...", n, mask, dtype=float)
@@ -632,7 +668,7 @@ def _fov_scale(n: np.ndarray, b: np.ndarray, mask: np.ndarray, energy: np.ndarra
     factor = norms[..., None] * np.ones_like(energy)
     if tilt:
         factor = norms[..., None] * (energy / reference) ** (-tilts[..., None])
-    return b * factor[..., None, None].astype(b.dtype), norms, tilts
+    return np.multiply(b, factor[..., None, None].astype(b.dtype), out=out), norms, tilts
 
 
 # ----------------------------------------------------------------------------- ring background

@@ -412,9 +412,11 @@ def _psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarray,
     den = norm @ mat  # (e, points), float64
     inv = np.zeros(den.shape)
     np.divide(1.0, den, out=inv, where=den > 0)
-    out = p @ mat  # float64: extrapolated offset weights (outside [0, 1]) may cancel
-    out *= inv[:, None, :]
-    return out.astype(dtype, copy=False).reshape((*out.shape[:2], *offsets.shape))
+    out = np.empty((p.shape[0], p.shape[1], mat.shape[1]), dtype=dtype)
+    for i in range(p.shape[0]):  # per energy: small float64 temporaries, cast once
+        # float64: extrapolated offset weights (outside [0, 1]) may cancel
+        out[i] = (p[i] @ mat) * inv[i]
+    return out.reshape((*out.shape[:2], *offsets.shape))
 
 
 def make_edisp_map(edisp: xr.DataArray, energy_true: np.ndarray, energy_edges: np.ndarray,
@@ -750,7 +752,8 @@ def reduce(
             scaled, norms, tilts = _fov_scale(
                 data["counts"][1], b_old[1], excl & mask,
                 np.asarray(g["energy"].values, dtype=float), tilt,
-                float(opts.get("reference", 1.0)), name or f"obs_{obs_id}")
+                float(opts.get("reference", 1.0)), name or f"obs_{obs_id}",
+                out=b_old[1])  # in place: the template is this function's own array
             data["background"] = (b_old[0], scaled, b_old[2])
             if tilt:
                 data["fov_bkg_tilt"] = ((), tilts, {"units": ""})
