@@ -26,6 +26,7 @@ Run::
 
     python benchmarks/bench_reduction.py            # all configurations
     python benchmarks/bench_reduction.py --n 4 16   # fewer sizes
+    python benchmarks/bench_reduction.py --malloc-keep   # allocator tuned (see the user guide)
 """
 
 from __future__ import annotations
@@ -140,6 +141,9 @@ def main() -> None:
     parser.add_argument("--modes", nargs="*",
                         default=["read", "reduce_only", "serial", "threads2", "dist2"])
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--malloc-keep", action="store_true",
+                        help="run with glibc keeping freed memory (MALLOC_MMAP_THRESHOLD_, "
+                             "MALLOC_TRIM_THRESHOLD_): no page faults on fresh map arrays")
     parser.add_argument("--one", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -147,7 +151,9 @@ def main() -> None:
         return
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1"}
-    print(f"dtype {args.dtype}")
+    if args.malloc_keep:
+        env.update(MALLOC_MMAP_THRESHOLD_="33554432", MALLOC_TRIM_THRESHOLD_="134217728")
+    print(f"dtype {args.dtype}" + ("; glibc keeps freed memory" if args.malloc_keep else ""))
     print(f"{'mode':12s} {'n':>4s} {'total s':>8s} {'s/obs':>7s} {'peak MB':>8s}  notes")
     for n in args.n:
         for mode in args.modes:
