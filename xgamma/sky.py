@@ -248,7 +248,7 @@ def wcs_header(wcs: WCS) -> str:
 
 def wcs_from_header(header: str) -> WCS:
     """A celestial WCS from a header string (``attrs["wcs"]``, :func:`wcs_header`), parsed
-    by WCSLIB directly (no FITS header object: ~2x faster than ``WCS(fits.Header(...))``).
+    by WCSLIB directly (no FITS header object: ~5x faster than ``WCS(fits.Header(...))``).
 
     Examples
     --------
