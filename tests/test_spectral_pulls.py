@@ -109,12 +109,11 @@ def _ebl() -> SpectralModelBase:
 CASES = {
     "const": (lambda: spectral_model("const", const=3e-13), 10 * HOUR),  # ~1000 counts
     "pl-2": (lambda: spectral_model("pl-2", amplitude=1e-9, index=2.6), 10 * HOUR),  # emin/emax: definition
-    # ebreak frozen: the predicted counts are only C1 in ebreak (their 2nd derivative jumps where the
-    # break crosses a true-energy bin edge), so the statistic is not smooth in it. (Measured with it
-    # free: good pulls at 10 h; widths 1.4 at 40 h, which the HESSE precision fix of the xfail test
-    # below brings back to 1.0-1.05.)
-    "bpl": (lambda: spectral_model("bpl", index1=2.0, index2=3.0, amplitude=4e-11, ebreak=1.0).with_frozen("ebreak"),
-            10 * HOUR),
+    # all free, ebreak included (the predicted counts are only C1 in ebreak: their 2nd derivative
+    # jumps where the break crosses a true-energy bin edge; MIGRAD copes). At 10 h ebreak is
+    # measured to ~10 % and the amplitude pull is biased (mean -0.25); at 20 h all is regular.
+    # (At 40 h HESSE's errors were too small before the precision fix, widths 1.4.)
+    "bpl": (lambda: spectral_model("bpl", index1=2.0, index2=3.0, amplitude=4e-11, ebreak=1.0), 20 * HOUR),
     # beta (sharpness) frozen by definition of the family; a sharp break (0.2) measures ebreak to 4 %
     "sbpl": (lambda: spectral_model("sbpl", index1=2.0, index2=3.0, amplitude=4e-11, ebreak=1.0, beta=0.2),
              100 * HOUR),
