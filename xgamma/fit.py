@@ -84,7 +84,6 @@ class _Terms:
     e_reco: np.ndarray
     signal: list[tuple[Any, slice]]
     bkg_models: list[tuple[Any, slice]]
-    const: float
     scaled: list[tuple[Any, slice]] = field(default_factory=list)  # (spectral model, slice)
     scale_index: int | None = None
 
@@ -143,7 +142,7 @@ class _Terms:
         for model, sl in self.bkg_models:
             bkg = bkg * model.evaluate_values(self.e_reco, v[sl])
         mu_on = np.maximum(mu + bkg, 1e-25)
-        return float(2 * (mu_on.sum() - self._n_on_pos @ np.log(mu_on[self._on_pos]))) - self.const
+        return float(2 * (mu_on.sum() - self._n_on_pos @ np.log(mu_on[self._on_pos])))
 
 
 def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index: int | None = None) -> Any:
@@ -190,10 +189,10 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
         n_off = cells("counts_off")
         alpha = cells("acceptance", 1.0) / cells("acceptance_off", 1.0)
         return _Terms(name, "wstat", lo, hi, resp[rows], n_on, n_off, alpha, np.zeros_like(n_on), e_reco,
-                      signal, [], 0.0, scaled, scale_index)
+                      signal, [], scaled, scale_index)
     bkg = cells("background")
     return _Terms(name, "cash", lo, hi, resp[rows], n_on, np.zeros_like(n_on), np.zeros_like(n_on), bkg,
-                  e_reco, signal, bkg_models if "background" in ds else [], 0.0, scaled, scale_index)
+                  e_reco, signal, bkg_models if "background" in ds else [], scaled, scale_index)
 
 
 class Likelihood:

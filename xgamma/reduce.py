@@ -71,7 +71,7 @@ import xarray as xr
 from astropy.coordinates import SkyCoord
 
 from . import sky
-from .axes import _axis_variables, axis_from_edges, edges, linear_axis
+from .axes import _axis_variables, axis_from_edges, edges
 from .conventions import unit_of
 from .errors import GeometryError, XgammaError
 
@@ -473,12 +473,16 @@ def make_edisp_map(edisp: xr.DataArray, energy_true: np.ndarray, energy_edges: n
     return out.reshape((n_e, energy_edges.size - 1, *offsets.shape))
 
 
-def _rad_axis(rad: Any) -> xr.DataArray:
+def _rad_coords(rad: Any) -> tuple[dict[str, xr.Variable], np.ndarray]:
+    """Coordinate variables and edges (deg) of the PSF map's rad axis: ``rad`` (an axis or
+    edges) or by default 0-0.66 deg in 66 bins (Gammapy's), built as variables only."""
     if rad is None:
-        return linear_axis(0.0, 0.66, 66, unit="deg", name="rad")
-    if isinstance(rad, xr.DataArray):
-        return rad
-    return axis_from_edges(np.asarray(rad, dtype=float), "rad", unit="deg", interp="lin")
+        e = np.linspace(0.0, 0.66, 67)
+        return _axis_variables(0.5 * (e[:-1] + e[1:]), e[:-1], e[1:], "rad",
+                               {"units": "deg", "interp": "lin"}), e
+    ax = rad if isinstance(rad, xr.DataArray) else \
+        axis_from_edges(np.asarray(rad, dtype=float), "rad", unit="deg", interp="lin")
+    return {str(k): v.variable for k, v in ax.coords.items()}, edges(ax)
 
 
 def _bin_counts(events: Any, geom: xr.Dataset, wcs: Any, e_edges: np.ndarray,
@@ -708,14 +712,8 @@ def reduce(
                                     make_exposure(aeff, et, off_irf, livetime, dtype),
                                     {"units": "cm2 s"})
         if "psf" in products:
-            if rad is None:  # the default, 0-0.66 deg in 66 bins (Gammapy's): coordinates only
-                r_edges = np.linspace(0.0, 0.66, 67)
-                coords.update(_axis_variables(0.5 * (r_edges[:-1] + r_edges[1:]), r_edges[:-1],
-                                              r_edges[1:], "rad", {"units": "deg", "interp": "lin"}))
-            else:
-                r_axis = _rad_axis(rad)
-                r_edges = edges(r_axis)
-                coords.update({str(k): v.variable for k, v in r_axis.coords.items()})
+            r_coords, r_edges = _rad_coords(rad)
+            coords.update(r_coords)
             pm = _psf_map(observation.psf, et, r_edges, off_irf, dtype)
             data["psf"] = (("energy_true", "rad", "y_irf", "x_irf"), pm,
                            {"units": "sr-1"})

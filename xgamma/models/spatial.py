@@ -62,10 +62,10 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 import xarray as xr
-from scipy.special import erf, erfc
+from scipy.special import erfc
 from scipy.special import gamma as gamma_fn
 
-from ._radial import band_mean, disk_enclosed, shell_enclosed
+from ._radial import band_mean, disk_enclosed, erfc_moment_total, shell_enclosed
 from .params import Parameter, Parameters
 from .registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
 from .spatial_template import (  # re-exported: TemplateSpatialModel lives there
@@ -205,8 +205,7 @@ def _gen_gauss(c: Sequence[Any], p: Sequence[Any], d: Any) -> Any:
 
 def _disk_area(ew: Any) -> Any:
     """``int_0^inf 0.5 erfc(k (t - 1) / ew) 2 pi t dt`` (exact)."""
-    c = _EDGE_95 / np.maximum(ew, 1e-9)
-    return np.pi * ((1 + erf(c)) / (4 * c**2) + erfc(-c) / 2 + np.exp(-(c**2)) / (2 * c * np.sqrt(np.pi)))
+    return np.pi * erfc_moment_total(_EDGE_95 / np.maximum(ew, 1e-9))
 
 
 def _disk(c: Sequence[Any], p: Sequence[Any], d: Any) -> Any:
@@ -590,12 +589,12 @@ def integrate_pixels(model: SpatialModel, values: Values, wcs: Any, shape: tuple
         lon, lat = convert_lonlat(pos[0], pos[1], model.frame, frame)
         x0, y0 = wcs.world_to_pixel_values(lon, lat)
         return tent_weights(float(x0), float(y0), (ny, nx))
+    binsz = pixel_size(wcs)
     if oversampling is None:
-        binsz = pixel_size(wcs)
         oversampling = oversampling_factor(model.bin_size_min_values(values), binsz)
     n = int(oversampling)
     lon, lat = subpixel_lonlat(wcs, slice(0, ny), slice(0, nx), n, frame, model.frame)
-    side = pixel_size(wcs) / n
+    side = binsz / n
     if energy is not None:
         vals = np.stack([model.evaluate_values(lon, lat, values, e, sample=side) for e in np.atleast_1d(energy)])
     else:
