@@ -27,9 +27,9 @@ from astropy.time import Time
 import xgamma as xg
 from xgamma.estimators.flux_points import flux_points
 from xgamma.estimators.light_curve import light_curve, time_bins
-from xgamma.fold import concat_obs
 from xgamma.models import Models, SkyModel, spectral_model
-from xgamma.spectrum import reduce_spectrum, stack_spectra
+from xgamma.obs import concat_obs
+from xgamma.reduction.spectrum import reduce_spectrum, stack_spectra
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
 PKS_RUNS = list(range(33787, 33802))

@@ -18,9 +18,10 @@ import argparse
 import time
 
 import xgamma as xg
-from xgamma.fit import Likelihood
-from xgamma.fold import concat_obs, example_dataset, fake, with_fit_range
+from xgamma.fitting.fitter import Likelihood
+from xgamma.fitting.fold import example_dataset, fake, with_fit_range
 from xgamma.models import Models, SkyModel, spectral_model
+from xgamma.obs import concat_obs
 
 FIT_RANGE = {"fermi": (0.03, 2.0), "magic": (0.08, 30), "veritas": (0.16, 30), "fact": (0.45, 30),
              "hess": (0.71, 30)}

@@ -13,7 +13,8 @@ import pytest
 import xarray as xr
 
 import xgamma as xg
-from xgamma import binning, events, sky
+from xgamma import sky
+from xgamma.reduction import binning, events
 
 matplotlib.use("Agg")
 

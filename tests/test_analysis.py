@@ -82,7 +82,7 @@ def test_crab_3d_example_against_reference(data_path):
     0.2 sigma, background norm, TS of the source within 2 %)."""
     from pathlib import Path
 
-    from xgamma.fit import ts
+    from xgamma.fitting.fitter import ts
 
     ref = json.loads((data_path.parent / "reference" / "gammapy_crab.json").read_text())["analysis_3d"]
     root = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_pks2155_light_curve_example(tmp_path, capsys):
     """examples/pks2155_light_curve.yaml: 34 ten-minute bins of the 2006 flare, written as ECSV."""
     from pathlib import Path
 
-    from xgamma.io.sed import read_sed
+    from xgamma.estimators.sed import read_sed
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "pks"
@@ -136,7 +136,7 @@ def test_crab_1d_example(reference, tmp_path, capsys):
     printed summary, and the SED products."""
     from pathlib import Path
 
-    from xgamma.io.sed import read_sed
+    from xgamma.estimators.sed import read_sed
 
     _, values = reference
     root = Path(__file__).resolve().parents[1]

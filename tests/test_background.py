@@ -13,7 +13,7 @@ from astropy.time import Time, TimeDelta
 
 import xgamma as xg
 from xgamma import sky, testing
-from xgamma.background import (
+from xgamma.reduction.background import (
     _altaz_rotation,
     _ring_kernel,
     fov_background,
@@ -22,7 +22,7 @@ from xgamma.background import (
     make_background,
     ring_background,
 )
-from xgamma.events import fov_coords
+from xgamma.reduction.events import fov_coords
 
 
 def test_integrate_loglog_power_laws():

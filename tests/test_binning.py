@@ -14,8 +14,8 @@ from astropy.io import fits
 
 import xgamma as xg
 from xgamma import sky
-from xgamma.binning import bin_events
 from xgamma.errors import GeometryError
+from xgamma.reduction.binning import bin_events
 
 CENTER = (83.633, 22.014)
 CRAB_RUN = "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz"

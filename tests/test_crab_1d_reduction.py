@@ -18,7 +18,7 @@ import yaml
 
 import xgamma as xg
 from xgamma._paths import data_dir
-from xgamma.spectrum import reduce_spectrum, spectrum_info, stack_spectra
+from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
 
@@ -139,9 +139,9 @@ def _compare_fit(result, expected: dict, names=("index", "amplitude")) -> None:
 
 
 def test_fit_stacked_and_joint_power_law(reduced, ref):
-    from xgamma.fit import fit
-    from xgamma.fold import concat_obs
+    from xgamma.fitting.fitter import fit
     from xgamma.models import spectral_model
+    from xgamma.obs import concat_obs
 
     config, values = ref
     _, datasets = reduced
@@ -160,7 +160,7 @@ def test_fit_stacked_and_joint_power_law(reduced, ref):
 
 
 def test_fit_stacked_log_parabola(reduced, ref):
-    from xgamma.fit import fit
+    from xgamma.fitting.fitter import fit
     from xgamma.models import spectral_model
 
     config, values = ref

@@ -11,8 +11,8 @@ from astropy.coordinates import SkyCoord
 from astropy.time import Time
 
 import xgamma as xg
-from xgamma import events as xev
 from xgamma import sky
+from xgamma.reduction import events as xev
 
 PNT = (83.633, 22.514)
 

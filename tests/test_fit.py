@@ -9,7 +9,7 @@ import pytest
 
 import xgamma as xg
 from xgamma import stats
-from xgamma.fit import (
+from xgamma.fitting.fitter import (
     Likelihood,
     confidence,
     stat_contour,
@@ -18,9 +18,8 @@ from xgamma.fit import (
     stat_surface,
     ts,
 )
-from xgamma.fold import (
+from xgamma.fitting.fold import (
     alpha,
-    concat_obs,
     example_dataset,
     fake,
     npred,
@@ -30,6 +29,7 @@ from xgamma.fold import (
     with_fit_range,
 )
 from xgamma.models import BackgroundModel, GaussianPrior, Models, SkyModel, spectral_model
+from xgamma.obs import concat_obs
 
 # Nigro et al. 2019, log10 log-parabola, E0 = 1 TeV: phi0 [1e-11 cm-2 s-1 TeV-1], alpha, beta (value, error)
 PUBLISHED = {

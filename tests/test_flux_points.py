@@ -14,10 +14,11 @@ import xarray as xr
 import xgamma as xg
 from xgamma.estimators.core import to_sed_type
 from xgamma.estimators.flux_points import BinLikelihood, flux_points, snap_edges
-from xgamma.fold import concat_obs, example_dataset, fake, npred_signal, spectrum_dataset
+from xgamma.fitting.fold import example_dataset, fake, npred_signal, spectrum_dataset
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.models.params import Parameter
 from xgamma.models.spectral import ScaleSpectralModel
+from xgamma.obs import concat_obs
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
 EDGES = np.geomspace(0.4, 20, 11)  # the reference config's flux_points binning
@@ -31,7 +32,7 @@ def _fit_range(ds: xr.Dataset, lo: float = 0.6, hi: float = 20.0) -> xr.Dataset:
 @pytest.fixture(scope="module")
 def crab(data):
     """The reference recipe of tests/test_crab_1d_reduction.py (crab_1d_config.yaml)."""
-    from xgamma.spectrum import reduce_spectrum, stack_spectra
+    from xgamma.reduction.spectrum import reduce_spectrum, stack_spectra
 
     store = xg.open_store(data / "hess-dl3-dr1")
     geom = xg.region_geom("icrs;circle(83.63,22.01,0.11)", axes=[xg.energy_axis(0.2, 30, 15)])
@@ -225,7 +226,7 @@ def test_pulls_on_simulations():
 
 def test_map_dataset_recovers_norm():
     from xgamma import testing
-    from xgamma.fold_map import npred_map
+    from xgamma.fitting.fold_map import npred_map
     from xgamma.models.spatial import spatial_model
 
     ds = xg.reduce(testing.make_observation(n_events=500), testing.make_wcs_geom(width=1.0, binsz=0.05))

@@ -14,13 +14,14 @@ from iminuit import Minuit
 import xgamma as xg
 from xgamma import sky
 from xgamma.axes import edges, linear_axis
-from xgamma.fold_map import MapEvaluator, draw_psf_kernel, npred_map, psf_containment_radius
+from xgamma.fitting.fold_map import MapEvaluator, draw_psf_kernel, npred_map, psf_containment_radius
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
+from xgamma.models.components import GenericModel
 from xgamma.models.params import Parameter, Parameters
-from xgamma.models.sky import GenericModel
-from xgamma.models.spatial import spatial_model, template_spatial_model
+from xgamma.models.spatial import spatial_model
+from xgamma.models.spatial_template import template_spatial_model
 from xgamma.models.temporal import temporal_model
-from xgamma.reduce import irf_geom
+from xgamma.reduction.products import irf_geom
 from xgamma.stats import cash
 
 CENTER = (83.633, 22.014)
@@ -420,7 +421,7 @@ def test_reduced_synthetic_observation(data):
     models = point_models(ds, 83.633, 22.014, bkg=False)
     npred = npred_map(ds, models, component="src")
     # PSF + edisp move flux around but a source in the field keeps most of it
-    x, y = sky.sky_to_pix(ds, sky._as_skycoord((83.633, 22.014), "icrs"))
+    x, y = sky.sky_to_pix(ds, sky.as_skycoord((83.633, 22.014), "icrs"))
     expo = ds.exposure.interp(x=float(x), y=float(y)).values
     flux = true_flux(ds, models["src"])
     kern_sum = ds.edisp.sum("energy").isel(y_irf=ds.sizes["y_irf"] // 2, x_irf=ds.sizes["x_irf"] // 2).values
@@ -428,8 +429,8 @@ def test_reduced_synthetic_observation(data):
 
 
 def test_hess_crab_3d_fit_matches_gammapy(data):
-    from xgamma.background import fov_background
-    from xgamma.reduce import stack
+    from xgamma.reduction.background import fov_background
+    from xgamma.reduction.stacking import stack
 
     ref = json.loads((data.parent / "reference" / "gammapy_crab.json").read_text())["analysis_3d"]
     store = xg.open_store(data / "hess-dl3-dr1")

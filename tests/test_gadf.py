@@ -222,7 +222,7 @@ def test_cta_1dc_irfs(data):
     with fits.open(data / CTA1DC_IRF) as hl:
         s1 = hl["POINT SPREAD FUNCTION"].data["SIGMA_1"][0]  # numpy (THETA, ENERG)
     assert np.allclose(params.sigma_1.values, s1.T)
-    from xgamma.irf import psf_integral
+    from xgamma.irf.response import psf_integral
 
     integ = psf_integral(p).values
     defined = params.sigma_1.values > 0
@@ -291,7 +291,7 @@ def test_psf_king_synthetic(tmp_path):
     f = _table_file(tmp_path / "king.fits", cols, {"HDUCLAS2": "PSF", "HDUCLAS4": "PSF_KING"})
     p = gadf.read_irf(f, "IRF")
     validate(p, "psf")
-    from xgamma.irf import psf_containment
+    from xgamma.irf.response import psf_containment
 
     for r in (0.02, 0.1, 0.3):
         exact = 1 - (1 + r**2 / (2 * g * s**2)) ** (1 - g)

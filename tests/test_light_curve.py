@@ -21,7 +21,7 @@ from xgamma.estimators.light_curve import (
     time_bins,
     time_slice,
 )
-from xgamma.fold import example_dataset, fake
+from xgamma.fitting.fold import example_dataset, fake
 from xgamma.models import Models, SkyModel, spectral_model
 
 FLARE_START = Time("2006-07-29T20:30:00", scale="utc")

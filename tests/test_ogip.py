@@ -7,8 +7,9 @@ import pytest
 from astropy.io import fits
 
 from xgamma.errors import XgammaIOError
-from xgamma.fold import alpha, concat_obs, example_dataset
+from xgamma.fitting.fold import alpha, example_dataset
 from xgamma.io.ogip import read_ogip, write_ogip
+from xgamma.obs import concat_obs
 
 # Nigro et al. 2019: counts in the ON region and background within the safe energy range
 PUBLISHED_COUNTS = {"magic": (784, 129.9), "veritas": (289, 13.7), "fact": (691, 272.8), "hess": (459, 27.5)}

@@ -20,14 +20,9 @@ from astropy.wcs import WCS
 
 import xgamma as xg
 from xgamma import sky, testing
-from xgamma.reduce import (
-    ReductionError,
-    concat_obs,
-    irf_geom,
-    make_edisp_map,
-    make_psf_map,
-    pixel_offsets,
-)
+from xgamma.errors import ReductionError
+from xgamma.obs import concat_obs
+from xgamma.reduction.products import irf_geom, make_edisp_map, make_psf_map, pixel_offsets
 
 CRAB_RUNS = [23523, 23526, 23559, 23592]
 

@@ -20,7 +20,7 @@ from regions import (
 
 import xgamma as xg
 from xgamma.errors import GeometryError
-from xgamma.reflected import (
+from xgamma.reduction.reflected import (
     events_in_regions,
     find_reflected_regions,
     reference_wcs,

@@ -10,7 +10,7 @@ import xarray as xr
 
 import xgamma as xg
 from xgamma import testing
-from xgamma.safe_mask import (
+from xgamma.reduction.safe_mask import (
     aeff_default,
     aeff_max,
     bkg_invalid,
@@ -94,7 +94,7 @@ def test_offset_max_and_combination(obs):
     geom = testing.make_wcs_geom(center=(83.633, 21.514), width=5.0, binsz=0.1)
     d = xg.reduce(obs, geom)
     m = offset_max(d, obs, 1.0)
-    from xgamma.reduce import pixel_offsets
+    from xgamma.reduction.products import pixel_offsets
 
     np.testing.assert_array_equal(m.values, pixel_offsets(d, (83.633, 21.514)) < 1.0)
     out = make_safe_mask(d, obs, methods=["offset-max", "aeff-default"], offset_max=1.0)
@@ -123,7 +123,7 @@ def test_region_dataset(obs):
     """Works on a 1D dataset (the spectrum layout): position = region centre."""
     e = xg.energy_axis(0.01, 100, 40)
     et = xg.energy_axis(0.005, 200, 120, name="energy_true")
-    from xgamma.reduce import make_edisp_map, make_exposure
+    from xgamma.reduction.products import make_edisp_map, make_exposure
 
     off = np.array([0.5])
     exposure = make_exposure(obs.aeff, et.values, off, obs.livetime)[:, 0]

@@ -10,8 +10,8 @@ from astropy.table import Table
 from xgamma.estimators.core import read_zarr, to_sed_type, write_zarr
 from xgamma.estimators.flux_points import flux_points
 from xgamma.estimators.light_curve import light_curve_datasets
-from xgamma.fold import example_dataset, fake, with_fit_range
-from xgamma.io.sed import read_sed, sed_table, write_sed
+from xgamma.estimators.sed import read_sed, sed_table, write_sed
+from xgamma.fitting.fold import example_dataset, fake, with_fit_range
 from xgamma.models import Models, SkyModel, spectral_model
 
 TRUTH = Models([SkyModel("src", spectral_model("pl", index=2.6, amplitude=4e-11))])

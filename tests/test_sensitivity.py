@@ -7,7 +7,7 @@ import pytest
 
 import xgamma as xg
 from xgamma.estimators.sensitivity import crab_reference, excess_for_significance, sensitivity
-from xgamma.fold import example_dataset, npred_signal
+from xgamma.fitting.fold import example_dataset, npred_signal
 from xgamma.stats import li_ma_significance
 
 
@@ -52,7 +52,7 @@ def test_flux_conversion_and_crab_fraction():
 
 def test_crab_runs_sensitivity(data):
     """H.E.S.S. Crab runs scaled to 50 h: a few per cent of the Crab near 1 TeV."""
-    from xgamma.spectrum import reduce_spectrum, stack_spectra
+    from xgamma.reduction.spectrum import reduce_spectrum, stack_spectra
 
     store = xg.open_store(data / "hess-dl3-dr1")
     geom = xg.region_geom("icrs;circle(83.63,22.01,0.11)", axes=[xg.energy_axis(0.2, 30, 15)])

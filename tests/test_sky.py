@@ -272,8 +272,8 @@ def test_plate_carree_centres_equal_full_evaluation(center, width, binsz, frame)
     lname, bname = ("ra", "dec") if frame == "icrs" else ("glon", "glat")
     np.testing.assert_array_equal(g[lname].values, np.mod(lon, 360.0))
     np.testing.assert_array_equal(g[bname].values, lat)
-    assert sky._plate_carree(w)
-    assert not sky._plate_carree(sky.wcs_of(sky.wcs_geom(center, 4.0, 0.1, frame=frame,
+    assert sky.is_plate_carree(w)
+    assert not sky.is_plate_carree(sky.wcs_of(sky.wcs_geom(center, 4.0, 0.1, frame=frame,
                                                          car_reference="center"))) or center[1] == 0
     w2 = sky.wcs_from_header(sky.wcs_header(w))
     np.testing.assert_array_equal(w2.pixel_to_world_values(xx[:3, :3], yy[:3, :3]),

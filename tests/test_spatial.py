@@ -20,12 +20,11 @@ from xgamma.models.spatial import (
     convert_lonlat,
     example_spatial_model,
     integrate_pixels,
-    read_spatial_template,
     spatial_from_dict,
     spatial_model,
-    template_spatial_model,
     tent_weights,
 )
+from xgamma.models.spatial_template import read_spatial_template, template_spatial_model
 
 NAMES = registry.names("spatial")
 EXTENDED = [n for n in NAMES if n != "PointSpatialModel"]

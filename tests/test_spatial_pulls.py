@@ -11,11 +11,11 @@ import xarray as xr
 
 import xgamma as xg
 from xgamma.axes import edges, linear_axis
-from xgamma.fold import fake
-from xgamma.fold_map import npred_map
+from xgamma.fitting.fold import fake
+from xgamma.fitting.fold_map import npred_map
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
 from xgamma.models.spatial import spatial_model
-from xgamma.reduce import irf_geom
+from xgamma.reduction.products import irf_geom
 
 N_FAKES = 200
 PSF_SIGMA = 0.03  # deg
@@ -143,7 +143,7 @@ def test_template_and_constant_pulls(family):
     """Models without a position: a Gaussian-blob template (its own 0.01 deg grid, bilinearly
     interpolated) and the isotropic constant model; the spectral amplitude and index are free."""
     from xgamma import sky
-    from xgamma.models.spatial import template_spatial_model
+    from xgamma.models.spatial_template import template_spatial_model
 
     ds = make_dataset(n_energy=2, bkg=[1.6, 0.4])  # two bins: the index is measured too
     if family == "template":

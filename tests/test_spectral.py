@@ -19,13 +19,11 @@ from xgamma.models.spectral import (
     FLUX_UNIT,
     CompoundSpectralModel,
     ScaleSpectralModel,
-    ebl_absorption,
     example_spectral_model,
-    piecewise_norm_model,
     spectral_from_dict,
     spectral_model,
-    template_model,
 )
+from xgamma.models.spectral_tables import ebl_absorption, piecewise_norm_model, template_model
 
 SPECTRAL = registry.names("spectral")
 EDGES = np.geomspace(0.1, 100, 31)

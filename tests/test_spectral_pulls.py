@@ -24,17 +24,11 @@ import pytest
 
 import xgamma as xg
 from xgamma._paths import data_dir
-from xgamma.fold import alpha, example_dataset, fake
+from xgamma.fitting.fold import alpha, example_dataset, fake
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.models.params import Parameter
-from xgamma.models.spectral import (
-    ScaleSpectralModel,
-    SpectralModelBase,
-    ebl_absorption,
-    piecewise_norm_model,
-    spectral_from_dict,
-    template_model,
-)
+from xgamma.models.spectral import ScaleSpectralModel, SpectralModelBase, spectral_from_dict
+from xgamma.models.spectral_tables import ebl_absorption, piecewise_norm_model, template_model
 
 N_FAKES = 200
 MIN_SUCCESS = 195

@@ -14,8 +14,8 @@ import xgamma as xg
 from xgamma import irf as xirf
 from xgamma import testing
 from xgamma.errors import GeometryError, XgammaError
-from xgamma.fold import concat_obs
-from xgamma.spectrum import reduce_spectrum, spectrum_info, stack_spectra
+from xgamma.obs import concat_obs
+from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
 
 SRC = (83.633, 22.014)
 E_AXIS = xg.energy_axis(0.2, 30, 15)
@@ -64,7 +64,7 @@ def test_layout_and_meta(ds, obs):
     assert a["n_off_regions"] == n_exp and n_exp >= 18
     np.testing.assert_array_equal(ds.acceptance, 1.0)
     np.testing.assert_array_equal(ds.acceptance_off, float(n_exp))
-    assert len(xg.sky._leaves(xg.sky.region_from_string(a["off_regions"]))) == n_exp
+    assert len(xg.sky.region_leaves(xg.sky.region_from_string(a["off_regions"]))) == n_exp
     assert bool(ds.mask_safe.all())  # no safe-mask methods requested
 
 
@@ -90,7 +90,7 @@ def test_left_closed_energy_bins(obs):
 
 def test_off_counts_exact(ds, obs):
     regs = xg.sky.region_from_string(ds.attrs["off_regions"])
-    leaves = xg.sky._leaves(regs)
+    leaves = xg.sky.region_leaves(regs)
     assert len(leaves) == ds.attrs["n_off_regions"]
     ev = obs.events
     c = SkyCoord(ev.ra, ev.dec, unit="deg")
@@ -199,7 +199,7 @@ def test_point_like_rad_max():
     np.testing.assert_array_equal(d.counts, _left_closed_hist(ev.energy.values[sel_on],
                                                               xg.axes.edges(E_AXIS)))
     # OFF regions placed for the largest RAD_MAX in 0.2-30 TeV (bin 0.18-0.63 TeV: 0.2 deg)
-    leaves = xg.sky._leaves(xg.sky.region_from_string(d.attrs["off_regions"]))
+    leaves = xg.sky.region_leaves(xg.sky.region_from_string(d.attrs["off_regions"]))
     np.testing.assert_allclose([r.radius.to_value("deg") for r in leaves], 0.2, rtol=1e-3)
     centers = SkyCoord([r.center for r in leaves])
     sep = c[:, None].separation(centers[None, :]).deg
@@ -219,7 +219,7 @@ def test_point_like_fixed_radius_mismatch_warns():
 
 
 def test_missing_irfs_named(obs):
-    from xgamma.reduce import ReductionError
+    from xgamma.errors import ReductionError
 
     no_aeff = dataclasses.replace(obs, **{"aeff": None})
     with pytest.raises(ReductionError, match=r"observation 11.*aeff"):
@@ -271,12 +271,12 @@ def test_rad_max_finer_than_reco_bins():
     o = _point_like_obs(rad)  # table bins 0.05-100 TeV, 12 bins; 0.3 deg in 0.33-0.63 TeV
     d = reduce_spectrum(o, xg.region_geom(f"icrs;point({SRC[0]},{SRC[1]})",
                                           axes=[xg.energy_axis(0.2, 30, 2)]), energy_true=ET_AXIS)
-    leaves = xg.sky._leaves(xg.sky.region_from_string(d.attrs["off_regions"]))
+    leaves = xg.sky.region_leaves(xg.sky.region_from_string(d.attrs["off_regions"]))
     np.testing.assert_allclose(leaves[0].radius.to_value("deg"), 0.3, rtol=1e-3)
 
 
 def test_reduce_dispatch(obs, ds):
-    from xgamma.reduce import reduce as xreduce
+    from xgamma.reduction.driver import reduce as xreduce
 
     d = xreduce(obs, _geom(), energy_true=ET_AXIS)
     xr.testing.assert_identical(d, ds)
@@ -472,7 +472,7 @@ def test_magic_energy_dependent_rad_max(data):
     # OFF regions for the largest RAD_MAX of the bins overlapping 0.05-50 TeV: never overlapping
     hi = rm["ENERG_HI"].ravel()
     r_big = r[(hi > 0.05) & (lo < 50)].max()
-    leaves = xg.sky._leaves(xg.sky.region_from_string(d.attrs["off_regions"]))
+    leaves = xg.sky.region_leaves(xg.sky.region_from_string(d.attrs["off_regions"]))
     assert len(leaves) == d.attrs["n_off_regions"] >= 2
     np.testing.assert_allclose([q.radius.to_value("deg") for q in leaves], r_big, rtol=1e-3)
     centers = SkyCoord([q.center for q in leaves])

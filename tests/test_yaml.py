@@ -10,7 +10,7 @@ import yaml
 import xgamma as xg
 from xgamma.io.yaml import models_to_yaml, read_covariance, write_covariance
 from xgamma.models import GaussianPrior, Models, SkyModel, spectral_model
-from xgamma.models.sky import BackgroundModel, GenericModel
+from xgamma.models.components import BackgroundModel, GenericModel
 
 
 def _round_trip(models, tmp_path, name="m.yaml"):
@@ -136,7 +136,7 @@ def test_covariance_tables(tmp_path):
     (tmp_path / "w.dat").write_text("s.spectral.index 0.01 0.0\ns.spectral.amplitude 0.0 4e-26\n")
     np.testing.assert_array_equal(read_covariance(tmp_path / "w.dat").values, [[0.01, 0], [0, 4e-26]])
     # through a fit: errors and covariance land in the YAML and come back
-    from xgamma.fold import example_dataset
+    from xgamma.fitting.fold import example_dataset
 
     res = xg.fit(example_dataset(), Models([SkyModel("s", spectral_model("pl"))]))
     back, _ = _round_trip(res.models, tmp_path, "fit.yaml")

@@ -25,8 +25,9 @@ from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
 from dask.dataframe.extensions import register_dataframe_accessor as _register_dask_accessor
 
-from . import axes, binning, events, plot, sky
-from .io import zarr as _zarr
+from xgamma import axes, plot, sky
+from xgamma.io import zarr as _zarr
+from xgamma.reduction import binning, events
 
 __all__ = ["XgDataArrayAccessor", "XgDatasetAccessor", "XgDataFrameAccessor"]
 

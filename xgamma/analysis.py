@@ -32,7 +32,24 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from .config import AnalysisConfig, ConfigError
+from xgamma import sky
+from xgamma.axes import edges, energy_axis
+from xgamma.config import AnalysisConfig, ConfigError
+from xgamma.estimators.core import plot_light_curve, plot_sed
+from xgamma.estimators.excess_map import excess_map
+from xgamma.estimators.flux_points import flux_points
+from xgamma.estimators.light_curve import light_curve
+from xgamma.estimators.sed import write_sed
+from xgamma.fitting.fitter import fit
+from xgamma.fitting.fold import npred, with_fit_range
+from xgamma.io.store import open_store
+from xgamma.io.yaml import read_models, write_models
+from xgamma.io.zarr import to_zarr
+from xgamma.models import BackgroundModel, Models
+from xgamma.reduction.background import ring_background
+from xgamma.reduction.many import reduce_many
+from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
+from xgamma.reduction.stacking import stack
 
 __all__ = ["Analysis"]
 
@@ -93,7 +110,6 @@ class Analysis:
     # ------------------------------------------------------------------ observations
     def get_observations(self) -> list[Any]:
         """Open the data store and select observations (ids, file, cone, time, required IRFs)."""
-        from .io.store import open_store
 
         oc = self.config.observations
         store = open_store(self.config.datastore_path())
@@ -119,7 +135,6 @@ class Analysis:
 
     # ------------------------------------------------------------------ datasets
     def _energy_axes(self) -> tuple[xr.DataArray, xr.DataArray]:
-        from .axes import energy_axis
 
         ax = self.config.datasets.geom.axes
         e = energy_axis(_tev(ax.energy.min), _tev(ax.energy.max), ax.energy.nbins, name="energy")
@@ -128,7 +143,6 @@ class Analysis:
         return e, et
 
     def _exclusion_mask(self, geom: xr.Dataset | None) -> xr.DataArray | None:
-        from . import sky
 
         exc = self.config.datasets.background.exclusion
         if not exc:
@@ -178,7 +192,6 @@ class Analysis:
         fr = self.config.fit.fit_range
         lo, hi = _tev(fr.min), _tev(fr.max)
         if lo is not None or hi is not None:
-            from .fold import with_fit_range
 
             datasets = [with_fit_range(ds, lo, hi) for ds in datasets]
         self.datasets = datasets
@@ -187,8 +200,6 @@ class Analysis:
         return datasets
 
     def _datasets_1d(self) -> list[xr.Dataset]:
-        from . import sky
-        from .spectrum import reduce_spectrum, stack_spectra
 
         d = self.config.datasets
         on = d.on_region
@@ -215,9 +226,6 @@ class Analysis:
         return out
 
     def _datasets_3d(self) -> list[xr.Dataset]:
-        from . import sky
-        from .background import ring_background
-        from .reduce import reduce_many, stack
 
         d = self.config.datasets
         w = d.geom.wcs
@@ -262,8 +270,6 @@ class Analysis:
         For 3D datasets a background model (``FoVBackgroundModel``-like norm) is added for each
         dataset that has none, as Gammapy does.
         """
-        from .io.yaml import read_models
-        from .models import BackgroundModel, Models
 
         if isinstance(models, Models):
             m = models
@@ -285,7 +291,6 @@ class Analysis:
 
     def run_fit(self) -> Any:
         """Fit the models to the datasets (iminuit MIGRAD + HESSE)."""
-        from .fit import fit
 
         if not self.datasets:
             self.get_datasets()
@@ -305,8 +310,6 @@ class Analysis:
     # ------------------------------------------------------------------ estimators
     def get_flux_points(self) -> xr.Dataset:
         """Flux points of ``flux_points.source`` in the configured energy bins."""
-        from .axes import edges, energy_axis
-        from .estimators.flux_points import flux_points
 
         fp = self.config.flux_points
         if self.models is None:
@@ -319,8 +322,6 @@ class Analysis:
 
     def get_excess_map(self) -> xr.Dataset:
         """Correlated excess and significance maps of the (stacked) 3D dataset."""
-        from .axes import edges, energy_axis
-        from .estimators.excess_map import excess_map
 
         if self.config.datasets.type != "3d":
             raise ConfigError("excess_map: needs datasets.type: 3d")
@@ -337,8 +338,6 @@ class Analysis:
         """Light curve of ``light_curve.source``: flux points per configured time interval (one
         bin per observation when none is given) and energy band, reducing each time slice of the
         observations as the datasets were reduced."""
-        from .axes import edges, energy_axis
-        from .estimators.light_curve import light_curve
 
         lc = self.config.light_curve
         if self.models is None:
@@ -389,14 +388,12 @@ class Analysis:
 
         put("config.yaml", lambda p: p.write_text(self.config.to_yaml()))
         if self.models is not None:
-            from .io.yaml import write_models
 
             put("models.yaml", lambda p: write_models(self.models, p, write_covariance_file=False))
         if self.fit_result is not None:
             put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(_fit_summary(self.fit_result),
                                                                          sort_keys=False)))
         if self.datasets and self.config.output.datasets == "zarr":
-            from .io.zarr import to_zarr
 
             def write_ds(p: Path) -> None:
                 for i, ds in enumerate(self.datasets):
@@ -404,17 +401,14 @@ class Analysis:
 
             put("datasets.zarr", write_ds)
         if self.flux_points is not None:
-            from .io.sed import write_sed
 
             fp = self.flux_points
             put("flux_points.ecsv", lambda p: write_sed(fp, p, format="ecsv"))
         if self.light_curve is not None:
-            from .io.sed import write_sed
 
             lcurve = self.light_curve
             put("light_curve.ecsv", lambda p: write_sed(lcurve, p, format="ecsv"))
         if self.excess_map is not None:
-            from .io.zarr import to_zarr
 
             emap = self.excess_map
             put("excess_map.zarr", lambda p: to_zarr(emap, p))
@@ -431,7 +425,6 @@ class Analysis:
 
         files = []
         if self.flux_points is not None:
-            from .estimators.core import plot_sed
 
             with _atomic(out / "sed.png") as tmp:
                 ax = plot_sed(self.flux_points, model=self.models[self.config.flux_points.source])
@@ -445,7 +438,6 @@ class Analysis:
                 plt.close(fig)
             files.append(out / "spectrum.png")
         if self.light_curve is not None:
-            from .estimators.core import plot_light_curve
 
             with _atomic(out / "light_curve.png") as tmp:
                 ax = plot_light_curve(self.light_curve)
@@ -517,7 +509,6 @@ def _summary(ds: xr.Dataset) -> str:
     counts = float(ds["counts"].where(mask, 0).sum())
     parts = [f"counts {counts:.0f}"]
     if "counts_off" in ds:
-        from .spectrum import spectrum_info
 
         info = spectrum_info(ds)
         parts += [f"counts_off {info['counts_off']:.0f}", f"excess {info['excess']:.1f}",
@@ -549,8 +540,6 @@ def _fit_summary(res: Any) -> dict[str, Any]:
 def _plot_spectrum_fit(datasets: list[xr.Dataset], models: Any) -> Any:
     """Counts, predicted counts and residuals of 1D datasets (summed over datasets)."""
     import matplotlib.pyplot as plt
-
-    from .fold import npred
 
     fig, (ax, axr) = plt.subplots(2, 1, sharex=True, figsize=(6, 5), height_ratios=(3, 1))
     for ds in datasets:

@@ -28,7 +28,7 @@ import astropy.units as u
 import numpy as np
 import xarray as xr
 
-from .errors import ConventionError
+from xgamma.errors import ConventionError
 
 __all__ = [
     "axis_from_edges",
@@ -114,11 +114,11 @@ def axis_from_edges(
     at = {"units": unit_str, "interp": interp}
     if attrs:
         at.update(attrs)
-    return xr.DataArray(c, dims=(name,), coords=_axis_variables(c, lo, hi, name, at), name=name,
+    return xr.DataArray(c, dims=(name,), coords=axis_variables(c, lo, hi, name, at), name=name,
                         attrs=at)
 
 
-def _axis_variables(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, name: str,
+def axis_variables(c: np.ndarray, lo: np.ndarray, hi: np.ndarray, name: str,
                     attrs: Mapping[str, Any]) -> dict[str, xr.Variable]:
     """The coordinate variables of an axis (centres ``c``, edges ``lo``/``hi``), without
     building the axis DataArray (cheap: for code that only needs the coordinates)."""

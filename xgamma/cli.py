@@ -18,6 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from xgamma._paths import data_dir
+from xgamma.analysis import Analysis
+from xgamma.config import AnalysisConfig, ConfigError
+from xgamma.errors import XgammaError
+from xgamma.version import __version__
+
 __all__ = ["main"]
 
 _DEPENDENCIES = (
@@ -27,10 +33,7 @@ _DEPENDENCIES = (
 
 
 def _info() -> int:
-    import xgamma
-    from xgamma._paths import data_dir
-
-    print(f"xgamma {xgamma.__version__}")
+    print(f"xgamma {__version__}")
     print(f"python {sys.version.split()[0]}")
     for name in _DEPENDENCIES:
         try:
@@ -45,7 +48,6 @@ def _info() -> int:
 
 
 def _check(path: str) -> int:
-    from .config import AnalysisConfig, ConfigError
 
     try:
         cfg = AnalysisConfig.read(path)
@@ -60,9 +62,6 @@ def _check(path: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     import logging
 
-    from .config import AnalysisConfig, ConfigError
-    from .errors import XgammaError
-
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s")
     try:
@@ -76,7 +75,6 @@ def _run(args: argparse.Namespace) -> int:
         out = Path(args.out or cfg.general.outdir)
         with _scheduler(args.scheduler or cfg.dask.scheduler, cfg.dask.n_workers,
                         cfg.dask.threads_per_worker):
-            from .analysis import Analysis
 
             analysis = Analysis(cfg).run(models=args.models)
             analysis.write(out)
@@ -152,7 +150,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "info":
         return _info()
     if args.command == "config":
-        from .config import AnalysisConfig
 
         print(AnalysisConfig().to_yaml(comments=True))
         return 0

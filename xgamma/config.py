@@ -49,7 +49,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import XgammaError
+from xgamma._paths import data_dir
+from xgamma.errors import XgammaError
 
 __all__ = ["AnalysisConfig", "ConfigError"]
 
@@ -461,7 +462,6 @@ class AnalysisConfig(_Base):
         raw = self.observations.datastore
         env = dict(os.environ)
         if "XGAMMA_DATA" not in env or "GAMMAPY_DATA" not in env:
-            from ._paths import data_dir
 
             d = data_dir(required=False)
             if d is not None:

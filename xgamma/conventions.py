@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import astropy.units as u
 import xarray as xr
 
-from .errors import ConventionError
+from xgamma.errors import ConventionError
 
 __all__ = [
     "DIMS",

@@ -13,7 +13,7 @@ Examples
 
 from __future__ import annotations
 
-__all__ = ["XgammaError", "XgammaIOError", "ConventionError", "GeometryError"]
+__all__ = ["XgammaError", "XgammaIOError", "ConventionError", "GeometryError", "ReductionError"]
 
 
 class XgammaError(Exception):
@@ -66,3 +66,7 @@ class ConventionError(XgammaError, ValueError):
 
 class GeometryError(XgammaError, ValueError):
     """A sky geometry is invalid or two geometries do not match."""
+
+
+class ReductionError(XgammaError, ValueError):
+    """An observation cannot be reduced (missing IRF, bad input); names the observation."""

@@ -20,7 +20,7 @@ import astropy.units as u
 import numpy as np
 import xarray as xr
 
-from . import sky
+from xgamma import sky
 
 __all__ = ["plot", "plot_map", "plot_irf", "healpix_to_image"]
 
@@ -51,7 +51,7 @@ def healpix_to_image(da: xr.DataArray, proj: str = "MOL", binsz: float | None = 
     >>> float(np.nanmax(img.values)), img.dims
     (1.0, ('y', 'x'))
     """
-    nside = int(sky._gattrs(da)["nside"])
+    nside = int(sky.geom_attrs(da)["nside"])
     frame = sky.frame_of(da)
     pixsize = float(np.degrees(np.sqrt(4 * np.pi / (12 * nside**2))))
     binsz = binsz or max(pixsize / 2, 0.05)

@@ -64,7 +64,7 @@ def _elementwise(fn: Callable[..., Any], *args: Any) -> Any:
     return out[()] if isinstance(out, np.ndarray) and out.ndim == 0 else out
 
 
-def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``x * log(y)`` with 0 where ``x == 0``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
@@ -76,7 +76,7 @@ def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _cash_np(n_on: np.ndarray, mu_on: np.ndarray) -> np.ndarray:
     mu = np.maximum(mu_on, TRUNCATION_VALUE)
-    return 2 * (mu - _xlogy(n_on, mu))
+    return 2 * (mu - xlogy(n_on, mu))
 
 
 def _wstat_bkg_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_sig: np.ndarray) -> np.ndarray:
@@ -95,9 +95,9 @@ def _wstat_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_sig: np
         mu_bkg = _wstat_bkg_np(n_on, n_off, alpha, mu_sig)
     mu_on = np.maximum(mu_sig + alpha * mu_bkg, TRUNCATION_VALUE)
     mu_b = np.maximum(mu_bkg, TRUNCATION_VALUE)
-    stat = 2 * (mu_sig + (1 + alpha) * mu_bkg - _xlogy(n_on, mu_on) - _xlogy(n_off, mu_b))
+    stat = 2 * (mu_sig + (1 + alpha) * mu_bkg - xlogy(n_on, mu_on) - xlogy(n_off, mu_b))
     if extra_terms:
-        stat = stat - 2 * (n_on - _xlogy(n_on, n_on)) - 2 * (n_off - _xlogy(n_off, n_off))
+        stat = stat - 2 * (n_on - xlogy(n_on, n_on)) - 2 * (n_off - xlogy(n_off, n_off))
     return stat
 
 
@@ -218,8 +218,8 @@ def excess(n_on: Any, n_off: Any, alpha: Any) -> Any:
 def _li_ma_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     tot = n_on + n_off
     with np.errstate(divide="ignore", invalid="ignore"):
-        t1 = _xlogy(n_on, (1 + alpha) / alpha * n_on / tot)
-        t2 = _xlogy(n_off, (1 + alpha) * n_off / tot)
+        t1 = xlogy(n_on, (1 + alpha) / alpha * n_on / tot)
+        t2 = xlogy(n_off, (1 + alpha) * n_off / tot)
     ts = np.maximum(2 * (t1 + t2), 0.0)
     return np.sign(n_on - alpha * n_off) * np.sqrt(ts)
 
@@ -241,7 +241,7 @@ def li_ma_significance(n_on: Any, n_off: Any, alpha: Any) -> Any:
 def _cash_sig_np(n_on: np.ndarray, mu_bkg: np.ndarray) -> np.ndarray:
     mu = np.maximum(mu_bkg, TRUNCATION_VALUE)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ts = 2 * (_xlogy(n_on, n_on / mu) - (n_on - mu))
+        ts = 2 * (xlogy(n_on, n_on / mu) - (n_on - mu))
     return np.sign(n_on - mu_bkg) * np.sqrt(np.maximum(ts, 0.0))
 
 

@@ -38,7 +38,9 @@ import xarray as xr
 from astropy.coordinates import SkyCoord
 from astropy.time import Time
 
-from .axes import axis_from_edges, energy_axis, linear_axis
+from xgamma import sky
+from xgamma.axes import axis_from_edges, energy_axis, linear_axis
+from xgamma.sky.geom import wcs_geom
 
 __all__ = [
     "make_map_dataset",
@@ -442,7 +444,6 @@ def make_wcs_geom(
     >>> dict(geom.sizes)
     {'energy': 4, 'y': 10, 'x': 10}
     """
-    from .sky import wcs_geom
 
     e = energy if energy is not None else energy_axis(1, 10, 4)
     return wcs_geom(center, width, binsz, frame=frame, proj=proj, axes=[e])
@@ -467,8 +468,6 @@ def make_map_dataset(
     >>> dict(ds.sizes), float(ds.background.sum())
     ({'energy': 2, 'y': 5, 'x': 5, 'energy_true': 2}, 25.0)
     """
-    from . import sky
-    from .axes import energy_axis
 
     counts = np.asarray(counts, float)
     ne, ny, nx = counts.shape
@@ -492,6 +491,5 @@ def crab_reference_geom(energy: xr.DataArray) -> xr.Dataset:
     >>> dict(crab_reference_geom(energy_axis(1, 10, 10)).sizes)
     {'energy': 10, 'y': 250, 'x': 250}
     """
-    from . import sky
 
     return sky.wcs_geom((83.633, 22.014), 5.0, 0.02, axes=[energy], car_reference="center")

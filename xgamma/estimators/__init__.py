@@ -11,7 +11,7 @@ True
 
 from __future__ import annotations
 
-from .core import (
+from xgamma.estimators.core import (
     estimator_result,
     plot_light_curve,
     plot_sed,
@@ -23,9 +23,9 @@ from .core import (
     to_sed_type,
     write_zarr,
 )
-from .flux_points import flux_points
-from .light_curve import light_curve, time_bins
-from .sensitivity import crab_reference, sensitivity
+from xgamma.estimators.flux_points import flux_points
+from xgamma.estimators.light_curve import light_curve, time_bins
+from xgamma.estimators.sensitivity import crab_reference, sensitivity
 
 __all__ = [
     "estimator_result",

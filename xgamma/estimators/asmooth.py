@@ -41,14 +41,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .. import stats
-from ..models.spectral import SpectralModelBase
-from .excess_map import (
-    _arr,
-    _geom_attrs,
-    _is_onoff,
-    _mask,
-    _sky_coords,
+from xgamma import stats
+from xgamma.estimators.excess_map import (
     band_images,
     correlate,
     default_reference,
@@ -56,6 +50,9 @@ from .excess_map import (
     pixel_scale,
     reference_npred,
 )
+from xgamma.estimators.images import dataset_mask, geometry_attrs, is_onoff, map_values, sky_coords
+from xgamma.models.spectral import SpectralModelBase
+from xgamma.plot import plot_map
 
 __all__ = ["asmooth", "asmooth_kernel", "asmooth_scales", "plot_asmooth"]
 
@@ -202,16 +199,16 @@ def asmooth(dataset: xr.Dataset, scales: Any, kernel: str = "gauss", threshold: 
         raise ValueError(f"scales must be positive and strictly increasing [deg], got {sc.tolist()}")
     spec = default_reference() if spectral_model is None else spectral_model
     groups, axis = energy_groups(dataset, energy_edges)
-    mask = _mask(dataset)
+    mask = dataset_mask(dataset)
     mask_img = np.stack([mask[g].any(axis=0) for g in groups])
-    counts = band_images(_arr(dataset["counts"]), groups, mask)
-    if _is_onoff(dataset):
-        off = _arr(dataset["counts_off"])
-        alpha = _arr(dataset["alpha"]) if "alpha" in dataset else _arr(dataset["acceptance"]) / np.where(
-            _arr(dataset["acceptance_off"]) > 0, _arr(dataset["acceptance_off"]), np.inf)
+    counts = band_images(map_values(dataset["counts"]), groups, mask)
+    if is_onoff(dataset):
+        off = map_values(dataset["counts_off"])
+        alpha = map_values(dataset["alpha"]) if "alpha" in dataset else map_values(dataset["acceptance"]) / np.where(
+            map_values(dataset["acceptance_off"]) > 0, map_values(dataset["acceptance_off"]), np.inf)
         bkg_cube = np.where(off > 0, alpha * off, 0.0)
     elif "background" in dataset:
-        bkg_cube = _arr(dataset["background"])
+        bkg_cube = map_values(dataset["background"])
     else:
         raise ValueError("asmooth needs a 'background' (or ON/OFF 'counts_off' and 'alpha') variable")
     background = band_images(bkg_cube, groups, mask)
@@ -234,8 +231,8 @@ def asmooth(dataset: xr.Dataset, scales: Any, kernel: str = "gauss", threshold: 
             arr = np.where(mask_img, arr, np.nan)
         data_vars[name] = xr.Variable(dims, arr, attrs={"units": unit} if name != "significant" else {})
     coords = {k: axis.coords[k].variable for k in ("energy", "energy_min", "energy_max")}
-    coords.update(_sky_coords(dataset))
-    attrs = {**_geom_attrs(dataset), "estimator": "asmooth", "kernel": kernel, "threshold": float(threshold),
+    coords.update(sky_coords(dataset))
+    attrs = {**geometry_attrs(dataset), "estimator": "asmooth", "kernel": kernel, "threshold": float(threshold),
              "method": method, "scales": sc.tolist()}
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
@@ -254,7 +251,6 @@ def plot_asmooth(result: xr.Dataset, variable: str = "flux", energy_index: int =
     >>> len(ax.images)
     1
     """
-    from ..plot import plot_map
 
     da = result[variable].isel(energy=energy_index)
     da = da.assign_attrs({**result.attrs, **da.attrs})

@@ -42,8 +42,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..models.sky import Models, SkyModel
-from ..models.spectral import SpectralModelBase
+from xgamma.io.yaml import models_to_yaml, read_models
+from xgamma.io.zarr import open_zarr, to_zarr
+from xgamma.models.components import Models, SkyModel
+from xgamma.models.spectral import SpectralModelBase
 
 __all__ = [
     "SED_TYPES",
@@ -144,7 +146,6 @@ def reference_models(result: xr.Dataset) -> Models:
     >>> reference_models(r)[0].spectral.parameters["index"].value
     2.2
     """
-    from ..io.yaml import read_models
 
     return read_models(str(result.attrs["reference_model"]))
 
@@ -162,7 +163,7 @@ def time_mjd(result: xr.Dataset | xr.DataArray, which: str = "time") -> np.ndarr
     return mjdref + np.asarray(result[which].values, float) / 86400.0
 
 
-def _to_mjd(t: Any) -> np.ndarray:
+def to_mjd(t: Any) -> np.ndarray:
     from astropy.time import Time
 
     if isinstance(t, Time):
@@ -184,7 +185,7 @@ def time_axis(time_min: Any, time_max: Any, mjdref: float | None = None) -> xr.D
     >>> t.values.tolist(), t.attrs["mjdref"]
     ([21600.0, 108000.0], 53945.0)
     """
-    t0, t1 = _to_mjd(time_min), _to_mjd(time_max)
+    t0, t1 = to_mjd(time_min), to_mjd(time_max)
     if t0.shape != t1.shape or t0.ndim != 1:
         raise ValueError("time_min and time_max must be 1D with the same length")
     if np.any(t1 <= t0):
@@ -285,7 +286,6 @@ def estimator_result(data: Mapping[str, Any], energy: xr.DataArray, reference: A
         variables[k] = (("energy",), v, {"units": unit})
     if norm_scan is not None:
         all_coords["norm_scan"] = xr.Variable("norm_scan", np.asarray(norm_scan, float), attrs={"units": ""})
-    from ..io.yaml import models_to_yaml
 
     at: dict[str, Any] = {
         "sed_type_init": "likelihood",
@@ -350,7 +350,6 @@ def write_zarr(result: xr.Dataset, store: Any, mode: Any = "w") -> None:
     >>> bool(read_zarr(p).equals(r))
     True
     """
-    from ..io.zarr import to_zarr
 
     to_zarr(result, store, mode=mode)
 
@@ -368,7 +367,6 @@ def read_zarr(store: Any) -> xr.Dataset:
     >>> float(read_zarr(p).norm[0])
     1.0
     """
-    from ..io.zarr import open_zarr
 
     ds = open_zarr(store)
     if not isinstance(ds, xr.Dataset):

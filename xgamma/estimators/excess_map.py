@@ -46,10 +46,19 @@ import pandas as pd
 import xarray as xr
 from scipy.signal import fftconvolve
 
-from .. import sky, stats
-from ..axes import axis_from_edges, edges
-from ..models.spectral import SpectralModelBase, spectral_model
-from .core import estimator_result
+from xgamma import sky, stats
+from xgamma.axes import axis_from_edges, edges
+from xgamma.estimators.core import estimator_result
+from xgamma.estimators.images import (
+    dataset_mask,
+    geometry_attrs,
+    is_onoff,
+    map_npred_background,
+    map_values,
+    sky_coords,
+)
+from xgamma.fitting.fold_map import npred_map
+from xgamma.models.spectral import SpectralModelBase, spectral_model
 
 __all__ = [
     "excess_map",
@@ -177,25 +186,6 @@ def _gapped_axis(lo: list[float], hi: list[float]) -> xr.DataArray:
         "energy_max": xr.Variable("energy", hi_a, attrs={"units": "TeV"})})
 
 
-def _mask(dataset: xr.Dataset) -> np.ndarray:
-    """``mask_safe & mask_fit`` as ``(energy, y, x)`` bool."""
-    shape = tuple(dataset.sizes[d] for d in ("energy", "y", "x"))
-    m = np.ones(shape, bool)
-    for k in ("mask_safe", "mask_fit"):
-        if k in dataset:
-            v = dataset[k]
-            dims = [d for d in ("energy", "y", "x") if d in v.dims]
-            arr = np.asarray(v.transpose(*dims).values, bool)
-            if "energy" not in dims:
-                arr = arr[None]
-            m &= np.broadcast_to(arr, shape)
-    return m
-
-
-def _arr(da: xr.DataArray, dims: Sequence[str] = ("energy", "y", "x")) -> np.ndarray:
-    return np.asarray(da.transpose(*dims).values, float)
-
-
 def band_images(cube: np.ndarray, groups: Sequence[np.ndarray], mask: np.ndarray) -> np.ndarray:
     """Sum a cube ``(energy, y, x)`` over each band's bins inside ``mask`` -> ``(band, y, x)``.
 
@@ -250,35 +240,13 @@ def reference_npred(dataset: xr.Dataset, spectral: SpectralModelBase | None = No
     spec = default_reference() if spectral is None else spectral
     et = edges(dataset, "energy_true")
     flux = np.asarray(spec.integral_values(et[:-1], et[1:], list(spec.parameters.values)), float)
-    expo = _arr(dataset["exposure"], ("energy_true", "y", "x")) * flux[:, None, None]
+    expo = map_values(dataset["exposure"], ("energy_true", "y", "x")) * flux[:, None, None]
     ed = _edisp_at_center(dataset)
     if ed is None:
         if expo.shape[0] != dataset.sizes["energy"]:
             raise ValueError("the dataset has no edisp and energy_true differs from energy")
         return expo
     return np.einsum("kyx,ke->eyx", expo, ed)
-
-
-def _sky_coords(dataset: xr.Dataset) -> dict[str, Any]:
-    return {str(k): c.variable for k, c in dataset.coords.items() if c.dims and set(c.dims) <= {"y", "x"}}
-
-
-def _geom_attrs(dataset: xr.Dataset) -> dict[str, Any]:
-    return {k: v for k, v in dataset.attrs.items() if k in sky.GEOM_KEYS}
-
-
-def _is_onoff(dataset: xr.Dataset) -> bool:
-    return "counts_off" in dataset and ("alpha" in dataset or "acceptance_off" in dataset)
-
-
-def _npred_background(dataset: xr.Dataset, model: Any) -> np.ndarray:
-    """Background counts, plus the model's predicted counts when given."""
-    if model is None:
-        return _arr(dataset["background"]) if "background" in dataset else np.zeros(
-            tuple(dataset.sizes[d] for d in ("energy", "y", "x")))
-    from ..fold_map import npred_map
-
-    return _arr(npred_map(dataset, model))
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,7 +281,7 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
     -------
     xarray.Dataset
         Estimator result (dims ``energy``, ``y``, ``x``): ``counts`` (= ``npred``),
-        ``npred_background``, ``npred_excess``, ``ts``, ``sqrt_ts``, ``norm``, ``norm_err``,
+        ``map_npred_background``, ``npred_excess``, ``ts``, ``sqrt_ts``, ``norm``, ``norm_err``,
         ``norm_errn``, ``norm_errp``, ``norm_ul``, ``npred_ref`` (+ ``counts_off``, ``alpha``
         for ON/OFF data) and the reference fluxes; NaN outside the mask.
 
@@ -330,16 +298,16 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
         raise ValueError("excess_map needs a single dataset: stack the observations first (xgamma.stack)")
     spec = default_reference() if spectral_model is None else spectral_model
     groups, axis = energy_groups(dataset, energy_edges)
-    mask = _mask(dataset)
+    mask = dataset_mask(dataset)
     mask_img = np.stack([mask[g].any(axis=0) for g in groups])
     kernel = tophat_kernel(float(correlation_radius) / pixel_scale(dataset))
-    n_on = correlate(band_images(_arr(dataset["counts"]), groups, mask), kernel, integer=True)
-    onoff = _is_onoff(dataset)
+    n_on = correlate(band_images(map_values(dataset["counts"]), groups, mask), kernel, integer=True)
+    onoff = is_onoff(dataset)
     extra: dict[str, Any] = {}
     if onoff:
-        off = _arr(dataset["counts_off"])
-        alpha_cube = _arr(dataset["alpha"]) if "alpha" in dataset else _arr(
-            dataset["acceptance"]) / np.where(_arr(dataset["acceptance_off"]) > 0, _arr(dataset["acceptance_off"]), np.inf)
+        off = map_values(dataset["counts_off"])
+        alpha_cube = map_values(dataset["alpha"]) if "alpha" in dataset else map_values(
+            dataset["acceptance"]) / np.where(map_values(dataset["acceptance_off"]) > 0, map_values(dataset["acceptance_off"]), np.inf)
         bkg_cube = np.where(off > 0, alpha_cube * off, 0.0)
         n_off = correlate(band_images(off, groups, mask), kernel)
         bkg_c = correlate(band_images(bkg_cube, groups, mask), kernel)
@@ -347,9 +315,8 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
             alpha = np.where(n_off > 0, bkg_c / n_off, 0.0)
         sig = np.zeros_like(n_on)
         if model is not None:
-            from ..fold_map import npred_map
 
-            sig = correlate(band_images(_arr(npred_map(dataset, model, component=None)) - _arr(
+            sig = correlate(band_images(map_values(npred_map(dataset, model, component=None)) - map_values(
                 dataset["background"]), groups, mask), kernel)
         background = bkg_c + sig
         excess = n_on - background
@@ -365,7 +332,7 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
             ul = np.asarray(stats.counts_ul(n_on, n_off, alpha, n_sigma=n_sigma_ul), float) - sig
         extra = {"counts_off": n_off, "alpha": alpha}
     else:
-        background = correlate(band_images(_npred_background(dataset, model), groups, mask), kernel)
+        background = correlate(band_images(map_npred_background(dataset, model), groups, mask), kernel)
         excess = n_on - background
         sqrt_ts = np.asarray(stats.cash_significance(n_on, background), float)
         ts = sqrt_ts**2
@@ -384,9 +351,9 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
             **extra,
         }
     data = {k: np.where(mask_img, v, np.nan) for k, v in data.items()}
-    res = estimator_result(data, axis, spec, dims=("energy", "y", "x"), coords=_sky_coords(dataset),
+    res = estimator_result(data, axis, spec, dims=("energy", "y", "x"), coords=sky_coords(dataset),
                            n_sigma=n_sigma, n_sigma_ul=n_sigma_ul,
-                           attrs={**_geom_attrs(dataset), "correlation_radius": float(correlation_radius),
+                           attrs={**geometry_attrs(dataset), "correlation_radius": float(correlation_radius),
                                   "estimator": "excess_map"})
     res["is_ul"] = res["is_ul"] & xr.DataArray(mask_img, dims=("energy", "y", "x"))
     return res

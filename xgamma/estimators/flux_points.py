@@ -47,12 +47,17 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
 
-from ..axes import axis_from_edges
-from ..fold import _as_array, _as_models, fit_mask, npred_background, npred_signal
-from ..models.params import Parameter
-from ..models.sky import Models, SkyModel
-from ..models.spectral import ScaleSpectralModel
-from .core import estimator_result
+from xgamma.axes import axis_from_edges
+from xgamma.compute import compute
+from xgamma.estimators.core import estimator_result
+from xgamma.fitting.fitter import dataset_list, stat_profile
+from xgamma.fitting.fitter import fit as run_fit
+from xgamma.fitting.fold import as_array, fit_mask, npred_background, npred_signal
+from xgamma.fitting.fold_map import MapEvaluator, is_map_dataset
+from xgamma.models.components import Models, SkyModel, as_models
+from xgamma.models.params import Parameter
+from xgamma.models.spectral import ScaleSpectralModel
+from xgamma.stats import xlogy
 
 __all__ = ["flux_points", "flux_point_rows", "snap_edges", "BinLikelihood", "DEFAULT_NORM_SCAN"]
 
@@ -98,27 +103,26 @@ def _cells_1d(ds: xr.Dataset, models: Models, source: str) -> _Cells:
     src, rest = _source_models(models, source)
     name = str(ds.attrs.get("name", ""))
     sizes = {"obs": 1, **{str(k): int(v) for k, v in ds.sizes.items()}}
-    mask = _as_array(fit_mask(ds), ["energy"], sizes).astype(bool)
-    s = _as_array(npred_signal(ds, src.spectral), ["energy"], sizes) if src.applies_to(name) else np.zeros(mask.shape)
+    mask = as_array(fit_mask(ds), ["energy"], sizes).astype(bool)
+    s = as_array(npred_signal(ds, src.spectral), ["energy"], sizes) if src.applies_to(name) else np.zeros(mask.shape)
     other = np.zeros(mask.shape)
     for m in rest:
         if isinstance(m, SkyModel) and m.applies_to(name):
-            other = other + _as_array(npred_signal(ds, m.spectral), ["energy"], sizes)
+            other = other + as_array(npred_signal(ds, m.spectral), ["energy"], sizes)
     e = np.broadcast_to(np.asarray(ds["energy"].values, float), mask.shape)
-    n = _as_array(ds["counts"], ["energy"], sizes).astype(float)
+    n = as_array(ds["counts"], ["energy"], sizes).astype(float)
     if "counts_off" in ds:
-        n_off = _as_array(ds["counts_off"], ["energy"], sizes).astype(float)
-        alpha = (_as_array(ds["acceptance"], ["energy"], sizes) / _as_array(ds["acceptance_off"], ["energy"], sizes))
+        n_off = as_array(ds["counts_off"], ["energy"], sizes).astype(float)
+        alpha = (as_array(ds["acceptance"], ["energy"], sizes) / as_array(ds["acceptance_off"], ["energy"], sizes))
         k, wst = other, np.ones(mask.shape, bool)
     else:
-        bkg = _as_array(npred_background(ds, rest), ["energy"], sizes) if "background" in ds else np.zeros(mask.shape)
+        bkg = as_array(npred_background(ds, rest), ["energy"], sizes) if "background" in ds else np.zeros(mask.shape)
         k, n_off, alpha, wst = other + bkg, np.zeros(mask.shape), np.zeros(mask.shape), np.zeros(mask.shape, bool)
     return _Cells(*(np.asarray(a, float)[mask] if a is not wst else a[mask]
                     for a in (e, n, s, k, n_off, alpha, wst)))
 
 
 def _cells_3d(ds: xr.Dataset, models: Models, source: str) -> _Cells:
-    from ..fold_map import MapEvaluator
 
     src, rest = _source_models(models, source)
     ev_s = MapEvaluator(ds, Models([src]))
@@ -140,7 +144,6 @@ def _cells_3d(ds: xr.Dataset, models: Models, source: str) -> _Cells:
 
 
 def _dataset_cells(datasets: Sequence[xr.Dataset], models: Models, source: str) -> list[_Cells]:
-    from ..fold_map import is_map_dataset
 
     return [_cells_3d(d, models, source) if is_map_dataset(d) else _cells_1d(d, models, source) for d in datasets]
 
@@ -189,9 +192,8 @@ class BinLikelihood:
         with np.errstate(divide="ignore", invalid="ignore"):
             self._k3 = 4 * a * (a + 1) * self.wo
             self._k4 = 1 / (2 * a * (a + 1))
-        from ..stats import _xlogy
 
-        self._wconst = float((2 * (self.wn - _xlogy(self.wn, self.wn)) + 2 * (self.wo - _xlogy(self.wo, self.wo))).sum())
+        self._wconst = float((2 * (self.wn - xlogy(self.wn, self.wn)) + 2 * (self.wo - xlogy(self.wo, self.wo))).sum())
         self._cpos = self.cn > 0
         self._wpos = self.wn > 0
         self.counts = float(n.sum())
@@ -382,8 +384,6 @@ def _solve_bin(cells: _Cells, kw: dict[str, Any]) -> dict[str, Any]:
 
 def _solve_bin_reopt(datasets: list[xr.Dataset], models: Models, source: str, lo: float, hi: float,
                      kw: dict[str, Any]) -> dict[str, Any]:
-    from ..fit import fit as run_fit
-    from ..fit import stat_profile
 
     dsb = []
     for d in datasets:
@@ -440,27 +440,7 @@ def _solve_bin_reopt(datasets: list[xr.Dataset], models: Models, source: str, lo
 # public
 
 
-def _compute(tasks: list[Any], progress: bool, desc: str) -> list[Any]:
-    if not progress:
-        return list(dask.compute(*tasks))
-    from dask.callbacks import Callback
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(tasks), desc=desc)
-
-    class _Bar(Callback):  # type: ignore[misc]
-        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
-            if isinstance(result, dict):
-                bar.update(1)
-
-    try:
-        with _Bar():
-            return list(dask.compute(*tasks))
-    finally:
-        bar.close()
-
-
-def _options(n_sigma: float, n_sigma_ul: float, norm_scan: Any, selection_optional: Sequence[str]) -> dict[str, Any]:
+def estimator_options(n_sigma: float, n_sigma_ul: float, norm_scan: Any, selection_optional: Sequence[str]) -> dict[str, Any]:
     return {"n_sigma": n_sigma, "n_sigma_ul": n_sigma_ul,
             "norm_scan": norm_scan if "scan" in selection_optional else None, "optional": tuple(selection_optional)}
 
@@ -479,7 +459,7 @@ def flux_point_rows(datasets: Sequence[xr.Dataset], models: Models, source: str,
     >>> from xgamma.fold import example_dataset
     >>> from xgamma.models import Models, SkyModel, spectral_model
     >>> m = Models([SkyModel("crab", spectral_model("pl", index=2.6, amplitude=4e-11))])
-    >>> rows = flux_point_rows([example_dataset()], m, "crab", np.array([1.0, 10.0]), _options(1, 2, None, ()))
+    >>> rows = flux_point_rows([example_dataset()], m, "crab", np.array([1.0, 10.0]), estimator_options(1, 2, None, ()))
     >>> round(rows[0]["norm"], 2), rows[0]["valid"]
     (1.0, True)
     """
@@ -535,10 +515,8 @@ def flux_points(datasets: Any, models: Any, source: str, energy_edges: Any, n_si
     """
     import astropy.units as u
 
-    from ..fit import _dataset_list
-
-    dlist = _dataset_list(datasets)
-    models = _as_models(models)
+    dlist = dataset_list(datasets)
+    models = as_models(models)
     if isinstance(energy_edges, u.Quantity):
         energy_edges = energy_edges.to_value("TeV")
     ref_ds = dlist[0]
@@ -546,7 +524,7 @@ def flux_points(datasets: Any, models: Any, source: str, energy_edges: Any, n_si
     edges = snap_edges(energy_edges, reco_edges)
     if edges.size < 2:
         raise ValueError(f"energy_edges {energy_edges} snap to fewer than two reco-energy edges {edges}")
-    kw = _options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
+    kw = estimator_options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
     tasks = []
     if reoptimize:
         if any("y" in d.dims for d in dlist):
@@ -557,16 +535,16 @@ def flux_points(datasets: Any, models: Any, source: str, energy_edges: Any, n_si
         cells = _concat(_dataset_cells(dlist, models, source))
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             tasks.append(dask.delayed(_solve_bin, pure=True)(_in_bin(cells, lo, hi), kw))
-    rows = _compute(tasks, progress, "flux points")
+    rows = compute(tasks, progress, "flux points")
     energy = axis_from_edges(edges, "energy", unit="TeV")
-    return _assemble(rows, energy, models[source], kw, ("energy",), {}, n_sigma, n_sigma_ul, sqrt_ts_threshold_ul)
+    return assemble_rows(rows, energy, models[source], kw, ("energy",), {}, n_sigma, n_sigma_ul, sqrt_ts_threshold_ul)
 
 
 _VARS = ("norm", "norm_err", "norm_errp", "norm_errn", "norm_ul", "ts", "npred", "npred_excess", "counts",
          "stat", "stat_null")
 
 
-def _assemble(rows: list[dict[str, Any]], energy: xr.DataArray, reference: Any, kw: dict[str, Any],
+def assemble_rows(rows: list[dict[str, Any]], energy: xr.DataArray, reference: Any, kw: dict[str, Any],
               dims: tuple[str, ...], coords: dict[str, Any], n_sigma: float, n_sigma_ul: float,
               sqrt_ts_threshold_ul: float, shape: tuple[int, ...] | None = None,
               attrs: dict[str, Any] | None = None) -> xr.Dataset:

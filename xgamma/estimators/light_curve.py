@@ -31,11 +31,20 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..axes import axis_from_edges
-from ..fold import _as_models
-from ..models.sky import Models
-from .core import time_axis
-from .flux_points import _assemble, _compute, _options, flux_point_rows, snap_edges
+from xgamma.axes import axis_from_edges
+from xgamma.compute import compute
+from xgamma.estimators.core import time_axis, to_mjd
+from xgamma.estimators.flux_points import (
+    assemble_rows,
+    estimator_options,
+    flux_point_rows,
+    snap_edges,
+)
+from xgamma.io.store import DataStore
+from xgamma.models.components import Models, as_models
+from xgamma.reduction.driver import reduce
+from xgamma.reduction.spectrum import reduce_spectrum
+from xgamma.sky.geom import geom_kind
 
 __all__ = ["light_curve", "light_curve_datasets", "time_bins", "time_slice", "TimeSlice", "obs_time_range"]
 
@@ -193,16 +202,15 @@ def time_bins(observations: Sequence[Any] | None = None, *, edges: Any = None, i
     >>> t0.tolist(), t1.tolist()
     ([53945.0, 53945.5], [53945.5, 53946.0])
     """
-    from .core import _to_mjd
 
     given = sum(x is not None and x is not False for x in (edges, intervals, duration, per_observation or None))
     if given != 1:
         raise ValueError("give exactly one of edges, intervals, duration, per_observation")
     if edges is not None:
-        e = _to_mjd(edges)
+        e = to_mjd(edges)
         return e[:-1].copy(), e[1:].copy()
     if intervals is not None:
-        pairs = [(float(_to_mjd(a)[0]), float(_to_mjd(b)[0])) for a, b in intervals]
+        pairs = [(float(to_mjd(a)[0]), float(to_mjd(b)[0])) for a, b in intervals]
         arr = np.array(pairs, float).reshape(-1, 2)
         return arr[:, 0], arr[:, 1]
     obs = list(observations or [])
@@ -215,21 +223,18 @@ def time_bins(observations: Sequence[Any] | None = None, *, edges: Any = None, i
         if not obs:
             raise ValueError("duration bins need t_start and t_stop, or observations")
         rng = np.array([obs_time_range(o) for o in obs], float)
-    start = float(_to_mjd(t_start)[0]) if t_start is not None else float(rng[:, 0].min())
-    stop = float(_to_mjd(t_stop)[0]) if t_stop is not None else float(rng[:, 1].max())
+    start = float(to_mjd(t_start)[0]) if t_start is not None else float(rng[:, 0].min())
+    stop = float(to_mjd(t_stop)[0]) if t_stop is not None else float(rng[:, 1].max())
     n = max(1, int(math.ceil((stop - start) / step - 1e-9)))
     e = start + step * np.arange(n + 1)
     return e[:-1], e[1:]
 
 
 def _reduce_slice(sl: Any, geom: xr.Dataset, reduce_kwargs: dict[str, Any]) -> xr.Dataset:
-    from ..sky import geom_kind
 
     if geom_kind(geom) == "region":
-        from ..spectrum import reduce_spectrum
 
         return reduce_spectrum(sl, geom, **reduce_kwargs)
-    from ..reduce import reduce
 
     return reduce(sl, geom, **reduce_kwargs)
 
@@ -298,7 +303,6 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
     >>> lc.norm.dims
     ('time', 'energy')
     """
-    from ..io.store import DataStore
 
     if geom is None:
         raise ValueError("light_curve: give the reduction geometry (geom): a region geometry for 1D, WCS for 3D")
@@ -308,7 +312,7 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
     for o in obs:  # read everything once, before threads share the observations
         if hasattr(o, "load"):
             o.load()
-    models = _as_models(models)
+    models = as_models(models)
     if time_intervals is None or (isinstance(time_intervals, str) and time_intervals == "observation"):
         t_min, t_max = time_bins(obs, per_observation=True)
     elif isinstance(time_intervals, str) or _is_duration(time_intervals):
@@ -330,19 +334,19 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
     if isinstance(energy_edges, u.Quantity):
         energy_edges = energy_edges.to_value("TeV")
     edges = snap_edges(energy_edges, reco)
-    kw = _options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
+    kw = estimator_options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
     rkw = dict(reduce_kwargs or {})
     tasks = []
     for t0, t1 in zip(t_min, t_max, strict=True):
         these = [o for o, (a, b) in zip(obs, ranges, strict=True) if a < t1 and b > t0]
         tasks.append(dask.delayed(_time_bin_rows, pure=True)(these, float(t0), float(t1), geom, rkw, models,
                                                              source, edges, kw, reoptimize))
-    out = _compute(tasks, progress, "light curve")
+    out = compute(tasks, progress, "light curve")
     rows = [r for rows_t, _ in out for r in rows_t]
     livetime = np.array([lt for _, lt in out], float)
     taxis = time_axis(t_min, t_max)
     energy = axis_from_edges(edges, "energy", unit="TeV")
-    res = _assemble(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
+    res = assemble_rows(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
                     sqrt_ts_threshold_ul, shape=(t_min.size, edges.size - 1),
                     attrs={"mjdref": float(taxis.attrs["mjdref"])})
     return res.assign(livetime=("time", livetime, {"units": "s"}))
@@ -374,25 +378,24 @@ def light_curve_datasets(datasets: Sequence[Any], t_min: Any, t_max: Any, models
     >>> lc.sizes["time"], bool(abs(lc.norm - 1).max() < 0.2)
     (3, True)
     """
-    from .core import _to_mjd
 
-    t0, t1 = _to_mjd(t_min), _to_mjd(t_max)
+    t0, t1 = to_mjd(t_min), to_mjd(t_max)
     groups = [[d] if isinstance(d, xr.Dataset) else list(d) for d in datasets]
     if len(groups) != t0.size:
         raise ValueError(f"{len(groups)} dataset groups for {t0.size} time bins")
-    models = _as_models(models)
+    models = as_models(models)
     first = next((g[0] for g in groups if g), None)
     if first is None:
         raise ValueError("light_curve_datasets: no datasets")
     reco = np.append(np.asarray(first["energy_min"].values, float), float(first["energy_max"].values[-1]))
     edges = snap_edges(np.asarray(energy_edges, float), reco)
-    kw = _options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
+    kw = estimator_options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
     tasks = [dask.delayed(_rows_task, pure=True)(g, models, source, edges, kw, reoptimize) for g in groups]
-    out = _compute(tasks, progress, "light curve")
+    out = compute(tasks, progress, "light curve")
     rows = [r for rows_t, _ in out for r in rows_t]
     taxis = time_axis(t0, t1)
     energy = axis_from_edges(edges, "energy", unit="TeV")
-    res = _assemble(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
+    res = assemble_rows(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
                     sqrt_ts_threshold_ul, shape=(t0.size, edges.size - 1), attrs={"mjdref": float(taxis.attrs["mjdref"])})
     return res.assign(livetime=("time", np.array([lt for _, lt in out], float), {"units": "s"}))
 

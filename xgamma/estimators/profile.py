@@ -5,11 +5,11 @@
 and each energy band, what :func:`~xgamma.estimators.excess_map.excess_map` measures in its
 correlation disk (Gammapy's ``FluxProfileEstimator`` with the norm of the excess):
 
-- ``counts`` and ``npred_background`` summed over the region's pixels (pixel centres inside the
+- ``counts`` and ``map_npred_background`` summed over the region's pixels (pixel centres inside the
   region, :func:`xgamma.sky.region_mask`) and the band's reco-energy bins inside ``mask_safe``
   (and ``mask_fit``); the background is the dataset's ``background`` (or the predicted counts of
   a ``model`` with its background); ON/OFF datasets use ``alpha x counts_off``;
-- ``npred_excess = counts - npred_background``, ``sqrt_ts`` (Cash significance; Li & Ma for
+- ``npred_excess = counts - map_npred_background``, ``sqrt_ts`` (Cash significance; Li & Ma for
   ON/OFF), ``ts``, profile-likelihood errors ``norm_errn``/``norm_errp`` and upper limit
   ``norm_ul`` (:func:`xgamma.stats.counts_errn` etc.), ``norm_err = sqrt(counts)``;
 - the norm relative to a reference spectrum (power law, index 2, by default):
@@ -46,20 +46,23 @@ import xarray as xr
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from .. import sky, stats
-from ..models.spectral import SpectralModelBase
-from .core import estimator_result, to_sed_type
-from .excess_map import (
-    _arr,
-    _geom_attrs,
-    _is_onoff,
-    _mask,
-    _npred_background,
+from xgamma import sky, stats
+from xgamma.estimators.core import estimator_result, to_sed_type
+from xgamma.estimators.excess_map import (
     band_images,
     default_reference,
     energy_groups,
     reference_npred,
 )
+from xgamma.estimators.images import (
+    dataset_mask,
+    geometry_attrs,
+    is_onoff,
+    map_npred_background,
+    map_values,
+)
+from xgamma.fitting.fold_map import npred_map
+from xgamma.models.spectral import SpectralModelBase
 
 __all__ = ["flux_profile", "box_profile_regions", "annulus_regions", "profile_distances", "plot_profile"]
 
@@ -105,7 +108,7 @@ def box_profile_regions(start: Any, stop: Any, n: int, width: float, frame: str 
 
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    fr = sky._frame(frame)
+    fr = sky.frame_name(frame)
     a = _coord(start, fr).transform_to(fr)
     b = _coord(stop, fr).transform_to(fr)
     length = float(a.separation(b).deg)
@@ -138,7 +141,7 @@ def annulus_regions(center: Any, radii: Sequence[float], frame: str = "icrs") ->
     r = np.asarray(getattr(radii, "to_value", lambda _: radii)("deg"), float)
     if r.ndim != 1 or r.size < 2 or np.any(np.diff(r) <= 0) or r[0] < 0:
         raise ValueError(f"radii must be >= 0 and strictly increasing, got {r.tolist()}")
-    c = _coord(center, sky._frame(frame))
+    c = _coord(center, sky.frame_name(frame))
     return [CircleSkyRegion(c, r1 * u.deg) if r0 == 0 else CircleAnnulusSkyRegion(c, r0 * u.deg, r1 * u.deg)
             for r0, r1 in zip(r[:-1], r[1:], strict=True)]
 
@@ -171,7 +174,7 @@ def profile_distances(regions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     from regions import CircleAnnulusSkyRegion, CircleSkyRegion, RectangleSkyRegion
 
     regs = _regions(regions)
-    centres = [sky._leaf_center(sky._leaves(r)[0]) for r in regs]
+    centres = [sky.leaf_center(sky.region_leaves(r)[0]) for r in regs]
     c0 = centres[0]
     sep = np.array([float(c0.separation(c).deg) for c in centres])
     if all(isinstance(r, CircleSkyRegion | CircleAnnulusSkyRegion) for r in regs) and np.all(sep < 1e-9):
@@ -213,7 +216,7 @@ def flux_profile(dataset: xr.Dataset, regions: Any, energy_edges: Any = None, n_
     -------
     xarray.Dataset
         Estimator result with dims ``(region, energy)``: ``counts``, ``npred``,
-        ``npred_background``, ``npred_excess``, ``ts``, ``sqrt_ts``, ``norm``, ``norm_err``,
+        ``map_npred_background``, ``npred_excess``, ``ts``, ``sqrt_ts``, ``norm``, ``norm_err``,
         ``norm_errn``, ``norm_errp``, ``norm_ul``, ``npred_ref``, ``n_pixels``, ``valid``,
         ``is_ul`` (+ ``counts_off``, ``alpha`` for ON/OFF), ``solid_angle`` (region) and the
         reference fluxes; coordinates ``region`` (strings), ``distance``, ``distance_min``,
@@ -233,7 +236,7 @@ def flux_profile(dataset: xr.Dataset, regions: Any, energy_edges: Any = None, n_
     regs = _regions(regions)
     spec = default_reference() if spectral_model is None else spectral_model
     groups, axis = energy_groups(dataset, energy_edges)
-    mask = _mask(dataset)
+    mask = dataset_mask(dataset)
     mask_img = np.stack([mask[g].any(axis=0) for g in groups]).astype(float)  # (band, y, x)
     geom = sky.drop_axes(dataset)
     rmask = np.stack([np.asarray(sky.region_mask(geom, r).transpose("y", "x").values, float) for r in regs])
@@ -241,22 +244,21 @@ def flux_profile(dataset: xr.Dataset, regions: Any, energy_edges: Any = None, n_
     def total(cube: np.ndarray) -> np.ndarray:  # (energy, y, x) -> (region, band)
         return np.einsum("ryx,byx->rb", rmask, band_images(cube, groups, mask))
 
-    n_on = total(_arr(dataset["counts"]))
+    n_on = total(map_values(dataset["counts"]))
     n_pix = np.einsum("ryx,byx->rb", rmask, mask_img)
     extra: dict[str, Any] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
-        if _is_onoff(dataset):
-            off = _arr(dataset["counts_off"])
-            a_cube = _arr(dataset["alpha"]) if "alpha" in dataset else _arr(dataset["acceptance"]) / np.where(
-                _arr(dataset["acceptance_off"]) > 0, _arr(dataset["acceptance_off"]), np.inf)
+        if is_onoff(dataset):
+            off = map_values(dataset["counts_off"])
+            a_cube = map_values(dataset["alpha"]) if "alpha" in dataset else map_values(dataset["acceptance"]) / np.where(
+                map_values(dataset["acceptance_off"]) > 0, map_values(dataset["acceptance_off"]), np.inf)
             n_off = total(off)
             background = total(np.where(off > 0, a_cube * off, 0.0))
             alpha = np.where(n_off > 0, background / n_off, 0.0)
             if model is not None:
-                from ..fold_map import npred_map
 
-                background = background + total(_arr(npred_map(dataset, model, component=None))
-                                                - _arr(dataset["background"]))
+                background = background + total(map_values(npred_map(dataset, model, component=None))
+                                                - map_values(dataset["background"]))
             has_off = (alpha > 0) & (n_off > 0)
             sig = np.asarray(stats.li_ma_significance(n_on, n_off, np.where(has_off, alpha, 1.0)), float)
             sqrt_ts = np.where(has_off & (model is None), sig,
@@ -267,7 +269,7 @@ def flux_profile(dataset: xr.Dataset, regions: Any, energy_edges: Any = None, n_
             ul = np.asarray(stats.counts_ul(n_on, n_off, alpha, n_sigma=n_sigma_ul), float)
             extra = {"counts_off": n_off, "alpha": alpha}
         else:
-            background = total(_npred_background(dataset, model))
+            background = total(map_npred_background(dataset, model))
             sqrt_ts = np.asarray(stats.cash_significance(n_on, background), float)
             err = np.sqrt(n_on)
             errn = np.asarray(stats.counts_errn(n_on, mu_bkg=background, n_sigma=n_sigma), float)
@@ -294,7 +296,7 @@ def flux_profile(dataset: xr.Dataset, regions: Any, energy_edges: Any = None, n_
     res = estimator_result(data, axis, spec, dims=("region", "energy"), coords=coords, n_sigma=n_sigma,
                            n_sigma_ul=n_sigma_ul,
                            attrs={"frame": sky.frame_of(dataset), "estimator": "flux_profile",
-                                  **{k: v for k, v in _geom_attrs(dataset).items() if k == "wcs"}})
+                                  **{k: v for k, v in geometry_attrs(dataset).items() if k == "wcs"}})
     res["is_ul"] = res["is_ul"] & res["valid"]
     omega = np.asarray(sky.solid_angle(geom).transpose("y", "x").values, float)
     res["solid_angle"] = xr.Variable("region", np.einsum("ryx,yx->r", rmask, omega), attrs={"units": "sr"})

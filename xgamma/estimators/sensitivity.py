@@ -30,10 +30,10 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
 
-from ..fold import _as_array, fit_mask, npred_signal
-from ..models.spectral import SpectralModelBase, spectral_model
-from ..stats import li_ma_significance
-from .core import reference_fluxes
+from xgamma.estimators.core import reference_fluxes
+from xgamma.fitting.fold import as_array, fit_mask, npred_signal
+from xgamma.models.spectral import SpectralModelBase, spectral_model
+from xgamma.stats import li_ma_significance
 
 __all__ = ["sensitivity", "crab_reference", "excess_for_significance"]
 
@@ -116,19 +116,19 @@ def sensitivity(dataset: xr.Dataset, livetime: float | None = None, n_sigma: flo
     scale = T / lt0
     sizes = {"obs": 1, **{str(k): int(v) for k, v in dataset.sizes.items()}}
     if "counts_off" in dataset:
-        a_o = _as_array(dataset["acceptance"], ["energy"], sizes) / _as_array(dataset["acceptance_off"], ["energy"], sizes)
-        off = _as_array(dataset["counts_off"], ["energy"], sizes)
+        a_o = as_array(dataset["acceptance"], ["energy"], sizes) / as_array(dataset["acceptance_off"], ["energy"], sizes)
+        off = as_array(dataset["counts_off"], ["energy"], sizes)
         bkg = (a_o * off).sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             alpha = np.where(off.sum(axis=0) > 0, bkg / off.sum(axis=0), a_o.mean(axis=0))
     elif "background" in dataset:
-        bkg = _as_array(dataset["background"], ["energy"], sizes).sum(axis=0)
+        bkg = as_array(dataset["background"], ["energy"], sizes).sum(axis=0)
         alpha = np.full(bkg.shape, alpha_known_background)
     else:
         raise ValueError("sensitivity needs ON/OFF counts or a background")
     bkg = bkg * scale
-    mask = np.asarray(_as_array(fit_mask(dataset), ["energy"], sizes).any(axis=0), bool)
-    npred_ref = _as_array(npred_signal(dataset, spec), ["energy"], sizes).sum(axis=0) * scale
+    mask = np.asarray(as_array(fit_mask(dataset), ["energy"], sizes).any(axis=0), bool)
+    npred_ref = as_array(npred_signal(dataset, spec), ["energy"], sizes).sum(axis=0) * scale
     n = bkg.size
     excess = np.full(n, np.nan)
     crit = np.full(n, "", dtype=object)

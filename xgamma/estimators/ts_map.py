@@ -52,24 +52,27 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .. import sky
-from ..axes import edges
-from ..models.sky import Models, SkyModel
-from ..models.spatial import spatial_model
-from ..models.spectral import spectral_model
-from .core import estimator_result
-from .excess_map import (
-    _arr,
-    _geom_attrs,
-    _mask,
-    _npred_background,
-    _sky_coords,
+from xgamma import sky
+from xgamma.axes import edges
+from xgamma.estimators.core import estimator_result
+from xgamma.estimators.excess_map import (
     band_images,
     correlate,
     energy_groups,
     pixel_scale,
     reference_npred,
 )
+from xgamma.estimators.images import (
+    dataset_mask,
+    geometry_attrs,
+    map_npred_background,
+    map_values,
+    sky_coords,
+)
+from xgamma.fitting.fold_map import npred_map, psf_containment_radius
+from xgamma.models.components import Models, SkyModel
+from xgamma.models.spatial import spatial_model
+from xgamma.models.spectral import spectral_model
 
 __all__ = ["ts_map", "ts_kernel", "default_ts_model", "solve_ts"]
 
@@ -101,7 +104,7 @@ def _kernel_dataset(dataset: xr.Dataset, binsz: float, half: int) -> xr.Dataset:
     n = 2 * half + 1
     lon, lat = (c.ra.deg, c.dec.deg) if frame == "icrs" else (c.l.deg, c.b.deg)
     geom = sky.wcs_geom((lon, lat), n * binsz, binsz, frame=frame, proj=proj)
-    expo = _arr(dataset["exposure"], ("energy_true", "y", "x"))
+    expo = map_values(dataset["exposure"], ("energy_true", "y", "x"))
     with np.errstate(invalid="ignore"):
         mean = np.array([e[e > 0].mean() if np.any(e > 0) else 0.0 for e in expo])
     et = dataset["energy_true"]
@@ -142,7 +145,6 @@ def ts_kernel(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: 
     >>> k.shape, round(float(k.sum()), 6), bool(k[0, 5, 5] == k.max())
     ((1, 11, 11), 1.0, True)
     """
-    from ..fold_map import npred_map, psf_containment_radius
 
     model = default_ts_model() if model is None else model
     pix = pixel_scale(dataset) if binsz is None else float(binsz)
@@ -171,7 +173,7 @@ def ts_kernel(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: 
     half = int(min(math.ceil(0.5 * float(kernel_width) / pix), nmax))
     kds = _kernel_dataset(dataset, pix, half)
     src = SkyModel("ts-kernel", model.spectral, spatial)
-    npred = _arr(npred_map(kds, Models([src])))
+    npred = map_values(npred_map(kds, Models([src])))
     groups, _ = energy_groups(dataset, energy_edges)
     k = np.stack([npred[g].sum(axis=0) for g in groups])
     tot = k.sum(axis=(1, 2), keepdims=True)
@@ -462,10 +464,10 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
         raise ValueError("ts_map needs a single dataset: stack the observations first (xgamma.stack)")
     model = default_ts_model() if model is None else model
     groups, axis = energy_groups(dataset, energy_edges)
-    mask = _mask(dataset)
+    mask = dataset_mask(dataset)
     mask_img = np.stack([mask[g].any(axis=0) for g in groups])
-    n_img = band_images(_arr(dataset["counts"]), groups, mask)
-    b_img = band_images(_npred_background(dataset, models), groups, mask)
+    n_img = band_images(map_values(dataset["counts"]), groups, mask)
+    b_img = band_images(map_npred_background(dataset, models), groups, mask)
     x_img = band_images(reference_npred(dataset, model.spectral), groups, mask)
     f = int(downsampling_factor or 1)
     pix = pixel_scale(dataset)
@@ -498,9 +500,9 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
             arr = np.where(mask_img, arr, np.nan)
         out[key] = arr
     out["success"] = out["success"].astype(bool) & mask_img
-    res = estimator_result(out, axis, model.spectral, dims=("energy", "y", "x"), coords=_sky_coords(dataset),
+    res = estimator_result(out, axis, model.spectral, dims=("energy", "y", "x"), coords=sky_coords(dataset),
                            n_sigma=n_sigma, n_sigma_ul=n_sigma_ul,
-                           attrs={**_geom_attrs(dataset), "estimator": "ts_map",
+                           attrs={**geometry_attrs(dataset), "estimator": "ts_map",
                                   "kernel_width": float(kernel.shape[-1] * pix * f),
                                   "downsampling_factor": f})
     return res

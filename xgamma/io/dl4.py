@@ -50,9 +50,9 @@ import xarray as xr
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-from .. import sky
-from ..axes import axis_from_edges, edges
-from ..errors import XgammaIOError
+from xgamma import sky
+from xgamma.axes import axis_from_edges, edges
+from xgamma.errors import XgammaIOError
 
 __all__ = ["write_dl4", "read_dl4", "to_hdulist", "from_hdulist"]
 

@@ -27,12 +27,12 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 
-from ..errors import XgammaIOError
+from xgamma.errors import XgammaIOError
 
 __all__ = ["RawHDU", "Table", "read_hdus", "read_header", "read_table", "table_from_hdu", "unit_factor"]
 
 _BLOCK = 2880
-_STRUCTURAL = re.compile(
+STRUCTURAL_KEYS = re.compile(
     r"^(XTENSION|SIMPLE|BITPIX|NAXIS\d*|PCOUNT|GCOUNT|TFIELDS|EXTEND|END|"
     r"T(TYPE|FORM|UNIT|DIM|SCAL|ZERO|NULL|DISP)\d+)$"
 )
@@ -488,7 +488,7 @@ def read_table(path: str | Path, hdu: str | int = 1) -> pd.DataFrame:
     return _frame(table_from_hdu(raw), raw)
 
 
-def _lower_names(names: list[str]) -> dict[str, str]:
+def lower_names(names: list[str]) -> dict[str, str]:
     """Lower-case column names; on a clash the upper-case (GADF) column keeps the name."""
     out: dict[str, str] = {}
     taken: set[str] = set()
@@ -503,12 +503,12 @@ def _lower_names(names: list[str]) -> dict[str, str]:
     return {n: out[n] for n in names}
 
 
-def _meta(header: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in header.items() if not _STRUCTURAL.match(k)}
+def header_meta(header: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in header.items() if not STRUCTURAL_KEYS.match(k)}
 
 
 def _frame(tab: Table, raw: RawHDU) -> pd.DataFrame:
-    rename = _lower_names(tab.names)
+    rename = lower_names(tab.names)
     data: dict[str, Any] = {}
     dropped: list[str] = []
     for n in tab.names:
@@ -519,7 +519,7 @@ def _frame(tab: Table, raw: RawHDU) -> pd.DataFrame:
         data[rename[n]] = arr
     df = pd.DataFrame(data, copy=False)
     df.attrs["units"] = {rename[n]: tab.units.get(n, "") for n in tab.names if n not in dropped}
-    df.attrs["meta"] = _meta(raw.header)
+    df.attrs["meta"] = header_meta(raw.header)
     if dropped:
         df.attrs["dropped_columns"] = dropped
     return df
@@ -554,13 +554,13 @@ _KNOWN_UNITS: Mapping[str, u.UnitBase] = {
 }
 
 
-def _unit(s: str) -> u.UnitBase:
+def parse_unit(s: str) -> u.UnitBase:
     known = _KNOWN_UNITS.get(s) or _KNOWN_UNITS.get(s.strip())
     return known if known is not None else _parse_unit(s)
 
 
 def _factor(src: str, dst: str) -> float:
-    return float(_unit(src).to(_unit(dst)))
+    return float(parse_unit(src).to(parse_unit(dst)))
 
 
 def unit_factor(src: str, dst: str, path: Any = None, hdu: Any = None, what: str = "") -> float:

@@ -32,21 +32,22 @@ import pandas as pd
 import xarray as xr
 from xarray.backends import BackendEntrypoint
 
-from ..axes import axis_from_edges
-from ..errors import XgammaIOError
-from .fits import (
-    _STRUCTURAL,
+from xgamma.axes import axis_from_edges
+from xgamma.errors import XgammaIOError
+from xgamma.io.fits import (
+    STRUCTURAL_KEYS,
     RawHDU,
     Table,
-    _lower_names,
-    _meta,
-    _unit,
+    header_meta,
+    lower_names,
+    parse_unit,
     read_hdus,
     read_header,
     read_table,
     table_from_hdu,
     unit_factor,
 )
+from xgamma.irf.response import psf_from_params
 
 __all__ = [
     "RawHDU",
@@ -108,7 +109,7 @@ def events_from_hdu(raw: RawHDU, obs_id: Any = None) -> pd.DataFrame:
     if missing:
         raise XgammaIOError(f"EVENTS table lacks column(s) {missing}", path=raw.path,
                             hdu=raw.name, expected="TIME, RA, DEC, ENERGY")
-    rename = _lower_names(tab.names)
+    rename = lower_names(tab.names)
     cols: dict[str, np.ndarray] = {}
     units: dict[str, str] = {}
     if "EVENT_ID" in upper:
@@ -146,7 +147,7 @@ def events_from_hdu(raw: RawHDU, obs_id: Any = None) -> pd.DataFrame:
         warnings.warn(f"{raw.path} [HDU {raw.name}]: empty event list", UserWarning, stacklevel=2)
     attrs: dict[str, Any] = {"units": units, **_time_attrs(h),
                              "obs_id": obs_id if obs_id is not None else h.get("OBS_ID"),
-                             "meta": _meta(h)}
+                             "meta": header_meta(h)}
     if dropped:
         attrs["dropped_columns"] = dropped
     df.attrs = attrs  # type: ignore[assignment]
@@ -196,7 +197,7 @@ def gti_from_hdu(raw: RawHDU) -> pd.DataFrame:
         "stop": (tab.columns[upper["STOP"]].astype(np.float64) + tz) * ft,
     })
     attrs: dict[str, Any] = {"units": {"start": "s", "stop": "s"}, **_time_attrs(raw.header),
-                             "meta": _meta(raw.header)}
+                             "meta": header_meta(raw.header)}
     df.attrs = attrs  # type: ignore[assignment]
     return df
 
@@ -559,7 +560,6 @@ def irf_from_hdus(raw: RawHDU, bands: RawHDU | None = None, hdu_class: str = "")
                             expected="one row of array columns")
     kind, dims, cols, unit, default = _IRF_SPEC[cls]
     if cls in ("psf_3gauss", "psf_king"):
-        from ..irf import psf_from_params
 
         da = psf_from_params(_psf_params(raw, cls))
         da.attrs.update({k: v for k, v in _irf_attrs(raw, "psf", cls, "sr-1").items()
@@ -666,7 +666,7 @@ def _map_irf(raw: RawHDU, bands: RawHDU, hdu_class: str = "") -> xr.DataArray:
                  axis_from_edges(e, dim, unit=unit, interp="lin").coords.items()}
         dims[ax] = dim
         coords.update(a)
-    wcs = WCS(fits.Header({k: v for k, v in h.items() if not _STRUCTURAL.match(k) and k not in (
+    wcs = WCS(fits.Header({k: v for k, v in h.items() if not STRUCTURAL_KEYS.match(k) and k not in (
         "BANDSHDU", "META") and not k.startswith(("AXCOLS", "INTERP"))}), naxis=2)
     ny, nx = data.shape[-2:]
     yy, xx = np.mgrid[0:ny, 0:nx]
@@ -677,7 +677,7 @@ def _map_irf(raw: RawHDU, bands: RawHDU, hdu_class: str = "") -> xr.DataArray:
                    names[0]: (("y", "x"), lon, {"units": "deg"}),
                    names[1]: (("y", "x"), lat, {"units": "deg"})})
     unit = str(h.get("BUNIT", "") or "").strip()
-    if unit and u.Unit(_unit(unit)).is_equivalent("sr-1"):
+    if unit and u.Unit(parse_unit(unit)).is_equivalent("sr-1"):
         data = data * unit_factor(unit, "sr-1", raw.path, raw.name, "BUNIT")
         unit = "sr-1"
     kind = {"aeff": "aeff", "edisp": "edisp", "psf": "psf", "bkg": "bkg"}.get(

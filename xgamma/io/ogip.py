@@ -42,8 +42,9 @@ import numpy as np
 import xarray as xr
 from astropy.io import fits
 
-from ..axes import axis_from_edges
-from ..errors import XgammaIOError
+from xgamma.axes import axis_from_edges
+from xgamma.errors import XgammaIOError
+from xgamma.obs import concat_obs
 
 __all__ = ["read_ogip", "write_ogip"]
 
@@ -309,7 +310,6 @@ def read_ogip(pha: str | Path | Sequence[str | Path], bkg: str | Path | None = N
     parts = [_read_one(p, bkg, arf, rmf, None) for p in paths]
     if len(parts) == 1:
         return parts[0] if name is None else parts[0].assign_attrs(name=name)
-    from ..fold import concat_obs
 
     return concat_obs(parts, name=name)
 

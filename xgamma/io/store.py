@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import XgammaIOError
-from . import fits, gadf
+from xgamma.errors import XgammaIOError
+from xgamma.io import fits, gadf
 
 __all__ = ["open_store", "DataStore", "Observation", "Pointing", "HDULocation"]
 

@@ -40,11 +40,12 @@ import numpy as np
 import xarray as xr
 import yaml
 
-from ..errors import XgammaIOError
-from ..models.params import Parameters
-from ..models.registry import get_spec
-from ..models.sky import BackgroundModel, GenericModel, Models, SkyModel
-from ..models.spectral import spectral_from_dict
+from xgamma.errors import XgammaIOError
+from xgamma.models.components import BackgroundModel, GenericModel, Models, SkyModel
+from xgamma.models.params import Parameters
+from xgamma.models.registry import get_spec
+from xgamma.models.spectral import spectral_from_dict
+from xgamma.version import __version__
 
 __all__ = [
     "read_models",
@@ -213,7 +214,6 @@ def models_to_yaml(models: Models, full_output: bool = False) -> str:
     >>> "type: SkyModel" in models_to_yaml(Models([SkyModel("s", spectral_model("pl"))]))
     True
     """
-    from .. import __version__
 
     d = models_to_dict(models, full_output)
     d["metadata"] = {"creator": f"xgamma {__version__}"}

@@ -9,27 +9,39 @@ Examples
 
 from __future__ import annotations
 
-# spatial and temporal are imported to register their model types
-from . import params, registry, sky, spatial, spectral, temporal
-from .params import GaussianPrior, LogUniformPrior, Parameter, Parameters, UniformPrior
-from .registry import ModelSpec, get_spec, register
-from .sky import BackgroundModel, GenericModel, Models, SkyModel
-from .spectral import (
+# the family modules are imported to register their model types
+from xgamma.models import (
+    components,
+    params,
+    registry,
+    spatial,
+    spatial_template,
+    spectral,
+    spectral_base,
+    spectral_tables,
+    temporal,
+)
+from xgamma.models.components import BackgroundModel, GenericModel, Models, SkyModel, as_models
+from xgamma.models.params import GaussianPrior, LogUniformPrior, Parameter, Parameters, UniformPrior
+from xgamma.models.registry import ModelSpec, get_spec, register
+from xgamma.models.spectral import (
     CompoundSpectralModel,
     ScaleSpectralModel,
     SpectralModel,
     SpectralModelBase,
-    ebl_absorption,
-    piecewise_norm_model,
     spectral_from_dict,
     spectral_model,
-    template_model,
 )
+from xgamma.models.spectral_tables import ebl_absorption, piecewise_norm_model, template_model
 
 __all__ = [
+    "components",
+    "spatial_template",
+    "spectral_base",
+    "spectral_tables",
+    "as_models",
     "params",
     "registry",
-    "sky",
     "spectral",
     "spatial",
     "temporal",

@@ -35,14 +35,14 @@ import numpy as np
 import xarray as xr
 from dask.base import is_dask_collection
 
-from .params import Parameter, Parameters
+from xgamma.models.params import Parameter, Parameters
 
 __all__ = [
     "ModelSpec", "register", "get_spec", "names", "specs", "canonical_name", "KINDS",
     "apply_elementwise", "gl_plan", "gl_apply", "gl_integral", "powerlaw_integral", "loglog_eval", "loglog_integral", "to_unit",
 ]
 
-_TINY = 1e-300
+TINY = 1e-300
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 
 #: The kinds of model components.
@@ -300,7 +300,7 @@ def powerlaw_integral(amp: Any, ref: Any, index: Any, e1: Any, e2: Any, power: i
 
 def _loglog_tables(xn: np.ndarray, yn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lx = np.log(xn)
-    ly = np.log(np.maximum(yn, _TINY))
+    ly = np.log(np.maximum(yn, TINY))
     s = np.diff(ly) / np.diff(lx)
     return lx, ly, s
 
@@ -323,7 +323,7 @@ def loglog_eval(e: Any, xn: np.ndarray, yn: np.ndarray, extrapolate: bool = True
         out = np.where(le > lx[-1], ly[-1] + s[-1] * (le - lx[-1]), out)
     with np.errstate(under="ignore", over="ignore"):
         val = np.exp(out)
-    return np.where(val < 10 * _TINY, 0.0, val)
+    return np.where(val < 10 * TINY, 0.0, val)
 
 
 def _loglog_cumulative(e: Any, xn: np.ndarray, yn: np.ndarray, extrapolate: bool, power: int) -> np.ndarray:

@@ -65,16 +65,10 @@ import xarray as xr
 from scipy.special import erfc
 from scipy.special import gamma as gamma_fn
 
-from ._radial import band_mean, disk_enclosed, erfc_moment_total, shell_enclosed
-from .params import Parameter, Parameters
-from .registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
-from .spatial_template import (  # re-exported: TemplateSpatialModel lives there
-    _template,
-    _template_from_dict,
-    _template_to_dict,
-    read_spatial_template,
-    template_spatial_model,
-)
+from xgamma import sky
+from xgamma.models._radial import band_mean, disk_enclosed, erfc_moment_total, shell_enclosed
+from xgamma.models.params import Parameter, Parameters, merge_parameters
+from xgamma.models.registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
 
 __all__ = [
     "FRAMES",
@@ -83,8 +77,6 @@ __all__ = [
     "spatial_model",
     "spatial_from_dict",
     "as_spatial_model",
-    "template_spatial_model",
-    "read_spatial_template",
     "example_spatial_model",
     "convert_lonlat",
     "frame_matrix",
@@ -159,7 +151,7 @@ def _frame(frame: str) -> str:
     return f
 
 
-def _lambert_offsets(lon: Any, lat: Any, lon0: Any, lat0: Any) -> tuple[Any, Any]:
+def lambert_offsets(lon: Any, lat: Any, lon0: Any, lat0: Any) -> tuple[Any, Any]:
     """Lambert azimuthal equal-area offsets (east, north) [rad] of ``(lon, lat)`` around
     ``(lon0, lat0)``: ``|offset| = 2 sin(r / 2)`` with ``r`` the angular distance."""
     lo, la, lo0, la0 = lon * _D2R, lat * _D2R, lon0 * _D2R, lat0 * _D2R
@@ -174,7 +166,7 @@ def _lambert_offsets(lon: Any, lat: Any, lon0: Any, lat0: Any) -> tuple[Any, Any
 
 def _ellipse_pq(lon: Any, lat: Any, lon0: Any, lat0: Any, major: Any, e: Any, phi: Any) -> tuple[Any, ...]:
     """Lambert offsets ``p`` (along the major axis), ``q`` and the semi-axes ``a``, ``b`` [rad]."""
-    east, north = _lambert_offsets(lon, lat, lon0, lat0)
+    east, north = lambert_offsets(lon, lat, lon0, lat0)
     a = 2 * np.sin(np.abs(major) * _D2R / 2)
     b = a * np.sqrt(np.clip(1 - e**2, 1e-12, 1.0))
     sp, cp = np.sin(phi * _D2R), np.cos(phi * _D2R)
@@ -217,7 +209,7 @@ def _disk(c: Sequence[Any], p: Sequence[Any], d: Any) -> Any:
 
 def _shell(c: Sequence[Any], p: Sequence[Any], d: Any) -> Any:
     lon_0, lat_0, radius, width = p
-    east, north = _lambert_offsets(c[0], c[1], lon_0, lat_0)
+    east, north = lambert_offsets(c[0], c[1], lon_0, lat_0)
     rho2 = east**2 + north**2
     ri = 2 * np.sin(np.abs(radius) * _D2R / 2)
     ro = 2 * np.sin((np.abs(radius) + np.abs(width)) * _D2R / 2)
@@ -240,7 +232,7 @@ def _disk_band(c: Sequence[Any], p: Sequence[Any], d: Any, side: float) -> Any:
 def _shell_band(c: Sequence[Any], p: Sequence[Any], d: Any, side: float) -> Any:
     """:func:`_shell` averaged over radial bands of the sample size ``side`` [deg]."""
     lon_0, lat_0, radius, width = p
-    east, north = _lambert_offsets(c[0], c[1], lon_0, lat_0)
+    east, north = lambert_offsets(c[0], c[1], lon_0, lat_0)
     ri = 2 * np.sin(np.abs(radius) * _D2R / 2)
     ro = 2 * np.sin((np.abs(radius) + np.abs(width)) * _D2R / 2)
     return band_mean(lambda x: shell_enclosed(x, ri, ro), np.sqrt(east**2 + north**2), 0.5 * side * _D2R)
@@ -443,7 +435,6 @@ class SpatialModel:
 
     # --- on a map geometry
     def _geom_lonlat(self, geom: Any) -> tuple[Any, Any]:
-        from .. import sky
 
         frame = sky.frame_of(geom)
         lname, bname = ("ra", "dec") if frame == "icrs" else ("glon", "glat")
@@ -486,7 +477,6 @@ class SpatialModel:
         >>> round(float(pt.integrate_geom(geom).sum()), 9)
         1.0
         """
-        from .. import sky
 
         en = self._energy_of(geom, energy)
         en_np = None if en is None else np.atleast_1d(np.asarray(en, dtype=float))
@@ -606,29 +596,6 @@ def integrate_pixels(model: SpatialModel, values: Values, wcs: Any, shape: tuple
 # YAML
 
 
-def merge_parameters(defaults: Parameters, entries: Sequence[Mapping[str, Any]] | None, tag: str) -> Parameters:
-    """Default parameters updated by YAML entries (units converted to the defaults' units;
-    missing entries keep their defaults, unknown names raise).
-
-    Examples
-    --------
-    >>> d = Parameters([Parameter("sigma", 1.0, "deg")])
-    >>> merge_parameters(d, [{"name": "sigma", "value": 30, "unit": "arcmin"}], "x")["sigma"].value
-    0.5
-    """
-    by_name = {str(e["name"]): dict(e) for e in (entries or [])}
-    unknown = set(by_name) - set(defaults.names)
-    if unknown:
-        raise ValueError(f"{tag}: unknown parameters {sorted(unknown)}; expected {list(defaults.names)}")
-    out = []
-    for p in defaults:
-        e = by_name.get(p.name)
-        q = p if e is None else Parameter.from_dict({**e, "unit": e.get("unit") or p.unit})
-        q = q.to_unit(p.unit) if q.unit != p.unit else q
-        out.append(q.replace(frozen=p.frozen) if e is not None and "frozen" not in e else q)
-    return Parameters(out)
-
-
 def spatial_from_dict(data: Mapping[str, Any]) -> SpatialModel:
     """Build a spatial model from its YAML dict (Gammapy names or xgamma aliases).
 
@@ -683,35 +650,36 @@ _STEPS = {"lon_0": 0.01, "lat_0": 0.01, "sigma": 0.01, "r_0": 0.01, "radius": 0.
           "width": 0.01, "phi": 1.0, "e": 0.01, "eta": 0.01, "edge_width": 0.001}
 
 
-def _reg(tag: str, aliases: tuple[str, ...], params: tuple[Parameter, ...], evaluate: Any, **kw: Any) -> None:
+def register_spatial(tag: str, aliases: tuple[str, ...], params: tuple[Parameter, ...], evaluate: Any,
+                     **kw: Any) -> None:
+    """Register a spatial family (fit step sizes from its parameter names; YAML via
+    :func:`spatial_from_dict` unless ``from_dict`` is given)."""
     extra = {"steps": {k: v for k, v in _STEPS.items() if k in {p.name for p in params}}}
     extra.update(kw.pop("extra", {}))
     register(ModelSpec(tag, "spatial", aliases, params, evaluate, from_dict=kw.pop("from_dict", spatial_from_dict),
                        extra=extra, **kw))
 
 
-_reg("PointSpatialModel", ("point", "Point", "PointSpatial"), _lonlat(), None,
+register_spatial("PointSpatialModel", ("point", "Point", "PointSpatial"), _lonlat(), None,
      description="point source; pixel weights bilinear around (lon_0, lat_0)")
-_reg("GaussianSpatialModel", ("gauss", "Gaussian", "GaussianSpatial"),
+register_spatial("GaussianSpatialModel", ("gauss", "Gaussian", "GaussianSpatial"),
      (*_lonlat(), _P("sigma", 1.0, "deg", min=0), _e(), _phi()), _gauss,
      description="exp(-t^2 / 2) / (2 pi a b), t the elliptical Lambert radius in units of sigma")
-_reg("GeneralizedGaussianSpatialModel", ("gauss-general", "GeneralizedGaussian"),
+register_spatial("GeneralizedGaussianSpatialModel", ("gauss-general", "GeneralizedGaussian"),
      (*_lonlat(), _P("r_0", 1.0, "deg", min=0), _P("eta", 0.5, min=0.01, max=1.0), _e(), _phi()), _gen_gauss,
      description="exp(-t^(1/eta)) / (2 pi a b eta Gamma(2 eta)), t in units of r_0")
-_reg("DiskSpatialModel", ("disk", "Disk", "DiskSpatial"),
+register_spatial("DiskSpatialModel", ("disk", "Disk", "DiskSpatial"),
      (*_lonlat(), _P("r_0", 1.0, "deg", min=0), _e(), _phi(), _P("edge_width", 0.01, min=0, max=1, frozen=True)),
      _disk, extra={"band": _disk_band},
      description="uniform (elliptical) disk, erf edge dropping 95% -> 5% over edge_width * r_0")
-_reg("ShellSpatialModel", ("shell", "Shell", "ShellSpatial"),
+register_spatial("ShellSpatialModel", ("shell", "Shell", "ShellSpatial"),
      (*_lonlat(), _P("radius", 1.0, "deg", min=0), _P("width", 0.2, "deg", min=0)), _shell,
      extra={"band": _shell_band},
      description="projected uniform spherical shell between radius and radius + width")
-_reg("ConstantSpatialModel", ("const", "Constant", "ConstantSpatial"),
+register_spatial("ConstantSpatialModel", ("const", "Constant", "ConstantSpatial"),
      (_P("value", 1 / (4 * np.pi), "sr-1", frozen=True),), _const,
      description="isotropic: value (default 1 / (4 pi) sr-1, i.e. normalised on the sky)")
-_reg("TemplateSpatialModel", ("template", "Template", "TemplateSpatial"), (), _template,
-     from_dict=_template_from_dict, extra={"to_dict": _template_to_dict},
-     description="map interpolated bilinearly (and log-log in energy), 0 outside")
+
 
 
 def example_spatial_model(name: str) -> SpatialModel:
@@ -733,15 +701,8 @@ def example_spatial_model(name: str) -> SpatialModel:
         "ShellSpatialModel": {**pos, "radius": 0.3, "width": 0.1},
         "ConstantSpatialModel": {},
     }
-    if spec.tag == "TemplateSpatialModel":
-        from .. import sky
-
-        g = sky.wcs_geom((184.56, -5.78), 1.6, 0.05, frame="galactic")
-        lon, lat = np.asarray(g.glon.values), np.asarray(g.glat.values)
-        energy = np.array([0.01, 0.1, 1.0])
-        blob = np.exp(-((lon - 184.5) ** 2 + (lat + 5.8) ** 2) / (2 * 0.2**2))
-        vals = np.stack([blob * (1 + 0.5 * k * (lon - 184.56)) + 0.05 for k in range(3)]) * energy[:, None, None] ** -2
-        return template_spatial_model(vals, sky.wcs_of(g), energy=energy)
+    if spec.example is not None:
+        return spec.example()
     return SpatialModel.create(spec.tag, **ex[spec.tag])
 
 

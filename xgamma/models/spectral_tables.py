@@ -27,9 +27,19 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-from .params import Parameter, Parameters, merge_parameters
-from .registry import _TINY, get_spec, gl_integral, loglog_eval, loglog_integral, to_unit
-from .spectral import FLUX_UNIT, SpectralModel
+from xgamma._paths import data_dir
+from xgamma.models.params import Parameter, Parameters, merge_parameters
+from xgamma.models.registry import (
+    TINY,
+    ModelSpec,
+    get_spec,
+    gl_integral,
+    loglog_eval,
+    loglog_integral,
+    register,
+    to_unit,
+)
+from xgamma.models.spectral_base import FLUX_UNIT, SpectralModel
 
 __all__ = [
     "EBL_TABLES",
@@ -84,7 +94,7 @@ def _template_integral(e1: Any, e2: Any, p: Sequence[Any], d: Mapping[str, Any],
 def _ebl_nodes(z: float, alpha_norm: float, d: Mapping[str, Any]) -> np.ndarray:
     """Absorption at the energy nodes for redshift ``z`` (linear in z of log values)."""
     zn = np.asarray(d["redshift"])
-    table = d["log_values"] if "log_values" in d else np.log(np.maximum(np.asarray(d["values"]), _TINY))
+    table = d["log_values"] if "log_values" in d else np.log(np.maximum(np.asarray(d["values"]), TINY))
     i = int(np.clip(np.searchsorted(zn, z, side="right") - 1, 0, len(zn) - 2))
     t = (z - zn[i]) / (zn[i + 1] - zn[i])
     ly = (1 - t) * table[i] + t * table[i + 1]
@@ -123,7 +133,7 @@ def _read_ebl_table(path: str | Path) -> dict[str, Any]:
 def _ebl_data(energy: np.ndarray, redshift: np.ndarray, values: np.ndarray, filename: str | None) -> dict[str, Any]:
     """EBL table data; the log of the table is computed once here (part of the model's data)."""
     return {"energy": energy, "redshift": redshift, "values": values, "filename": filename,
-            "log_values": np.log(np.maximum(values, _TINY))}
+            "log_values": np.log(np.maximum(values, TINY))}
 
 
 def _nodes_dict(d: Mapping[str, Any], key: str, unit: str) -> dict[str, Any]:
@@ -186,7 +196,6 @@ def ebl_absorption(reference: str = "dominguez", redshift: float = 0.1, alpha_no
     ...     assert 0 < float(m(1.0)) < 1
     """
     if filename is None:
-        from .._paths import data_dir
 
         if reference not in EBL_TABLES:
             raise KeyError(f"unknown EBL reference {reference!r}; known: {sorted(EBL_TABLES)}")
@@ -244,3 +253,30 @@ def _ebl_to_dict(d: Mapping[str, Any]) -> dict[str, Any]:
         "param": _nodes_dict(d, "redshift", ""),
         "values": {"data": np.asarray(d["values"]).tolist(), "unit": ""},
     }
+
+
+# --------------------------------------------------------------------------------------------
+# registration of the tabulated families
+def _reg(tag: str, aliases: tuple[str, ...], params: tuple[Parameter, ...], evaluate: Any, **kw: Any) -> None:
+    register(ModelSpec(tag, "spectral", aliases, params, evaluate, **kw))
+
+
+_P = Parameter
+_reg("PiecewiseNormSpectralModel", ("piecewise-norm", "PiecewiseNorm"), (), _piecewise,
+     integral=_piecewise_integral, energy_flux=lambda e1, e2, p, d: _piecewise_integral(e1, e2, p, d, 1),
+     is_norm=True, from_dict=_piecewise_from_dict,
+     example=lambda: piecewise_norm_model([0.3, 1.0, 3.0, 30.0], [0.8, 1.0, 1.3, 0.7]),
+     extra={"to_dict": lambda d: {"energy": _nodes_dict(d, "energy", "TeV"), "interp": d.get("interp", "log")}},
+     description="norm interpolated between energy nodes (log-log), constant outside")
+_reg("TemplateSpectralModel", ("template", "Template"), (), _template, integral=_template_integral,
+     energy_flux=lambda e1, e2, p, d: _template_integral(e1, e2, p, d, 1), from_dict=_template_from_dict,
+     example=lambda: template_model(np.geomspace(0.05, 200, 12), 1e-11 * np.geomspace(0.05, 200, 12) ** -2.3
+                                    * np.exp(-np.geomspace(0.05, 200, 12) / 40)),
+     extra={"to_dict": lambda d: {"energy": _nodes_dict(d, "energy", "TeV"),
+                                  "values": _nodes_dict(d, "values", d.get("values_unit", ""))}},
+     description="table interpolated in log-log, extrapolated beyond the nodes")
+_reg("EBLAbsorptionNormSpectralModel", ("ebl-norm", "EBLAbsorptionNorm", "EBLAbsorption"),
+     (_P("alpha_norm", 1.0, frozen=True), _P("redshift", 0.1, frozen=True)), _ebl,
+     integral=_ebl_integral, energy_flux=lambda e1, e2, p, d: _ebl_integral(e1, e2, p, d, 1), is_norm=True,
+     from_dict=_ebl_from_dict, example=lambda: ebl_absorption("dominguez", redshift=0.3),
+     extra={"to_dict": _ebl_to_dict}, description="exp(-alpha_norm tau(E, redshift)) from a table")

@@ -44,9 +44,9 @@ import xarray as xr
 from dask.base import is_dask_collection
 from scipy.special import erf
 
-from .params import Parameter, Parameters
-from .registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
-from .spatial import merge_parameters
+from xgamma.errors import XgammaIOError
+from xgamma.models.params import Parameter, Parameters, merge_parameters
+from xgamma.models.registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
 
 __all__ = [
     "TemporalModel",
@@ -348,8 +348,6 @@ def read_lightcurve_template(path: str | Path, hdu: str | int = 1) -> TemporalMo
     1.5
     """
     from astropy.table import Table
-
-    from ..errors import XgammaIOError
 
     try:
         tab = Table.read(path, hdu=hdu)

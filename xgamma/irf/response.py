@@ -26,16 +26,16 @@ Examples
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import astropy.units as u
 import numpy as np
 import xarray as xr
 
-from .axes import axis_from_edges, edges, interp_axis
-from .conventions import UNITS
-from .errors import ConventionError
+from xgamma.axes import axis_from_edges, edges, interp_axis
+from xgamma.conventions import UNITS
+from xgamma.errors import ConventionError
+from xgamma.irf.interp import interp_rows, invert_rows
 
 __all__ = [
     "evaluate",
@@ -47,7 +47,6 @@ __all__ = [
     "psf_containment_radius",
     "psf_integral",
     "edisp_matrix",
-    "psf_params",
     "psf_from_params",
     "rad_axis_default",
 ]
@@ -225,40 +224,6 @@ def bkg_at(bkg: xr.DataArray, energy: Any, fov_lon: Any = None, fov_lat: Any = N
 # ---------------------------------------------------------------------------------------------
 
 
-def _interp_rows(y: np.ndarray, x: np.ndarray, xq: np.ndarray) -> np.ndarray:
-    """Linear interpolation of each row ``y[..., :]`` (on common nodes ``x``) at ``xq[...]``.
-
-    Leading dims of ``y`` and ``xq`` broadcast; outside ``x`` the end values are used.
-    """
-    x = np.asarray(x, dtype=float)
-    xq = np.asarray(xq, dtype=float)
-    shape = np.broadcast_shapes(y.shape[:-1], xq.shape)
-    y = np.broadcast_to(y, (*shape, y.shape[-1]))
-    xq = np.broadcast_to(xq, shape)
-    k = np.clip(np.searchsorted(x, xq, side="right") - 1, 0, x.size - 2)
-    y0 = np.take_along_axis(y, k[..., None], -1)[..., 0]
-    y1 = np.take_along_axis(y, k[..., None] + 1, -1)[..., 0]
-    t = np.clip((xq - x[k]) / (x[k + 1] - x[k]), 0.0, 1.0)
-    return y0 + t * (y1 - y0)
-
-
-def _invert_rows(c: np.ndarray, x: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """Smallest ``x`` where the non-decreasing rows ``c[..., :]`` reach ``frac`` (NaN if never)."""
-    frac = np.asarray(frac, dtype=float)
-    shape = np.broadcast_shapes(c.shape[:-1], frac.shape)
-    c = np.broadcast_to(c, (*shape, c.shape[-1]))
-    frac = np.broadcast_to(frac, shape)
-    reached = c >= frac[..., None]
-    k = np.argmax(reached, axis=-1)
-    km = np.maximum(k - 1, 0)
-    c0 = np.take_along_axis(c, km[..., None], -1)[..., 0]
-    c1 = np.take_along_axis(c, k[..., None], -1)[..., 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(c1 > c0, (frac - c0) / (c1 - c0), 0.0)
-    r = x[km] + np.clip(t, 0, 1) * (x[k] - x[km])
-    return np.where(reached.any(axis=-1), np.where(k == 0, x[0], r), np.nan)
-
-
 def _psf_cumulative(psf: xr.DataArray) -> tuple[xr.DataArray, np.ndarray]:
     """Containment at the rad bin edges (dim ``rad_edge``, first value 0) and those edges."""
     lo = np.asarray(psf.coords["rad_min"].values, dtype=float)
@@ -304,7 +269,7 @@ def psf_containment(psf: xr.DataArray, rad_max: Any, energy_true: Any = None,
     r = _coord(rad_max, "rad")
     if isinstance(r, xr.DataArray) and "rad" in r.dims:
         r = r.drop_vars("rad", errors="ignore").rename(rad="rad_q")
-    out = xr.apply_ufunc(lambda y, q: _interp_rows(y, x, q), cum, r,
+    out = xr.apply_ufunc(lambda y, q: interp_rows(y, x, q), cum, r,
                          input_core_dims=[["rad_edge"], []], dask="parallelized",
                          output_dtypes=[float], dask_gufunc_kwargs={"allow_rechunk": True})
     if isinstance(out, xr.DataArray) and "rad_q" in out.dims:
@@ -326,7 +291,7 @@ def psf_containment_radius(psf: xr.DataArray, energy_true: Any = None, offset: A
     kw = {k: v for k, v in (("energy_true", energy_true), ("offset", offset)) if v is not None}
     p = evaluate(psf, **kw) if kw else psf
     cum, x = _psf_cumulative(p)
-    return xr.apply_ufunc(lambda c, f: _invert_rows(c, x, f), cum, fraction,
+    return xr.apply_ufunc(lambda c, f: invert_rows(c, x, f), cum, fraction,
                           input_core_dims=[["rad_edge"], []], dask="parallelized",
                           output_dtypes=[float], dask_gufunc_kwargs={"allow_rechunk": True},
                           ).assign_attrs(units="deg")
@@ -390,7 +355,7 @@ def edisp_matrix(edisp: xr.DataArray, energy_true_axis: xr.DataArray, energy_axi
 
     def _probs(c: np.ndarray) -> np.ndarray:
         # c: (..., n_et, n_medges) -> (..., n_et, n_e)
-        cq = _interp_rows(c[..., None, :], xm, mq)
+        cq = interp_rows(c[..., None, :], xm, mq)
         return np.diff(cq, axis=-1)
 
     core = ["energy_true", "migra"]
@@ -479,24 +444,6 @@ def psf_from_params(params: xr.Dataset, rad: xr.DataArray | None = None) -> xr.D
     out.attrs = {"units": "sr-1", "irf": "psf", "hdu_class": cls, "psf_class": cls,
                  "point_like": False}
     return out
-
-
-def psf_params(path: str | Path, hdu: str | int = "PSF") -> xr.Dataset:
-    """Read PSF_3GAUSS / PSF_KING parameters on (energy_true, offset) as a Dataset.
-
-    Delegates to :func:`xgamma.io.gadf.read_psf_params`.
-
-    Examples
-    --------
-    >>> import xgamma as xg
-    >>> d = xg.data_dir(required=False)
-    >>> if d is not None:
-    ...     f = d / "cta-1dc/caldb/data/cta/1dc/bcf/South_z20_50h/irf_file.fits"
-    ...     assert "sigma_1" in psf_params(f, "POINT SPREAD FUNCTION")
-    """
-    from .io.gadf import read_psf_params
-
-    return read_psf_params(path, hdu)
 
 
 def _gauss_params(sigma: float) -> xr.Dataset:

@@ -60,86 +60,45 @@ import xarray as xr
 from astropy.coordinates import SkyCoord, angular_separation
 from astropy.wcs import WCS, FITSFixedWarning
 
-from .axes import coords_from_axis
-from .errors import GeometryError
+from xgamma.axes import coords_from_axis
+from xgamma.errors import GeometryError
+from xgamma.sky.frames import (
+    LONLAT,
+    as_skycoord,
+    frame_ctype,
+    frame_name,
+    lonlat,
+    regions_module,
+    skydir_lonlat,
+    to_deg,
+    to_deg_pair,
+    unit_vectors,
+)
+from xgamma.sky.regions import (
+    contains,
+    leaf_center,
+    region_from_string,
+    region_leaves,
+    region_radius,
+    region_to_string,
+)
 
 if TYPE_CHECKING:
     from regions import SkyRegion
 
 __all__ = [
-    "wcs_geom", "region_geom", "healpix_geom", "geom_from_wcs", "geom_kind", "geom_of",
-    "wcs_header", "wcs_from_header",
-    "sky_dims", "frame_of", "wcs_of", "region_of", "region_to_string", "region_from_string",
-    "contains", "skycoord", "pix_to_sky", "sky_to_pix", "solid_angle", "separation", "center",
-    "region_mask", "exclusion_mask", "cutout", "make_map", "empty", "to_image", "drop_axes",
+    "GEOM_KEYS", "Obj", "wcs_geom", "region_geom", "healpix_geom", "geom_from_wcs", "geom_kind",
+    "geom_of", "geom_attrs", "wcs_header", "wcs_from_header", "sky_dims", "sky_and_axis_dims",
+    "frame_of", "wcs_of", "skycoord", "pix_to_sky", "sky_to_pix", "solid_angle", "separation",
+    "center", "cutout", "make_map", "empty", "to_image", "drop_axes", "sky_dataarray",
+    "is_plate_carree", "region_of",
 ]
 
 GEOM_KEYS = ("geom", "frame", "wcs", "region", "nside", "order")
-_LONLAT = {"icrs": ("ra", "dec"), "galactic": ("glon", "glat")}
 Obj = xr.DataArray | xr.Dataset
 
 
 # ----------------------------------------------------------------------------- small helpers
-def _rg() -> Any:
-    """astropy-regions, imported on first use (it imports matplotlib)."""
-    import regions
-
-    return regions
-
-
-def _deg(x: Any) -> float:
-    x = u.Quantity(x) if isinstance(x, str) else x
-    return float(x.to_value("deg")) if isinstance(x, u.Quantity) else float(x)
-
-
-def _pair(x: Any) -> tuple[float, float]:
-    x = u.Quantity(x) if isinstance(x, str) else x
-    x = list(np.ravel(x.to_value("deg"))) if isinstance(x, u.Quantity) else x
-    vals = [_deg(v) for v in np.ravel(np.asarray(x, dtype=object))]
-    if len(vals) not in (1, 2):
-        raise GeometryError(f"expected one or two values, got {x!r}")
-    return vals[0], vals[-1]
-
-
-def _frame(name: str) -> str:
-    name = str(name).lower()
-    if name == "galactic":
-        return "galactic"
-    if name in ("icrs", "fk5", "fk4", "j2000", "b1950"):
-        return "icrs"
-    raise GeometryError(f"unsupported frame {name!r}: use 'icrs' or 'galactic'")
-
-
-def _lonlat(c: SkyCoord, frame: str) -> tuple[np.ndarray, np.ndarray]:
-    s = c.transform_to(frame).spherical
-    return np.asarray(s.lon.to_value("deg")) % 360.0, np.asarray(s.lat.to_value("deg"))
-
-
-def _as_skycoord(skydir: Any, frame: str) -> SkyCoord:
-    if isinstance(skydir, SkyCoord):
-        return skydir
-    a, b = skydir
-    return SkyCoord(_deg(a), _deg(b), unit="deg", frame=frame)
-
-
-def _skydir(skydir: Any, frame: str) -> tuple[float, float]:
-    if isinstance(skydir, (tuple, list)) and len(skydir) == 2 and \
-            all(isinstance(v, (int, float, np.integer, np.floating)) for v in skydir):
-        lon, lat = float(skydir[0]), float(skydir[1])  # plain degrees in ``frame``: no SkyCoord
-        if not -90.0 <= lat <= 90.0:
-            raise GeometryError(f"latitude must be within [-90, 90] deg, got {lat}")
-        return lon % 360.0, lat
-    lo, la = _lonlat(_as_skycoord(skydir, frame), frame)
-    return float(lo), float(la)
-
-
-def _ctype(frame: str, proj: str) -> list[str]:
-    return [f"{n:-<5}{proj.upper()}" for n in (("RA", "DEC") if frame == "icrs" else ("GLON", "GLAT"))]
-
-
-def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    lo, la = np.radians(lon), np.radians(lat)
-    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
 
 
 def _axes_coords(axes: Sequence[xr.DataArray] | None) -> dict[str, xr.Variable]:
@@ -160,7 +119,7 @@ def _geometry(coords: dict[str, Any], attrs: dict[str, Any], skydim: str | None)
     return xr.Dataset(coords=coords, attrs=dict(attrs))
 
 
-def _gattrs(obj: Obj) -> dict[str, Any]:
+def geom_attrs(obj: Obj) -> dict[str, Any]:
     out: dict[str, Any] = {}
     cv = getattr(obj.coords, "variables", obj.coords)  # Variables: no DataArray per access
     for name in ("x", "pix"):
@@ -195,7 +154,7 @@ def geom_from_wcs(
         raise GeometryError(f"unsupported celestial CTYPE {ctype!r}")
     ny, nx = (int(n) for n in shape[-2:])
     lon, lat = _pixel_centres(w, ny, nx)
-    lname, bname = _LONLAT[frame]
+    lname, bname = LONLAT[frame]
     coords: dict[str, Any] = _axes_coords(axes)
     coords["y"] = xr.Variable("y", np.arange(ny, dtype=np.int64))
     coords["x"] = xr.Variable("x", np.arange(nx, dtype=np.int64))
@@ -205,7 +164,7 @@ def geom_from_wcs(
     return _geometry(coords, attrs, "x")
 
 
-def _plate_carree(w: WCS) -> bool:
+def is_plate_carree(w: WCS) -> bool:
     """A CAR projection with its reference on the equator and no rotation: longitude depends
     on the pixel column only and latitude on the row only."""
     p = w.wcs
@@ -218,7 +177,7 @@ def _plate_carree(w: WCS) -> bool:
 def _pixel_centres(w: WCS, ny: int, nx: int) -> tuple[np.ndarray, np.ndarray]:
     """World coordinates of all pixel centres; for a plate carree from one row and one column
     (WCSLIB gives bit-identical numbers; longitudes are NaN where the latitude is)."""
-    if _plate_carree(w) and ny > 1 and nx > 1:
+    if is_plate_carree(w) and ny > 1 and nx > 1:
         y_eq = float(np.clip(np.rint(w.wcs.crpix[1] - 1), 0, ny - 1))
         lon1, _ = w.pixel_to_world_values(np.arange(nx, dtype=float), np.full(nx, y_eq))
         _, lat1 = w.pixel_to_world_values(np.zeros(ny), np.arange(ny, dtype=float))
@@ -304,13 +263,13 @@ def wcs_geom(
     >>> dict(g.sizes), round(float(g.glat[0, 0]), 6)
     ({'y': 180, 'x': 360}, -89.5)
     """
-    frame = _frame(frame)
-    lon, lat = _skydir(skydir, frame)
-    wx, wy = _pair(width)
-    bx, by = _pair(binsz)
+    frame = frame_name(frame)
+    lon, lat = skydir_lonlat(skydir, frame)
+    wx, wy = to_deg_pair(width)
+    bx, by = to_deg_pair(binsz)
     nx, ny = max(1, int(np.rint(wx / bx))), max(1, int(np.rint(wy / by)))
     w = WCS(naxis=2)
-    w.wcs.ctype = _ctype(frame, proj)
+    w.wcs.ctype = frame_ctype(frame, proj)
     w.wcs.cunit = ["deg", "deg"]
     w.wcs.cdelt = [-bx, by]
     crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
@@ -338,8 +297,8 @@ def region_geom(region: SkyRegion | str, axes: Sequence[xr.DataArray] | None = N
     ('icrs;circle(83.63,22.01,0.11)', 'icrs')
     """
     reg = region_from_string(region) if isinstance(region, str) else region
-    leaf = _leaves(reg)[0]
-    attrs = {"geom": "region", "frame": _frame(_leaf_center(leaf).frame.name),
+    leaf = region_leaves(reg)[0]
+    attrs = {"geom": "region", "frame": frame_name(leaf_center(leaf).frame.name),
              "region": region_to_string(reg)}
     return _geometry(dict(_axes_coords(axes)), attrs, None)
 
@@ -371,21 +330,21 @@ def healpix_geom(
     """
     from astropy_healpix import HEALPix
 
-    frame = _frame(frame)
+    frame = frame_name(frame)
     if order not in ("nested", "ring"):
         raise GeometryError(f"HEALPix order must be 'nested' or 'ring', got {order!r}")
     hp = HEALPix(nside=int(nside), order=order)
     if skydir is None or width is None:
         pix = np.arange(hp.npix, dtype=np.int64)
     else:
-        lon0, lat0 = _skydir(skydir, frame)
-        r = _deg(width)
+        lon0, lat0 = skydir_lonlat(skydir, frame)
+        r = to_deg(width)
         cand = np.asarray(hp.cone_search_lonlat(lon0 * u.deg, lat0 * u.deg, r * u.deg))
         lo, la = hp.healpix_to_lonlat(cand)
         sep = np.degrees(angular_separation(lo.rad, la.rad, np.radians(lon0), np.radians(lat0)))
         pix = np.sort(cand[sep <= r]).astype(np.int64)
     lo, la = hp.healpix_to_lonlat(pix)
-    lname, bname = _LONLAT[frame]
+    lname, bname = LONLAT[frame]
     coords: dict[str, Any] = _axes_coords(axes)
     coords["pix"] = xr.Variable("pix", pix)
     coords[lname] = xr.Variable("pix", np.mod(lo.deg, 360.0), attrs={"units": "deg"})
@@ -403,7 +362,7 @@ def geom_kind(obj: Obj) -> str:
     >>> geom_kind(healpix_geom(1))
     'healpix'
     """
-    return str(_gattrs(obj)["geom"])
+    return str(geom_attrs(obj)["geom"])
 
 
 def frame_of(obj: Obj) -> str:
@@ -414,7 +373,7 @@ def frame_of(obj: Obj) -> str:
     >>> frame_of(healpix_geom(1, frame="galactic"))
     'galactic'
     """
-    return str(_gattrs(obj)["frame"])
+    return str(geom_attrs(obj)["frame"])
 
 
 def sky_dims(obj: Obj) -> tuple[str, ...]:
@@ -428,7 +387,7 @@ def sky_dims(obj: Obj) -> tuple[str, ...]:
     return {"wcs": ("y", "x"), "healpix": ("pix",), "region": ()}[geom_kind(obj)]
 
 
-def _dims(obj: Obj) -> tuple[str, ...]:
+def sky_and_axis_dims(obj: Obj) -> tuple[str, ...]:
     sky = sky_dims(obj)
     if isinstance(obj, xr.DataArray):
         return tuple(str(d) for d in obj.dims)
@@ -445,11 +404,11 @@ def geom_of(obj: Obj) -> xr.Dataset:
     >>> list(geom_of(m).data_vars), dict(geom_of(m).sizes)
     ([], {'y': 2, 'x': 2})
     """
-    dims = _dims(obj)
+    dims = sky_and_axis_dims(obj)
     names = [d for d in dims if d in obj.coords]
     names += [str(k) for k, v in obj.coords.items() if v.ndim > 0 and k not in names]
     coords = {k: obj.coords[k].variable for k in names}
-    return xr.Dataset(coords=coords, attrs=_gattrs(obj))
+    return xr.Dataset(coords=coords, attrs=geom_attrs(obj))
 
 
 def _pixel_slice(obj: Obj, dim: str) -> tuple[int, int, int]:
@@ -475,7 +434,7 @@ def wcs_of(obj: Obj) -> WCS:
     >>> bool(abs(wcs_of(sub).pixel_to_world_values(0, 0)[0] - float(g.ra[3, 5])) < 1e-9)
     True
     """
-    a = _gattrs(obj)
+    a = geom_attrs(obj)
     if a["geom"] != "wcs":
         raise GeometryError(f"a WCS needs a 'wcs' geometry, got {a['geom']!r}")
     w = wcs_from_header(a["wcs"])
@@ -502,10 +461,10 @@ def skycoord(obj: Obj) -> SkyCoord:
     >>> skycoord(wcs_geom((10, 20), 1, 0.5)).shape
     (2, 2)
     """
-    a = _gattrs(obj)
+    a = geom_attrs(obj)
     if a["geom"] == "region":
         return center(obj)
-    lname, bname = _LONLAT[a["frame"]]
+    lname, bname = LONLAT[a["frame"]]
     if lname in obj.coords and bname in obj.coords:
         order = sky_dims(obj)
         lon = obj.coords[lname].transpose(*order).values
@@ -531,7 +490,7 @@ def pix_to_sky(obj: Obj, x: Any, y: Any = None) -> SkyCoord:
     >>> round(float(c.ra.deg), 6), round(float(c.dec.deg), 6)
     (83.63, 22.01)
     """
-    a = _gattrs(obj)
+    a = geom_attrs(obj)
     if a["geom"] == "wcs":
         lon, lat = wcs_of(obj).pixel_to_world_values(np.asarray(x, float), np.asarray(y, float))
     elif a["geom"] == "healpix":
@@ -555,8 +514,8 @@ def sky_to_pix(obj: Obj, coords: SkyCoord) -> Any:
     >>> round(float(x), 6), round(float(y), 6)
     (0.5, 0.5)
     """
-    a = _gattrs(obj)
-    lon, lat = _lonlat(coords, a["frame"])
+    a = geom_attrs(obj)
+    lon, lat = lonlat(coords, a["frame"])
     if a["geom"] == "wcs":
         return wcs_of(obj).world_to_pixel_values(lon, lat)
     if a["geom"] == "healpix":
@@ -567,7 +526,7 @@ def sky_to_pix(obj: Obj, coords: SkyCoord) -> Any:
     raise GeometryError("a region geometry has no pixels")
 
 
-def _sky_da(obj: Obj, values: Any, name: str, units: str) -> xr.DataArray:
+def sky_dataarray(obj: Obj, values: Any, name: str, units: str) -> xr.DataArray:
     g = drop_axes(obj)
     dims = sky_dims(g)
     return xr.DataArray(values, dims=dims, coords=g.coords, name=name,
@@ -594,21 +553,21 @@ def solid_angle(obj: Obj) -> xr.DataArray:
     >>> round(float(solid_angle(g).sum() / (4 * np.pi)), 9)
     1.0
     """
-    a = _gattrs(obj)
+    a = geom_attrs(obj)
     if a["geom"] == "healpix":
         npix = 12 * int(a["nside"]) ** 2
-        return _sky_da(obj, np.full(obj.sizes["pix"], 4 * np.pi / npix), "solid_angle", "sr")
+        return sky_dataarray(obj, np.full(obj.sizes["pix"], 4 * np.pi / npix), "solid_angle", "sr")
     if a["geom"] == "region":
         reg = region_of(obj)
-        if isinstance(reg, _rg().CircleSkyRegion):
+        if isinstance(reg, regions_module().CircleSkyRegion):
             val = 2 * np.pi * (1 - np.cos(reg.radius.to_value("rad")))
-        elif isinstance(reg, _rg().CircleAnnulusSkyRegion):
+        elif isinstance(reg, regions_module().CircleAnnulusSkyRegion):
             val = 2 * np.pi * (np.cos(reg.inner_radius.to_value("rad"))
                                - np.cos(reg.outer_radius.to_value("rad")))
         else:
             c0 = center(obj)
-            r = _region_radius(reg, c0)
-            grid = wcs_geom(c0, 2.02 * r, 2.02 * r / 500, frame=_frame(c0.frame.name), proj="TAN")
+            r = region_radius(reg, c0)
+            grid = wcs_geom(c0, 2.02 * r, 2.02 * r / 500, frame=frame_name(c0.frame.name), proj="TAN")
             inside = contains(reg, skycoord(grid))
             val = float(solid_angle(grid).values[inside].sum())
         return xr.DataArray(val, name="solid_angle", attrs={**a, "units": "sr"})
@@ -616,11 +575,11 @@ def solid_angle(obj: Obj) -> xr.DataArray:
     ny, nx = obj.sizes["y"], obj.sizes["x"]
     yy, xx = np.mgrid[0:ny + 1, 0:nx + 1] - 0.5
     lon, lat = w.pixel_to_world_values(xx, yy)
-    v = _unit_vectors(lon, lat)
+    v = unit_vectors(lon, lat)
     p, q, r_, s = v[:-1, :-1], v[:-1, 1:], v[1:, 1:], v[1:, :-1]
     area = np.abs(_tri_area(p, q, r_) + _tri_area(p, r_, s))
     area = np.where(np.isfinite(area), area, 0.0)
-    return _sky_da(obj, area, "solid_angle", "sr")
+    return sky_dataarray(obj, area, "solid_angle", "sr")
 
 
 def center(obj: Obj) -> SkyCoord:
@@ -632,17 +591,17 @@ def center(obj: Obj) -> SkyCoord:
     >>> round(float(c.ra.deg), 6), round(float(c.dec.deg), 6)
     (83.63, 22.01)
     """
-    a = _gattrs(obj)
+    a = geom_attrs(obj)
     if a["geom"] == "wcs":
         return pix_to_sky(obj, (obj.sizes["x"] - 1) / 2, (obj.sizes["y"] - 1) / 2)
     if a["geom"] == "region":
-        leaves = _leaves(region_of(obj))
+        leaves = region_leaves(region_of(obj))
         if len(leaves) == 1:
-            return _leaf_center(leaves[0])
-        cs = [_leaf_center(leaf) for leaf in leaves]
-        m = np.mean([_unit_vectors(*_lonlat(c, a["frame"])) for c in cs], axis=0)
+            return leaf_center(leaves[0])
+        cs = [leaf_center(leaf) for leaf in leaves]
+        m = np.mean([unit_vectors(*lonlat(c, a["frame"])) for c in cs], axis=0)
     else:
-        m = _unit_vectors(*_lonlat(skycoord(obj), a["frame"])).mean(axis=0)
+        m = unit_vectors(*lonlat(skycoord(obj), a["frame"])).mean(axis=0)
     n = float(np.linalg.norm(m))
     if n < 1e-9:
         return SkyCoord(0.0, 0.0, unit="deg", frame=a["frame"])
@@ -660,9 +619,9 @@ def separation(obj: Obj, skydir: Any) -> xr.DataArray:
     >>> round(float(separation(g, (0, 0)).max()), 4)
     1.4141
     """
-    c = _as_skycoord(skydir, frame_of(obj))
+    c = as_skycoord(skydir, frame_of(obj))
     sep = skycoord(obj).separation(c).to_value("deg")
-    return _sky_da(obj, sep, "separation", "deg")
+    return sky_dataarray(obj, sep, "separation", "deg")
 
 
 def cutout(obj: Obj, position: Any, width: Any) -> Obj:
@@ -677,8 +636,8 @@ def cutout(obj: Obj, position: Any, width: Any) -> Obj:
     {'y': 4, 'x': 4}
     """
     kind = geom_kind(obj)
-    wx, wy = _pair(width)
-    c = _as_skycoord(position, frame_of(obj))
+    wx, wy = to_deg_pair(width)
+    c = as_skycoord(position, frame_of(obj))
     if kind == "healpix":
         off = skycoord(obj).transform_to(c.skyoffset_frame())
         dlon, dlat = off.lon.wrap_at(180 * u.deg).deg, off.lat.deg
@@ -712,7 +671,7 @@ def make_map(data: Any, geom: Obj, name: str | None = None, units: str = "") -> 
     'cm-2 s-1'
     """
     g = geom_of(geom)
-    dims = _dims(g)
+    dims = sky_and_axis_dims(g)
     shape = tuple(int(g.sizes[d]) for d in dims)
     if tuple(np.shape(data)) != shape:
         raise GeometryError(f"data shape {np.shape(data)} does not match geometry {shape} {dims}")
@@ -731,7 +690,7 @@ def empty(
     ('energy', 'y', 'x')
     """
     g = geom_of(geom)
-    shape = tuple(int(g.sizes[d]) for d in _dims(g))
+    shape = tuple(int(g.sizes[d]) for d in sky_and_axis_dims(g))
     return make_map(np.zeros(shape, dtype=dtype), g, name=name, units=units)
 
 
@@ -765,18 +724,16 @@ def to_image(obj: Obj) -> Obj:
     return obj.sum(dim=other, keep_attrs=True) if other else obj
 
 
-# ----------------------------------------------------------------------------- regions
-# Region strings, ``contains`` and the region masks live in :mod:`xgamma.sky_regions`, which
-# builds on the helpers above; imported here at the end, once everything it takes from this
-# module is defined, so that they are still ``xgamma.sky.<name>`` and usable by the code above.
-from .sky_regions import (  # noqa: E402
-    _leaf_center,
-    _leaves,
-    _region_radius,
-    contains,
-    exclusion_mask,
-    region_from_string,
-    region_mask,
-    region_of,
-    region_to_string,
-)
+def region_of(obj: Obj) -> SkyRegion:
+    """The SkyRegion of a region geometry.
+
+    Examples
+    --------
+    >>> from xgamma.sky import region_geom
+    >>> region_of(region_geom("icrs;circle(83.63,22.01,0.11)")).radius
+    <Quantity 0.11 deg>
+    """
+    a = geom_attrs(obj)
+    if a["geom"] != "region":
+        raise GeometryError(f"region_of needs a 'region' geometry, got {a['geom']!r}")
+    return region_from_string(a["region"])

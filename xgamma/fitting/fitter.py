@@ -38,9 +38,10 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq, minimize
 
-from .fold import _as_array, _as_models
-from .models.params import GaussianPrior, Parameter, Parameters
-from .models.sky import BackgroundModel, Models, SkyModel
+from xgamma.fitting.fold import as_array
+from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
+from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
+from xgamma.models.params import GaussianPrior, Parameter, Parameters
 
 __all__ = [
     "FitResult",
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-def _dataset_list(datasets: Any) -> list[xr.Dataset]:
+def dataset_list(datasets: Any) -> list[xr.Dataset]:
     items = [datasets] if isinstance(datasets, xr.Dataset) else list(datasets)
     out = []
     seen: set[str] = set()
@@ -148,7 +149,6 @@ class _Terms:
 def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index: int | None = None) -> Any:
     if "y" in ds.dims and "x" in ds.dims:
         # 3D map datasets: forward folding with PSF and edisp (same .stat/.signal/.bkg_models)
-        from .fold_map import MapEvaluator
 
         if scale_index is not None:
             raise NotImplementedError("energy_scale nuisance parameters are not supported for 3D datasets")
@@ -158,9 +158,9 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
     mask = np.ones((sizes["obs"], sizes["energy"]), bool)
     for k in ("mask_safe", "mask_fit"):
         if k in ds:
-            mask = mask & _as_array(ds[k], ["energy"], sizes).astype(bool)
-    expo = _as_array(ds["exposure"], ["energy_true"], sizes).astype(float)
-    edisp = _as_array(ds["edisp"], ["energy_true", "energy"], sizes).astype(float)
+            mask = mask & as_array(ds[k], ["energy"], sizes).astype(bool)
+    expo = as_array(ds["exposure"], ["energy_true"], sizes).astype(float)
+    edisp = as_array(ds["edisp"], ["energy_true", "energy"], sizes).astype(float)
     n_obs, n_true = expo.shape
     resp = (expo[:, :, None] * edisp).transpose(1, 0, 2).reshape(n_true, -1)[:, mask.ravel()]
     rows = np.flatnonzero((resp != 0).any(axis=1))
@@ -172,7 +172,7 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
             if var not in ds:
                 return np.full(int(mask.sum()), default)
             var = ds[var]
-        return _as_array(var, ["energy"], sizes).astype(float)[mask]
+        return as_array(var, ["energy"], sizes).astype(float)[mask]
 
     e_reco = cells(xr.DataArray(ds["energy"].values, dims="energy"))
     n_on = cells("counts")
@@ -214,8 +214,8 @@ class Likelihood:
     """
 
     def __init__(self, datasets: Any, models: Any, energy_scale: Mapping[str, float] | None = None) -> None:
-        self.datasets = _dataset_list(datasets)
-        self.models = _as_models(models)
+        self.datasets = dataset_list(datasets)
+        self.models = as_models(models)
         params = self.models.parameters
         self.n_model = len(params)
         offsets: dict[str, int] = {}
@@ -287,7 +287,6 @@ class Likelihood:
 
     def steps(self) -> np.ndarray:
         """Suggested initial step per free group (NaN: let the backend choose)."""
-        from .fold_map import parameter_steps
 
         flat = parameter_steps(self.models)
         return np.array([flat[g[0]] if g[0] < len(flat) else np.nan for g in self.groups], dtype=float)
@@ -738,7 +737,7 @@ def ts(datasets: Any, models: Any, source: str, backend: str = "minuit") -> floa
     >>> ts(example_dataset(), m, "crab") > 100
     True
     """
-    models = _as_models(models)
+    models = as_models(models)
     with_src = fit(datasets, models, backend=backend, covariance=False).stat_sum
     rest = models.without(source)
     without = fit(datasets, rest, backend=backend, covariance=False).stat_sum

@@ -1,0 +1,58 @@
+"""Run dask tasks on the active scheduler, with an optional progress bar.
+
+The one place xgamma computes lists of delayed tasks: the threaded scheduler by default, or a
+``dask.distributed.Client`` when one is active (``as_completed`` drives the bar there).
+
+Examples
+--------
+>>> import dask
+>>> compute([dask.delayed(abs)(-1), dask.delayed(abs)(-2)], progress=False)
+[1, 2]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dask
+
+__all__ = ["active_client", "compute"]
+
+
+def active_client() -> Any:
+    """The active ``dask.distributed.Client``, or None under a local scheduler."""
+    sched = dask.base.get_scheduler()
+    client = getattr(sched, "__self__", None)
+    return client if type(client).__name__ == "Client" else None
+
+
+def compute(tasks: list[Any], progress: bool = False, desc: str = "") -> list[Any]:
+    """Compute ``tasks`` on the active scheduler; ``progress`` shows a tqdm bar of finished tasks."""
+    client = active_client()
+    if not progress:
+        return list(dask.compute(*tasks))
+    from tqdm.auto import tqdm  # lazy: loads only with a bar
+
+    if client is not None:
+        from distributed import as_completed  # lazy: optional dependency
+
+        futures = client.compute(tasks)
+        with tqdm(total=len(futures), desc=desc) as bar:
+            for _ in as_completed(futures):
+                bar.update(1)
+        return list(client.gather(futures))
+    from dask.callbacks import Callback
+
+    keys = {t.key for t in tasks}
+
+    class _Bar(Callback):  # type: ignore[misc]
+        def __init__(self, bar: Any) -> None:
+            super().__init__()
+            self.bar = bar
+
+        def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            if key in keys:
+                self.bar.update(1)
+
+    with tqdm(total=len(tasks), desc=desc) as bar, _Bar(bar):
+        return list(dask.compute(*tasks))
