@@ -27,7 +27,7 @@ def test_validate_names_wrong_dims_and_units():
         validate(_aeff("s"), "aeff")
     with pytest.raises(ConventionError, match="unparseable"):
         validate(_aeff("furlongs per fortnight"))
-    with pytest.raises(ConventionError, match="unknown IRF kind"):
+    with pytest.raises(ConventionError, match="unknown kind"):
         validate(_aeff(), "psf_king")
 
 

@@ -29,6 +29,9 @@ __all__ = [
     "UNITS",
     "IRFSchema",
     "IRF_SCHEMAS",
+    "DatasetSchema",
+    "DATASET_SCHEMAS",
+    "dataset_kind",
     "validate",
     "unit_of",
     "to_internal",
@@ -124,6 +127,89 @@ IRF_SCHEMAS: dict[str, IRFSchema] = {
 }
 
 
+@dataclass(frozen=True)
+class DatasetSchema:
+    """The variables a kind of dataset must have, with the dims each must carry.
+
+    ``required`` maps a variable to the dims it must have (others may be added, e.g. sky dims
+    or ``obs``); ``one_of`` lists groups of which at least one variable must be present;
+    ``sky`` says whether the sky dims ``(y, x)`` or ``pix`` must be present (``True``), absent
+    (``False``) or either (``None``).
+
+    Examples
+    --------
+    >>> DATASET_SCHEMAS["onoff"].required["counts_off"]
+    ('energy',)
+    """
+
+    kind: str
+    required: dict[str, tuple[str, ...]]
+    one_of: tuple[tuple[str, ...], ...] = ()
+    sky: bool | None = None
+    description: str = ""
+
+
+#: One schema per dataset kind: map (3D), spectrum (1D), ON/OFF spectrum, flux points,
+#: light curve. :func:`validate` checks them where datasets enter (readers, ``fit``,
+#: estimators).
+DATASET_SCHEMAS: dict[str, DatasetSchema] = {
+    "map": DatasetSchema(
+        "map", {"counts": ("energy",), "exposure": ("energy_true",)}, sky=True,
+        description="reduced 3D dataset: counts, exposure (+ background, psf, edisp, masks)"),
+    "spectrum": DatasetSchema(
+        "spectrum", {"counts": ("energy",), "exposure": ("energy_true",)}, sky=False,
+        description="reduced 1D dataset: counts, exposure (+ edisp, background, masks)"),
+    "onoff": DatasetSchema(
+        "onoff", {"counts": ("energy",), "exposure": ("energy_true",), "counts_off": ("energy",)},
+        one_of=(("alpha", "acceptance_off"),),
+        description="ON/OFF dataset: counts, counts_off, exposure and alpha or acceptances"),
+    "flux_points": DatasetSchema(
+        "flux_points", {"norm": ("energy",)}, sky=None,
+        description="estimator result on an energy axis (GADF SED): norm (+ errors, ts, ...)"),
+    "light_curve": DatasetSchema(
+        "light_curve", {"norm": ("time", "energy")}, sky=None,
+        description="estimator result along time and energy: norm (+ errors, ts, ...)"),
+}
+
+
+def dataset_kind(ds: xr.Dataset) -> str:
+    """The dataset kind of :data:`DATASET_SCHEMAS` that ``ds`` looks like.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> dataset_kind(xr.Dataset({"norm": ("energy", np.ones(2))}))
+    'flux_points'
+    """
+    if "norm" in ds.data_vars:
+        return "light_curve" if "time" in ds.dims else "flux_points"
+    if "counts_off" in ds.data_vars:
+        return "onoff"
+    return "map" if ({"y", "x"} <= set(ds.dims) or "pix" in ds.dims) else "spectrum"
+
+
+def _check_dataset(ds: xr.Dataset, kind: str) -> list[str]:
+    schema = DATASET_SCHEMAS[kind]
+    name = ds.attrs.get("name")
+    where = f"{kind} dataset" + (f" {name!r}" if name else "")
+    problems = []
+    for var, dims in schema.required.items():
+        if var not in ds.data_vars:
+            problems.append(f"{where}: missing variable {var!r} (needs {', '.join(schema.required)})")
+        else:
+            lacking = [d for d in dims if d not in ds[var].dims]
+            if lacking:
+                problems.append(f"{where}: variable {var!r} lacks dim(s) {lacking} "
+                                f"(has {tuple(map(str, ds[var].dims))})")
+    for group in schema.one_of:
+        if not any(v in ds.data_vars for v in group):
+            problems.append(f"{where}: needs one of the variables {list(group)}")
+    has_sky = {"y", "x"} <= set(ds.dims) or "pix" in ds.dims
+    if schema.sky is True and not has_sky:
+        problems.append(f"{where}: no sky dims (y, x) or pix")
+    return problems
+
+
 def unit_of(obj: xr.DataArray | xr.Variable) -> u.UnitBase:
     """The astropy unit in ``obj.attrs["units"]`` (dimensionless if absent).
 
@@ -175,7 +261,9 @@ def validate(obj: xr.DataArray | xr.Dataset, kind: str | None = None) -> None:
     ----------
     obj : DataArray or Dataset
     kind : str, optional
-        IRF kind to check the schema of (``aeff``, ``edisp``, ``psf``, ``bkg``, ``rad_max``).
+        IRF kind (``aeff``, ``edisp``, ``psf``, ``bkg``, ``rad_max``) or dataset kind
+        (``map``, ``spectrum``, ``onoff``, ``flux_points``, ``light_curve``; ``"dataset"``
+        infers it with :func:`dataset_kind`) whose schema to check.
 
     Examples
     --------
@@ -186,6 +274,10 @@ def validate(obj: xr.DataArray | xr.Dataset, kind: str | None = None) -> None:
     Traceback (most recent call last):
     ...
     xgamma.errors.ConventionError: aeff: dims ('energy',) do not match any of [('energy_true', 'offset')]
+    >>> validate(xr.Dataset({"counts": ("energy", np.ones(2))}, coords=e.coords), "spectrum")
+    Traceback (most recent call last):
+    ...
+    xgamma.errors.ConventionError: spectrum dataset: missing variable 'exposure' (needs counts, exposure)
     """
     problems: list[str] = []
     for dim in obj.dims:
@@ -214,9 +306,17 @@ def validate(obj: xr.DataArray | xr.Dataset, kind: str | None = None) -> None:
             u.Unit(s)
         except ValueError:
             problems.append(f"{v.name!r}: unparseable unit {s!r}")
-    if kind is not None:
+    if kind == "dataset" and isinstance(obj, xr.Dataset):
+        kind = dataset_kind(obj)
+    if kind in DATASET_SCHEMAS:
+        if not isinstance(obj, xr.Dataset):
+            raise ConventionError(f"a {kind} dataset must be an xarray.Dataset, got "
+                                  f"{type(obj).__name__}")
+        problems += _check_dataset(obj, kind)
+    elif kind is not None:
         if kind not in IRF_SCHEMAS:
-            raise ConventionError(f"unknown IRF kind {kind!r}; known: {sorted(IRF_SCHEMAS)}")
+            raise ConventionError(f"unknown kind {kind!r}; known: "
+                                  f"{sorted(IRF_SCHEMAS) + sorted(DATASET_SCHEMAS)}")
         if not isinstance(obj, xr.DataArray):
             raise ConventionError(f"an IRF ({kind}) must be a DataArray, got {type(obj).__name__}")
         schema = IRF_SCHEMAS[kind]

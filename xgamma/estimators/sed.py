@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from xgamma.errors import XgammaIOError
+from xgamma.conventions import validate
+from xgamma.errors import ConventionError, XgammaIOError
 from xgamma.estimators.core import (
     NORM_VARS,
     estimator_result,
@@ -313,7 +314,12 @@ def read_sed(path: str | Path, reference: Any = None, format: str | None = None)
         t = Table.read(path, format=fmt) if fmt != "fits" else Table.read(path, hdu=1)
     except Exception as exc:  # noqa: BLE001 - report which file failed
         raise XgammaIOError(f"cannot read table: {exc}", path=path) from exc
-    return sed_from_table(t, reference)
+    res = sed_from_table(t, reference)
+    try:
+        validate(res, "dataset")
+    except ConventionError as exc:
+        raise XgammaIOError(str(exc), path=path) from exc
+    return res
 
 
 def write_flux_points(result: xr.Dataset, path: str | Path, format: str | None = None,

@@ -38,6 +38,7 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq, minimize
 
+from xgamma.conventions import validate
 from xgamma.fitting.fold import as_array
 from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
@@ -57,6 +58,8 @@ __all__ = [
 
 
 def dataset_list(datasets: Any) -> list[xr.Dataset]:
+    """Datasets as a list with unique names, each checked against its schema
+    (:data:`xgamma.conventions.DATASET_SCHEMAS`)."""
     items = [datasets] if isinstance(datasets, xr.Dataset) else list(datasets)
     out = []
     seen: set[str] = set()
@@ -65,7 +68,9 @@ def dataset_list(datasets: Any) -> list[xr.Dataset]:
         if name in seen:
             name = f"{name}-{i}"
         seen.add(name)
-        out.append(d if d.attrs.get("name") == name else d.assign_attrs(name=name))
+        d = d if d.attrs.get("name") == name else d.assign_attrs(name=name)
+        validate(d, "dataset")
+        out.append(d)
     return out
 
 

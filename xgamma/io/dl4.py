@@ -52,7 +52,8 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from xgamma import sky
 from xgamma.axes import axis_from_edges, edges
-from xgamma.errors import XgammaIOError
+from xgamma.conventions import validate
+from xgamma.errors import ConventionError, XgammaIOError
 
 __all__ = ["write_dl4", "read_dl4", "to_hdulist", "from_hdulist"]
 
@@ -463,4 +464,9 @@ def read_dl4(path: str | Path) -> xr.Dataset:
     if not p.exists():
         raise XgammaIOError("file not found", path=p)
     with fits.open(p, memmap=False) as hdul:
-        return from_hdulist(hdul, path=p)
+        ds = from_hdulist(hdul, path=p)
+    try:
+        validate(ds, "dataset")
+    except ConventionError as exc:
+        raise XgammaIOError(str(exc), path=p) from exc
+    return ds

@@ -53,7 +53,7 @@ from astropy.coordinates import Angle, SkyCoord
 from astropy.wcs import WCS
 
 from xgamma.errors import GeometryError
-from xgamma.sky.frames import lonlat, regions_module
+from xgamma.sky.frames import lonlat, regions_module, separation_deg
 from xgamma.sky.geom import frame_of, sky_dims, wcs_of
 from xgamma.sky.regions import leaf_center, region_from_string
 
@@ -411,19 +411,10 @@ def pixel_regions_to_sky(pix: Sequence[PixelRegion], wcs: WCS) -> list[SkyRegion
     lon_x, lat_x = wcs.pixel_to_world_values(x + 1.0, y)
     lon_y, lat_y = wcs.pixel_to_world_values(x, y + 1.0)
     # local pixel scale: geometric mean of the x and y pixel steps (deg per pixel)
-    scale = np.sqrt(_sep(lon, lat, lon_x, lat_x) * _sep(lon, lat, lon_y, lat_y))
+    scale = np.sqrt(separation_deg(lon, lat, lon_x, lat_x) * separation_deg(lon, lat, lon_y, lat_y))
     frame = "galactic" if wcs.wcs.ctype[0].startswith("GLON") else "icrs"
     centers = SkyCoord(np.mod(lon, 360.0), lat, unit="deg", frame=frame)
     return [regions_module().CircleSkyRegion(centers[i], float(p.radius * scale[i]) * u.deg) for i, p in enumerate(pix)]
-
-
-def _sep(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
-    """Great-circle distance (deg), Vincenty formula."""
-    l1, b1, l2, b2 = (np.radians(v) for v in (lon1, lat1, lon2, lat2))
-    dl = l2 - l1
-    num = np.hypot(np.cos(b2) * np.sin(dl), np.cos(b1) * np.sin(b2) - np.sin(b1) * np.cos(b2) * np.cos(dl))
-    den = np.sin(b1) * np.sin(b2) + np.cos(b1) * np.cos(b2) * np.cos(dl)
-    return np.degrees(np.arctan2(num, den))
 
 
 def events_in_regions(
@@ -486,7 +477,7 @@ def events_in_pixel_regions(events: pd.DataFrame, pix: Sequence[PixelRegion], wc
     # pre-select events near the reference image (avoids projecting far-away events)
     clon, clat = (float(v) for v in wcs.wcs.crval)
     half_width = 0.5 * float(wcs.array_shape[0]) * abs(float(wcs.wcs.cdelt[0]))
-    near = _sep(lon, lat, np.full(n, clon), np.full(n, clat)) < min(half_width * 1.5, 80.0)
+    near = separation_deg(lon, lat, np.full(n, clon), np.full(n, clat)) < min(half_width * 1.5, 80.0)
     if not near.any():
         return out
     x, y = wcs.world_to_pixel_values(lon[near], lat[near])

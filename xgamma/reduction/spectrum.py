@@ -75,7 +75,7 @@ from xgamma.reduction.reflected import (
     pixel_regions_to_sky,
 )
 from xgamma.reduction.safe_mask import make_safe_mask
-from xgamma.sky.frames import regions_module
+from xgamma.sky.frames import regions_module, separation_deg
 from xgamma.stats import cash_significance, li_ma_significance
 
 if TYPE_CHECKING:
@@ -113,16 +113,6 @@ def _hist(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     idx = np.searchsorted(edges, values, side="right") - 1
     ok = (idx >= 0) & (idx < edges.size - 1)
     return np.bincount(idx[ok], minlength=edges.size - 1).astype(float)
-
-
-def _sep_deg(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float) -> np.ndarray:
-    """Great-circle separation (deg), Vincenty formula (stable at small and large angles)."""
-    la1, la2 = np.radians(dec0), np.radians(dec)
-    dl = np.radians(ra - ra0)
-    num = np.hypot(np.cos(la2) * np.sin(dl),
-                   np.cos(la1) * np.sin(la2) - np.sin(la1) * np.cos(la2) * np.cos(dl))
-    den = np.sin(la1) * np.sin(la2) + np.cos(la1) * np.cos(la2) * np.cos(dl)
-    return np.degrees(np.arctan2(num, den))
 
 
 def _obs_label(observation: Any) -> str:
@@ -305,7 +295,7 @@ def reduce_spectrum(
     if point_like:
         assert rad_max is not None
         rm_ev = _rad_max_for(rad_max, energy, offset)
-        sel = _sep_deg(ra, dec, float(on_center.ra.deg), float(on_center.dec.deg)) <= rm_ev
+        sel = separation_deg(ra, dec, float(on_center.ra.deg), float(on_center.dec.deg)) <= rm_ev
         counts = _hist(energy[sel], e_edges)
         if isinstance(region, regions_module().CircleSkyRegion):
             rm_bins = _rad_max_for(rad_max, np.sqrt(e_edges[:-1] * e_edges[1:]), offset)
@@ -358,7 +348,7 @@ def reduce_spectrum(
             sel_off = np.zeros(ra.shape, dtype=bool)
             for reg in regions:
                 c = reg.center.icrs
-                sel_off |= _sep_deg(ra, dec, float(c.ra.deg), float(c.dec.deg)) <= rm_ev
+                sel_off |= separation_deg(ra, dec, float(c.ra.deg), float(c.dec.deg)) <= rm_ev
             counts_off = _hist(energy[sel_off], e_edges)
         elif n_off:
             counts_off = _hist(energy[events_in_pixel_regions(events, pix_regions, ref_wcs)], e_edges)
