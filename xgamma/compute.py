@@ -20,14 +20,41 @@ __all__ = ["active_client", "compute"]
 
 
 def active_client() -> Any:
-    """The active ``dask.distributed.Client``, or None under a local scheduler."""
+    """The active ``dask.distributed.Client``, or None under a local scheduler.
+
+    Examples
+    --------
+    >>> with dask.config.set(scheduler="threads"):
+    ...     print(active_client())
+    None
+    """
     sched = dask.base.get_scheduler()
     client = getattr(sched, "__self__", None)
     return client if type(client).__name__ == "Client" else None
 
 
 def compute(tasks: list[Any], progress: bool = False, desc: str = "") -> list[Any]:
-    """Compute ``tasks`` on the active scheduler; ``progress`` shows a tqdm bar of finished tasks."""
+    """Compute ``tasks`` on the active scheduler; ``progress`` shows a tqdm bar of finished tasks.
+
+    Parameters
+    ----------
+    tasks : list of dask delayed objects
+        The tasks to compute, all at once.
+    progress : bool
+        Show a tqdm progress bar that counts finished tasks.
+    desc : str
+        Label of the progress bar.
+
+    Returns
+    -------
+    list
+        The results, in the order of ``tasks``.
+
+    Examples
+    --------
+    >>> compute([dask.delayed(sum)([1, 2]), dask.delayed(max)(3, 4)])
+    [3, 4]
+    """
     client = active_client()
     if not progress:
         return list(dask.compute(*tasks))

@@ -36,7 +36,28 @@ _DROP = ("energy_threshold_low", "energy_threshold_high")
 
 
 def to_obs(ds: xr.Dataset, obs_id: Any = None) -> xr.Dataset:
-    """Give a one-observation dataset an ``obs`` dim (per-obs attrs become ``obs`` coords)."""
+    """Give a one-observation dataset an ``obs`` dim (per-obs attrs become ``obs`` coords).
+
+    Parameters
+    ----------
+    ds : Dataset
+        One observation's dataset; returned as it is when it has an ``obs`` dim already.
+    obs_id : optional
+        The ``obs`` coordinate (default: ``attrs["obs_id"]``, lists joined by ``+``, else 0).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with an ``obs`` dim of size 1; the attrs lose ``obs_id``, ``name`` and
+        those of :data:`OBS_META`.
+
+    Examples
+    --------
+    >>> e = xr.DataArray(np.arange(2.0), dims="energy", coords={"energy": [1.0, 2.0]})
+    >>> ds = to_obs(xr.Dataset({"counts": e}, attrs={"obs_id": 7, "livetime": 10.0}))
+    >>> dict(ds.sizes), ds.obs.values.tolist(), ds.livetime.values.tolist(), ds.attrs
+    ({'obs': 1, 'energy': 2}, [7], [10.0], {})
+    """
     if "obs" in ds.dims:
         return ds
     if obs_id is None:
@@ -102,6 +123,14 @@ def concat_obs(datasets: Sequence[xr.Dataset], name: str | None = None) -> xr.Da
     ------
     GeometryError
         When the datasets differ in a dim size, sky geometry or energy binning.
+
+    Examples
+    --------
+    >>> e = xr.DataArray(np.arange(2.0), dims="energy", coords={"energy": [1.0, 2.0]})
+    >>> a = xr.Dataset({"counts": e}, attrs={"obs_id": 1, "livetime": 10.0})
+    >>> ds = concat_obs([a, a.assign_attrs(obs_id=2, livetime=20.0)], name="both")
+    >>> dict(ds.sizes), ds.attrs["obs_id"], ds.attrs["livetime"], ds.attrs["name"]
+    ({'obs': 2, 'energy': 2}, [1, 2], 30.0, 'both')
     """
     if not datasets:
         raise ValueError("concat_obs: no datasets")

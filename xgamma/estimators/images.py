@@ -26,7 +26,18 @@ __all__ = ["dataset_mask", "map_values", "sky_coords", "geometry_attrs", "is_ono
 
 
 def dataset_mask(dataset: xr.Dataset) -> np.ndarray:
-    """``mask_safe & mask_fit`` as ``(energy, y, x)`` bool."""
+    """``mask_safe & mask_fit`` as ``(energy, y, x)`` bool.
+
+    Masks without an energy dim apply to all energies; a missing mask counts as all True.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ds = testing.make_map_dataset(np.ones((2, 3, 4)), 0.5)
+    >>> ds["mask_fit"] = (("y", "x"), np.eye(3, 4, dtype=bool))
+    >>> dataset_mask(ds).shape, int(dataset_mask(ds).sum())
+    ((2, 3, 4), 6)
+    """
     shape = tuple(dataset.sizes[d] for d in ("energy", "y", "x"))
     m = np.ones(shape, bool)
     for k in ("mask_safe", "mask_fit"):
@@ -41,23 +52,84 @@ def dataset_mask(dataset: xr.Dataset) -> np.ndarray:
 
 
 def map_values(da: xr.DataArray, dims: Sequence[str] = ("energy", "y", "x")) -> np.ndarray:
+    """Values of ``da`` as float numpy, its dims in the order ``dims``.
+
+    Examples
+    --------
+    >>> da = xr.DataArray(np.zeros((2, 3, 4), int), dims=("x", "energy", "y"))
+    >>> v = map_values(da)
+    >>> v.shape, v.dtype.name, map_values(da, ("x", "y", "energy")).shape
+    ((3, 4, 2), 'float64', (2, 4, 3))
+    """
     return np.asarray(da.transpose(*dims).values, float)
 
 
 def sky_coords(dataset: xr.Dataset) -> dict[str, Any]:
+    """The coordinate variables of ``dataset`` along the sky dims ``y``/``x`` only (pixel
+    indices and pixel centres), to carry over to an estimator's output maps.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> sorted(sky_coords(testing.make_map_dataset(np.ones((2, 3, 4)), 0.5)))
+    ['dec', 'ra', 'x', 'y']
+    """
     return {str(k): c.variable for k, c in dataset.coords.items() if c.dims and set(c.dims) <= {"y", "x"}}
 
 
 def geometry_attrs(dataset: xr.Dataset) -> dict[str, Any]:
+    """The sky-geometry attrs of ``dataset`` (those in :data:`xgamma.sky.GEOM_KEYS`).
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ds = testing.make_map_dataset(np.ones((2, 3, 4)), 0.5)
+    >>> sorted(ds.attrs), sorted(geometry_attrs(ds))
+    (['frame', 'geom', 'name', 'wcs'], ['frame', 'geom', 'wcs'])
+    """
     return {k: v for k, v in dataset.attrs.items() if k in sky.GEOM_KEYS}
 
 
 def is_onoff(dataset: xr.Dataset) -> bool:
+    """Whether ``dataset`` is an ON/OFF dataset: ``counts_off`` with ``alpha`` or
+    ``acceptance_off``.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ds = testing.make_map_dataset(np.ones((2, 3, 4)), 0.5)
+    >>> is_onoff(ds), is_onoff(ds.assign(counts_off=ds.counts, alpha=0.2))
+    (False, True)
+    """
     return "counts_off" in dataset and ("alpha" in dataset or "acceptance_off" in dataset)
 
 
 def map_npred_background(dataset: xr.Dataset, model: Any) -> np.ndarray:
-    """Background counts, plus the model's predicted counts when given."""
+    """Background counts, plus the model's predicted counts when given.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        A map dataset (``background`` optional: zeros without it).
+    model : SkyModel, list of models, Models or None
+        The models to add (through :func:`xgamma.fitting.fold_map.npred_map`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(energy, y, x)`` float counts.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> from xgamma.models import SkyModel, spectral_model
+    >>> from xgamma.models.spatial import spatial_model
+    >>> ds = testing.make_map_dataset(np.ones((2, 5, 5)), 0.5, exposure=1e12)
+    >>> src = SkyModel("src", spectral_model("pl"),
+    ...                spatial_model("point", lon_0=83.633, lat_0=22.014))
+    >>> float(map_npred_background(ds, None).sum()), round(float(map_npred_background(ds, src).sum()), 6)
+    (25.0, 25.9)
+    """
     if model is None:
         return map_values(dataset["background"]) if "background" in dataset else np.zeros(
             tuple(dataset.sizes[d] for d in ("energy", "y", "x")))

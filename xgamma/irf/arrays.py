@@ -28,7 +28,18 @@ __all__ = ["irf_values", "irf_nodes", "offset_matrix"]
 
 
 def irf_values(da: xr.DataArray, unit: str, dims: Sequence[str] | None = None) -> np.ndarray:
-    """Values of ``da`` (with its dims in the order ``dims``) in ``unit`` as float64 numpy."""
+    """Values of ``da`` (with its dims in the order ``dims``) in ``unit`` as float64 numpy.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> aeff = testing.make_aeff()
+    >>> aeff.dims, irf_values(aeff, "m2", ("offset", "energy_true")).shape
+    (('energy_true', 'offset'), (6, 40))
+    >>> o = xr.DataArray([2.0, 1.0], dims="offset", attrs={"units": "m2"})
+    >>> irf_values(o, "cm2").tolist()
+    [20000.0, 10000.0]
+    """
     f = unit_of(da).to(unit) if da.attrs.get("units", "") != unit else 1.0
     vals = np.asarray(da.variable.values, dtype=float)
     if dims is not None and tuple(da.dims) != tuple(dims):  # no xarray transpose when in order
@@ -37,7 +48,25 @@ def irf_values(da: xr.DataArray, unit: str, dims: Sequence[str] | None = None) -
 
 
 def irf_nodes(da: xr.DataArray, dim: str) -> tuple[np.ndarray, float, float]:
-    """Node coordinates along ``dim`` and the valid range (outer bin edges)."""
+    """Node coordinates along ``dim`` and the valid range (outer bin edges).
+
+    Without ``{dim}_min``/``{dim}_max`` coordinates the range is that of the nodes.
+
+    Returns
+    -------
+    nodes : numpy.ndarray
+        The coordinate values along ``dim``.
+    lo, hi : float
+        The lower and upper end of the valid range.
+
+    Examples
+    --------
+    >>> from xgamma.axes import axis_from_edges
+    >>> o = axis_from_edges([0.0, 1.0, 2.0], "offset", unit="deg", interp="lin")
+    >>> nodes, lo, hi = irf_nodes(xr.DataArray([2.0, 1.0], dims="offset", coords=o.coords), "offset")
+    >>> nodes.tolist(), lo, hi
+    ([0.5, 1.5], 0.0, 2.0)
+    """
     cv = da.coords.variables  # Variables: no DataArray built per access
     c = np.asarray(cv[dim].values, dtype=float)
     if f"{dim}_min" in cv:
@@ -51,7 +80,16 @@ def irf_nodes(da: xr.DataArray, dim: str) -> tuple[np.ndarray, float, float]:
 def offset_matrix(irf: xr.DataArray, offsets: np.ndarray, dtype: Any = float) -> np.ndarray:
     """Dense interpolation matrix ``W (n_nodes, n_points)`` of the IRF's offset nodes at the
     (flattened) ``offsets``: ``values @ W`` interpolates linearly in offset (extrapolating to
-    the outer bin edges) and gives 0 beyond them."""
+    the outer bin edges) and gives 0 beyond them.
+
+    Examples
+    --------
+    >>> from xgamma.axes import axis_from_edges
+    >>> o = axis_from_edges([0.0, 1.0, 2.0], "offset", unit="deg", interp="lin")
+    >>> irf = xr.DataArray([2.0, 1.0], dims="offset", coords=o.coords)
+    >>> offset_matrix(irf, np.array([0.5, 1.0, 3.0])).tolist()
+    [[1.0, 0.5, 0.0], [0.0, 0.5, 0.0]]
+    """
     nodes, lo, hi = irf_nodes(irf, "offset")
     x = offsets.ravel()
     ok = (x >= lo - 1e-9) & (x <= hi + 1e-9)

@@ -24,6 +24,15 @@ def interp_weights(nodes: np.ndarray, x: np.ndarray, log: bool = False) -> tuple
     """Index ``i`` and weight ``w`` so that ``v(x) = v[i] (1 - w) + v[i + 1] w``.
 
     Linear (in ``log`` of the coordinate for log axes), extrapolating beyond the outer nodes.
+
+    Examples
+    --------
+    >>> i, w = interp_weights(np.array([1.0, 10.0, 100.0]), np.array([5.5, 50.0]))
+    >>> i.tolist(), w.round(3).tolist()
+    ([0, 1], [0.5, 0.444])
+    >>> i, w = interp_weights(np.array([1.0, 10.0, 100.0]), np.array([1000.0]), log=True)
+    >>> i.tolist(), w.tolist()   # extrapolated: w > 1
+    ([1], [2.0])
     """
     xn = np.log(nodes) if log else np.asarray(nodes, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -76,6 +85,12 @@ def interp_rows(y: np.ndarray, x: np.ndarray, xq: np.ndarray) -> np.ndarray:
     """Linear interpolation of each row ``y[..., :]`` (on common nodes ``x``) at ``xq[...]``.
 
     Leading dims of ``y`` and ``xq`` broadcast; outside ``x`` the end values are used.
+
+    Examples
+    --------
+    >>> y = np.array([[0.0, 10.0, 20.0], [0.0, 1.0, 2.0]])
+    >>> interp_rows(y, np.array([0.0, 1.0, 2.0]), np.array([0.5, 5.0])).tolist()
+    [5.0, 2.0]
     """
     x = np.asarray(x, dtype=float)
     xq = np.asarray(xq, dtype=float)
@@ -90,7 +105,17 @@ def interp_rows(y: np.ndarray, x: np.ndarray, xq: np.ndarray) -> np.ndarray:
 
 
 def invert_rows(c: np.ndarray, x: np.ndarray, frac: np.ndarray) -> np.ndarray:
-    """Smallest ``x`` where the non-decreasing rows ``c[..., :]`` reach ``frac`` (NaN if never)."""
+    """Smallest ``x`` where the non-decreasing rows ``c[..., :]`` reach ``frac`` (NaN if never).
+
+    Linear between the nodes ``x``, e.g. a containment radius from a cumulative profile;
+    leading dims of ``c`` and ``frac`` broadcast.
+
+    Examples
+    --------
+    >>> c = np.array([[0.0, 0.5, 1.0], [0.0, 0.2, 0.4]])
+    >>> invert_rows(c, np.array([0.0, 1.0, 2.0]), np.array(0.75)).tolist()
+    [1.5, nan]
+    """
     frac = np.asarray(frac, dtype=float)
     shape = np.broadcast_shapes(c.shape[:-1], frac.shape)
     c = np.broadcast_to(c, (*shape, c.shape[-1]))

@@ -463,10 +463,31 @@ def spectral_from_dict(data: Mapping[str, Any]) -> SpectralModelBase:
 
 
 def compound_from_dict(data: Mapping[str, Any]) -> CompoundSpectralModel:
+    """Build a :class:`CompoundSpectralModel` from its YAML dict (``model1``, ``model2``
+    and ``operator``, default ``"add"``).
+
+    Examples
+    --------
+    >>> import xgamma.models  # registers the families
+    >>> m = compound_from_dict({"model1": {"type": "pl"}, "model2": {"type": "pl"}})
+    >>> m.operator, float(m(1.0)), m.parameters.names[:2]
+    ('add', 2e-12, ('model1.index', 'model1.amplitude'))
+    """
     return CompoundSpectralModel(spectral_from_dict(data["model1"]), spectral_from_dict(data["model2"]),
                                  str(data.get("operator", "add")))
 
 
 def scale_from_dict(data: Mapping[str, Any]) -> ScaleSpectralModel:
+    """Build a :class:`ScaleSpectralModel` from its YAML dict (``model`` and a ``norm``
+    parameter, default 1).
+
+    Examples
+    --------
+    >>> import xgamma.models  # registers the families
+    >>> s = scale_from_dict({"model": {"type": "pl"},
+    ...                      "parameters": [{"name": "norm", "value": 2.0}]})
+    >>> s.parameters["norm"].value, float(s(1.0))
+    (2.0, 2e-12)
+    """
     pars = data.get("parameters") or [{"name": "norm", "value": 1.0}]
     return ScaleSpectralModel(spectral_from_dict(data["model"]), Parameter.from_dict(pars[0]))

@@ -42,6 +42,12 @@ class Observation(Protocol):
 
     ``pointing`` is a mapping or object with ``ra``/``dec`` (deg) or ``pointing_radec`` a
     ``SkyCoord``; ``livetime``/``ontime`` are in s.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> isinstance(testing.make_observation(), Observation), isinstance(object(), Observation)
+    (True, False)
     """
 
     obs_id: Any
@@ -65,11 +71,32 @@ class Observation(Protocol):
 
 
 def obs_id(obs: Any) -> Any:
+    """The ``obs_id`` of ``obs``, or None when it has none.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> obs_id(testing.make_observation(obs_id=7)), obs_id(object())
+    (7, None)
+    """
     return getattr(obs, "obs_id", None)
 
 
 def pointing_radec(obs: Any) -> tuple[float, float]:
-    """Pointing (ra, dec) in deg, ICRS."""
+    """Pointing (ra, dec) in deg, ICRS.
+
+    From ``obs.pointing`` (a mapping or object with ``ra``/``dec``), else from the
+    ``SkyCoord`` ``obs.pointing_radec``; neither raises a :class:`ReductionError`.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> pointing_radec(testing.make_observation())
+    (83.633, 21.514)
+    >>> from types import SimpleNamespace
+    >>> pointing_radec(SimpleNamespace(pointing={"ra": 10.0, "dec": -5.0}))
+    (10.0, -5.0)
+    """
     p = getattr(obs, "pointing", None)
     ra = dec = None
     if isinstance(p, dict):
@@ -86,10 +113,33 @@ def pointing_radec(obs: Any) -> tuple[float, float]:
 
 
 def irf_of(obs: Any, name: str) -> xr.DataArray | None:
+    """The IRF ``name`` (``"aeff"``, ``"edisp"``, ``"psf"``, ``"bkg"``) of ``obs``, or None.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> obs = testing.make_observation()
+    >>> irf_of(obs, "aeff").dims, irf_of(obs, "rad_max")
+    (('energy_true', 'offset'), None)
+    """
     return getattr(obs, name, None)
 
 
 def check_irfs(obs: Any, products: Sequence[str]) -> None:
+    """Raise a :class:`ReductionError` naming the IRFs ``obs`` lacks for ``products``
+    (see :data:`IRF_NEEDS`).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> obs = SimpleNamespace(obs_id=3, aeff=None, psf=None, bkg=1)
+    >>> check_irfs(obs, ["counts", "background"])   # nothing missing: no error
+    >>> try:
+    ...     check_irfs(obs, ["exposure", "psf"])
+    ... except ReductionError as err:
+    ...     print(err)
+    observation 3 lacks IRFs: aeff (needed by exposure); psf (needed by psf)
+    """
     missing: dict[str, list[str]] = {}
     for p in products:
         for irf in IRF_NEEDS.get(p, ()):
@@ -101,12 +151,31 @@ def check_irfs(obs: Any, products: Sequence[str]) -> None:
 
 
 def warn_empty(obs: Any, why: str) -> None:
+    """Warn that ``obs`` contributes nothing (``why``): its exposure and background are 0.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_empty(SimpleNamespace(obs_id=3), "no events")
+    >>> print(caught[0].message)
+    observation 3: no events; exposure and background are 0 and mask_safe is False there
+    """
     warnings.warn(f"observation {obs_id(obs)}: {why}; exposure and background are 0 and "
                   "mask_safe is False there", stacklevel=3)
 
 
 def pointing_skycoord(obs: Any) -> SkyCoord:
-    """Pointing as an ICRS ``SkyCoord``; drift-mode data without one raise a named error."""
+    """Pointing as an ICRS ``SkyCoord``; drift-mode data without one raise a named error.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> c = pointing_skycoord(testing.make_observation())
+    >>> c.frame.name, round(float(c.ra.deg), 3), round(float(c.dec.deg), 3)
+    ('icrs', 83.633, 21.514)
+    """
     p = getattr(obs, "pointing_radec", None)
     if p is None:
         raise ReductionError(f"observation {obs_id(obs)}: no fixed pointing position "

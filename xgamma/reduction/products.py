@@ -38,6 +38,15 @@ __all__ = [
 
 
 def pointing_in_frame(radec: tuple[float, float], frame: str) -> tuple[float, float]:
+    """The ICRS position ``radec`` (deg) as (lon, lat) deg in ``frame``.
+
+    Examples
+    --------
+    >>> pointing_in_frame((83.633, 22.014), "icrs")
+    (83.633, 22.014)
+    >>> tuple(round(v, 3) for v in pointing_in_frame((83.633, 22.014), "galactic"))
+    (184.558, -5.785)
+    """
     if frame == "icrs":
         return radec
     c = SkyCoord(radec[0], radec[1], unit="deg", frame="icrs").transform_to(frame)
@@ -111,6 +120,21 @@ def irf_geom(geom: xr.Dataset | xr.DataArray, binsz: float = 0.2, wcs: Any = Non
 
 
 def energy_axis_of(geom: Any, dim: str = "energy") -> xr.DataArray:
+    """The binned energy axis ``dim`` of ``geom`` as a log axis in TeV.
+
+    A valid log axis in TeV is returned as it is; other units are converted; a geometry
+    without a binned ``dim`` raises a :class:`~xgamma.errors.GeometryError`.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ax = energy_axis_of(testing.make_wcs_geom())
+    >>> ax.dims, edges(ax).round(3).tolist()
+    (('energy',), [1.0, 1.778, 3.162, 5.623, 10.0])
+    >>> gev = axis_from_edges([1000.0, 10000.0], "energy", unit="GeV", interp="log")
+    >>> edges(energy_axis_of(gev)).tolist(), energy_axis_of(gev).attrs["units"]
+    ([1.0, 10.0], 'TeV')
+    """
     if dim not in geom.dims or f"{dim}_min" not in geom.coords:
         raise GeometryError(f"the geometry needs a binned {dim!r} axis (xg.energy_axis)")
     if isinstance(geom, xr.DataArray) and geom.dims == (dim,) and \
@@ -130,7 +154,16 @@ def energy_axis_of(geom: Any, dim: str = "energy") -> xr.DataArray:
 
 def energy_edges_of(geom: Any, dim: str = "energy") -> np.ndarray:
     """Edges (TeV) of the energy axis of ``geom``: those of :func:`energy_axis_of`, without
-    building the axis when they are in TeV and valid already."""
+    building the axis when they are in TeV and valid already.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> energy_edges_of(testing.make_wcs_geom()).round(3).tolist()
+    [1.0, 1.778, 3.162, 5.623, 10.0]
+    >>> energy_edges_of(axis_from_edges([1000.0, 10000.0], "energy", unit="GeV")).tolist()
+    [1.0, 10.0]
+    """
     if dim in geom.dims and f"{dim}_min" in geom.coords and \
             (str(geom.coords[f"{dim}_min"].attrs.get("units", "TeV")) or "TeV") == "TeV":
         e = edges(geom, dim)
@@ -191,7 +224,20 @@ def make_psf_map(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarr
 
 def psf_map_values(psf: xr.DataArray, energy_true: np.ndarray, rad_edges: np.ndarray,
              offsets: np.ndarray, dtype: Any = float) -> np.ndarray:
-    """:func:`make_psf_map`, in float64, cast once to ``dtype``."""
+    """:func:`make_psf_map`, in float64, cast once to ``dtype``.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> r = np.linspace(0, 0.66, 67)
+    >>> p = psf_map_values(testing.make_psf(), np.array([1.0]), r, np.array([0.5]),
+    ...                    dtype=np.float32)
+    >>> p.shape, p.dtype.name
+    ((1, 66, 1), 'float32')
+    >>> rc, dr = np.radians(0.5 * (r[1:] + r[:-1])), np.radians(np.diff(r))
+    >>> round(float((2 * np.pi * rc * dr * p[0, :, 0]).sum()), 5)
+    1.0
+    """
     vals = irf_values(psf, "sr-1", ("energy_true", "offset", "rad"))
     en, elo, ehi = irf_nodes(psf, "energy_true")
     rn, rlo, rhi = irf_nodes(psf, "rad")
@@ -257,7 +303,16 @@ def make_edisp_map(edisp: xr.DataArray, energy_true: np.ndarray, energy_edges: n
 
 def rad_coords(rad: Any) -> tuple[dict[str, xr.Variable], np.ndarray]:
     """Coordinate variables and edges (deg) of the PSF map's rad axis: ``rad`` (an axis or
-    edges) or by default 0-0.66 deg in 66 bins (Gammapy's), built as variables only."""
+    edges) or by default 0-0.66 deg in 66 bins (Gammapy's), built as variables only.
+
+    Examples
+    --------
+    >>> coords, e = rad_coords([0.0, 0.1, 0.3])
+    >>> sorted(coords), coords["rad"].values.tolist(), e.tolist()
+    (['rad', 'rad_max', 'rad_min'], [0.05, 0.2], [0.0, 0.1, 0.3])
+    >>> rad_coords(None)[1].size
+    67
+    """
     if rad is None:
         e = np.linspace(0.0, 0.66, 67)
         return axis_variables(0.5 * (e[:-1] + e[1:]), e[:-1], e[1:], "rad",
@@ -270,7 +325,32 @@ def rad_coords(rad: Any) -> tuple[dict[str, xr.Variable], np.ndarray]:
 def bin_counts(events: Any, geom: xr.Dataset, wcs: Any, e_edges: np.ndarray,
                 dtype: Any = float) -> np.ndarray:
     """Counts ``(energy, y, x)``: the binning of :func:`xgamma.binning.bin_events` (pixel ``i``
-    covers ``[i - 0.5, i + 0.5)``, energy bins left-closed) on the numpy fast path."""
+    covers ``[i - 0.5, i + 0.5)``, energy bins left-closed) on the numpy fast path.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Event list with columns ``ra``, ``dec`` (deg, ICRS) and ``energy`` (TeV, or the unit
+        in ``events.attrs["units"]["energy"]``).
+    geom : Dataset
+        The WCS geometry (its sky sizes and frame).
+    wcs : astropy.wcs.WCS
+        The celestial WCS of ``geom``.
+    e_edges : numpy.ndarray
+        Energy bin edges in TeV.
+    dtype : dtype
+        Type of the returned counts.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from xgamma import testing
+    >>> ev = pd.DataFrame({"ra": [83.633, 83.633, 90.0], "dec": [22.014, 22.014, 22.014],
+    ...                    "energy": [2.0, 20.0, 2.0]})   # 2nd: above the edges, 3rd: off the map
+    >>> g = testing.make_wcs_geom(width=1.5, binsz=0.5)
+    >>> bin_counts(ev, g, sky.wcs_of(g), np.array([1.0, 10.0])).tolist()
+    [[[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]
+    """
     ny, nx = int(geom.sizes["y"]), int(geom.sizes["x"])
     ne = e_edges.size - 1
     ra = np.asarray(events["ra"].to_numpy(), dtype=float)

@@ -42,6 +42,19 @@ def _coarse_index(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def stack_obs(ds: xr.Dataset, name: str) -> xr.Dataset:
+    """Stack a map or 1D dataset with an ``obs`` dim: the sums of :func:`stack` (not for
+    ON/OFF spectra), the result named ``name``.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> a = testing.make_map_dataset(np.ones((2, 3, 3)), 0.5).assign_attrs(obs_id=1, livetime=10.0)
+    >>> b = a.assign_attrs(obs_id=2, livetime=20.0)
+    >>> b["mask_safe"] = b.mask_safe & False   # nothing of b is safe: it adds no counts
+    >>> st = stack_obs(concat_obs([a, b]), "ab")
+    >>> float(st.counts.sum()), st.attrs["obs_id"], st.attrs["livetime"], st.attrs["name"]
+    (18.0, [1, 2], 30.0, 'ab')
+    """
     m = ds["mask_safe"].astype(bool)
     out = xr.Dataset(coords={k: v for k, v in ds.coords.items() if "obs" not in v.dims})
     for var in ("counts", "background"):
@@ -150,6 +163,19 @@ def _ids(ds: xr.Dataset) -> list[Any]:
 
 
 def stack_pair(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
+    """Stack two datasets (either may be a stack already); ``obs_id`` lists the
+    observations of both, so a running stack keeps all its ids.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> a = testing.make_map_dataset(np.ones((2, 3, 3)), 0.5).assign_attrs(obs_id=1, livetime=10.0)
+    >>> ab = stack_pair(a, a.assign_attrs(obs_id=2))
+    >>> ab.attrs["obs_id"], float(ab.counts.sum())
+    ([1, 2], 36.0)
+    >>> stack_pair(ab, a.assign_attrs(obs_id=3)).attrs["obs_id"]
+    [1, 2, 3]
+    """
     out = stack([a, b])
     out.attrs["obs_id"] = _ids(a) + _ids(b)
     return out

@@ -120,6 +120,18 @@ def _geometry(coords: dict[str, Any], attrs: dict[str, Any], skydim: str | None)
 
 
 def geom_attrs(obj: Obj) -> dict[str, Any]:
+    """The geometry attrs (:data:`GEOM_KEYS`) of ``obj``: those on its ``x``/``pix``
+    coordinate, overridden by its own attrs; without a geometry a
+    :class:`~xgamma.errors.GeometryError`.
+
+    Examples
+    --------
+    >>> g = wcs_geom((0, 0), 1, 0.5)
+    >>> sorted(geom_attrs(g))
+    ['frame', 'geom', 'wcs']
+    >>> geom_attrs(xr.DataArray(np.zeros((2, 2)), coords=g.coords))["geom"]   # from coords alone
+    'wcs'
+    """
     out: dict[str, Any] = {}
     cv = getattr(obj.coords, "variables", obj.coords)  # Variables: no DataArray per access
     for name in ("x", "pix"):
@@ -166,7 +178,15 @@ def geom_from_wcs(
 
 def is_plate_carree(w: WCS) -> bool:
     """A CAR projection with its reference on the equator and no rotation: longitude depends
-    on the pixel column only and latitude on the row only."""
+    on the pixel column only and latitude on the row only.
+
+    Examples
+    --------
+    >>> is_plate_carree(wcs_of(wcs_geom((10, 30), 1, 0.5)))   # CAR maps here: CRVAL2 = 0
+    True
+    >>> is_plate_carree(wcs_of(wcs_geom((10, 30), 1, 0.5, proj="TAN")))
+    False
+    """
     p = w.wcs
     if not str(p.ctype[0]).upper().endswith("-CAR") or p.crval[1] != 0 or p.lonpole != 0:
         return False
@@ -388,6 +408,16 @@ def sky_dims(obj: Obj) -> tuple[str, ...]:
 
 
 def sky_and_axis_dims(obj: Obj) -> tuple[str, ...]:
+    """The dims of ``obj``: of a DataArray in its own order, of a Dataset the non-spatial
+    axes first and the sky dims last.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> g = wcs_geom((0, 0), 1, 0.5, axes=[xg.energy_axis(1, 10, 3)])
+    >>> sky_and_axis_dims(g), sky_and_axis_dims(empty(g).transpose("x", "y", "energy"))
+    (('energy', 'y', 'x'), ('x', 'y', 'energy'))
+    """
     sky = sky_dims(obj)
     if isinstance(obj, xr.DataArray):
         return tuple(str(d) for d in obj.dims)
@@ -527,6 +557,17 @@ def sky_to_pix(obj: Obj, coords: SkyCoord) -> Any:
 
 
 def sky_dataarray(obj: Obj, values: Any, name: str, units: str) -> xr.DataArray:
+    """A DataArray of ``values`` on the sky dims of ``obj`` (its non-spatial axes dropped),
+    named ``name``, in ``units``, with the geometry attrs.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> g = wcs_geom((0, 0), 1, 0.5, axes=[xg.energy_axis(1, 10, 3)])
+    >>> m = sky_dataarray(g, np.arange(4.0).reshape(2, 2), "flux", "cm-2 s-1")
+    >>> m.dims, m.name, m.attrs["units"], m.attrs["geom"]
+    (('y', 'x'), 'flux', 'cm-2 s-1', 'wcs')
+    """
     g = drop_axes(obj)
     dims = sky_dims(g)
     return xr.DataArray(values, dims=dims, coords=g.coords, name=name,

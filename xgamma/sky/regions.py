@@ -58,12 +58,29 @@ _DS9_FRAMES = {"icrs", "fk5", "fk4", "galactic", "j2000", "b1950", "ecliptic"}
 
 
 def region_leaves(reg: SkyRegion) -> list[SkyRegion]:
+    """The simple shapes of ``reg``: the leaves of its compound-region tree, in order.
+
+    Examples
+    --------
+    >>> r = region_from_string("icrs;circle(10,0,0.5);box(12,0,1,0.5,0)")
+    >>> [type(leaf).__name__ for leaf in region_leaves(r)]
+    ['CircleSkyRegion', 'RectangleSkyRegion']
+    """
     if isinstance(reg, regions_module().CompoundSkyRegion):
         return region_leaves(reg.region1) + region_leaves(reg.region2)
     return [reg]
 
 
 def leaf_center(reg: SkyRegion) -> SkyCoord:
+    """The centre of a simple region: its ``center``, the mean direction of a polygon's
+    vertices, or a line's start.
+
+    Examples
+    --------
+    >>> c = leaf_center(region_from_string("icrs;polygon(10,0,11,0,11,1,10,1)"))
+    >>> round(float(c.ra.deg), 3), round(float(c.dec.deg), 3)
+    (10.5, 0.5)
+    """
     if hasattr(reg, "center"):
         return reg.center
     if hasattr(reg, "vertices"):
@@ -223,7 +240,14 @@ def contains(region: SkyRegion | str | Iterable[Any], coords: SkyCoord) -> np.nd
 
 
 def region_radius(reg: SkyRegion, c0: SkyCoord) -> float:
-    """Radius (deg) around ``c0`` of a disc containing ``reg``."""
+    """Radius (deg) around ``c0`` of a disc containing ``reg``.
+
+    Examples
+    --------
+    >>> r = region_from_string("icrs;circle(10,0,0.5);box(12,0,1,0.5,0)")
+    >>> round(region_radius(r, SkyCoord(10, 0, unit="deg")), 3)   # 2 + hypot(1, 0.5) / 2
+    2.559
+    """
     out = 0.0
     for leaf in region_leaves(reg):
         c = leaf_center(leaf)
