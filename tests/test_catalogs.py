@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
 import astropy.units as u
+import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 from astropy.io import fits

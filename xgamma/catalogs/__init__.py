@@ -2,7 +2,7 @@
 
 >>> import xgamma.catalogs as cat
 >>> cat.catalog_names()
-['3fgl', '2fhl', '3fhl', '4fgl', 'hgps', 'gamma-cat', '2hwc', '3hwc', '1lhaaso']
+['3fgl', '2fhl', '3fhl', '4fgl', 'gamma-cat', '2hwc', '3hwc', 'hgps', '1lhaaso']
 
 See :mod:`xgamma.catalogs.core` for the functions and one module per catalog family for the
 conversion rules (:mod:`~xgamma.catalogs.fermi`, :mod:`~xgamma.catalogs.hgps`,

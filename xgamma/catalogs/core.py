@@ -47,7 +47,8 @@ from astropy.coordinates import SkyCoord, angular_separation
 from .._paths import data_dir
 from ..errors import XgammaError, XgammaIOError
 from ..estimators import estimator_result, reference_fluxes, time_axis
-from ..models import Models, SkyModel, spectral_model
+from ..models import Models, Parameters, SkyModel, SpectralModel, get_spec
+from ..models.spatial import SpatialModel
 from ..models.spectral import SpectralModelBase
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "fits_frame",
     "finish_frame",
     "make_spectral",
+    "make_spatial",
     "band_flux_points",
     "dnde_flux_points",
     "energy_bins",
@@ -99,6 +101,12 @@ class CatalogFamily:
     name_columns : tuple of str
         Columns searched by :func:`catalog_row` (comma-separated lists are split).
     description : str
+
+    Examples
+    --------
+    >>> fam = _family("3hwc")
+    >>> fam.path, fam.name_columns
+    ('3HWC.ecsv', ('source_name',))
     """
 
     name: str
@@ -290,8 +298,10 @@ def finish_frame(df: pd.DataFrame, units: dict[str, str], catalog: str, path: Pa
         df["ra"], df["dec"] = c.ra.deg, c.dec.deg
     for k in ("ra", "dec", "glon", "glat"):
         units.setdefault(k, "deg")
-    df.attrs = {"catalog": catalog, "path": str(path), "units": units,
-                "name_columns": [c for c in name_columns if c in df.columns], **dict(attrs or {})}
+    new_attrs: dict[str, Any] = {"catalog": catalog, "path": str(path), "units": units,
+                                 "name_columns": [c for c in name_columns if c in df.columns]}
+    new_attrs.update(attrs or {})
+    df.attrs = new_attrs  # type: ignore[assignment]
     return df
 
 
@@ -378,8 +388,8 @@ class Units:
     >>> un = Units({"pivot_energy": "MeV", "flux_density": "1 / (MeV s cm2)"})
     >>> un.value({"pivot_energy": 1000.0}, "pivot_energy", "TeV")
     0.001
-    >>> un.value({"flux_density": 1e-10}, "flux_density", "cm-2 s-1 TeV-1")
-    9.999999999999999e-05
+    >>> round(un.value({"flux_density": 1e-10}, "flux_density", "cm-2 s-1 TeV-1"), 12)
+    0.0001
     """
 
     def __init__(self, units: Mapping[str, str]) -> None:
@@ -387,10 +397,10 @@ class Units:
         self._factors: dict[tuple[str, str], float] = {}
 
     def factor(self, column: str, unit: str) -> float:
-        key = (column, unit)
+        src = self.units.get(column, "")
+        key = (src, unit)
         f = self._factors.get(key)
         if f is None:
-            src = self.units.get(column, "")
             f = float(u.Unit(src).to(unit)) if src else 1.0
             self._factors[key] = f
         return f
@@ -401,7 +411,24 @@ class Units:
         return v * self.factor(column, unit) if unit else v
 
 
-def make_spectral(name: str, values: Mapping[str, float], errors: Mapping[str, float] | None = None) -> SpectralModelBase:
+def _set(pars: Parameters, values: Mapping[str, float], errors: Mapping[str, float] | None) -> Parameters:
+    errors = errors or {}
+    out = []
+    for p in pars:
+        change: dict[str, float] = {}
+        if p.name in values:
+            change["value"] = float(values[p.name])
+        if p.name in errors:
+            e = float(errors[p.name])
+            change["error"] = e if math.isfinite(e) else 0.0
+        out.append(p.replace(**change) if change else p)
+    unknown = set(values) - set(pars.names)
+    if unknown:
+        raise KeyError(f"unknown parameters {sorted(unknown)}; have {list(pars.names)}")
+    return Parameters(out)
+
+
+def make_spectral(name: str, values: Mapping[str, float], errors: Mapping[str, float] | None = None) -> SpectralModel:
     """A registered spectral model with values (and errors) in its parameters' units.
 
     Examples
@@ -410,11 +437,20 @@ def make_spectral(name: str, values: Mapping[str, float], errors: Mapping[str, f
     >>> m.parameters["index"].error
     0.1
     """
-    m = spectral_model(name)
-    pars = m.parameters.with_values({k: float(v) for k, v in values.items()})
-    if errors:
-        pars = pars.with_errors({k: float(v) if np.isfinite(v) else 0.0 for k, v in errors.items()})
-    return m.with_parameters(pars)
+    spec = get_spec(name, "spectral")
+    return SpectralModel(spec.tag, _set(spec.default_parameters, values, errors))
+
+
+def make_spatial(name: str, frame: str, **values: float) -> SpatialModel:
+    """A registered spatial model in ``frame`` with parameter values in their units (deg).
+
+    Examples
+    --------
+    >>> make_spatial("gauss", "galactic", lon_0=1.0, lat_0=0.5, sigma=0.2).parameters["sigma"].value
+    0.2
+    """
+    spec = get_spec(name, "spatial")
+    return SpatialModel(spec.tag, _set(spec.default_parameters, values, None), frame)
 
 
 def unsupported(row: Mapping[str, Any], what: str, value: Any) -> CatalogError:
@@ -429,12 +465,15 @@ def unsupported(row: Mapping[str, Any], what: str, value: Any) -> CatalogError:
 
 
 def _rows(rows: pd.DataFrame | pd.Series, catalog: str | None) -> tuple[list[dict[str, Any]], CatalogFamily, Units, dict[str, Any]]:
+    records: list[dict[str, Any]]
     if isinstance(rows, pd.Series):
-        attrs = dict(rows.attrs)
-        records = [rows.to_dict()]
+        attrs = {str(k): v for k, v in rows.attrs.items()}
+        records = [{str(k): v for k, v in rows.to_dict().items()}]
     elif isinstance(rows, pd.DataFrame):
-        attrs = dict(rows.attrs)
-        records = rows.to_dict("records")
+        attrs = {str(k): v for k, v in rows.attrs.items()}
+        cols = [str(c) for c in rows.columns]
+        # one 2D object array: column access would deep-copy the attrs once per column
+        records = [dict(zip(cols, vals, strict=True)) for vals in rows.to_numpy(dtype=object)]
     else:
         raise TypeError(f"rows must be a pandas DataFrame or Series, got {type(rows).__name__}")
     name = catalog or attrs.get("catalog")
@@ -583,7 +622,7 @@ def band_flux_points(spectral: SpectralModelBase, e_min: Any, e_max: Any, flux: 
 
     Examples
     --------
-    >>> pl = spectral_model("pl", index=2.0, amplitude=1e-12)
+    >>> pl = make_spectral("pl", {"index": 2.0, "amplitude": 1e-12})
     >>> fp = band_flux_points(pl, [1.0], [10.0], [9e-13], [-1e-13], [1e-13])
     >>> float(fp.norm[0]), float(fp.norm_errn[0])
     (1.0, 0.1111111111111111)
@@ -627,7 +666,7 @@ def dnde_flux_points(spectral: SpectralModelBase, energy: Any, e_min: Any, e_max
 
     Examples
     --------
-    >>> pl = spectral_model("pl", index=2.0, amplitude=1e-12)
+    >>> pl = make_spectral("pl", {"index": 2.0, "amplitude": 1e-12})
     >>> fp = dnde_flux_points(pl, [1.0], [0.5], [2.0], [2e-12], [1e-13], [1e-13], [np.nan], [False])
     >>> float(fp.norm[0])
     2.0

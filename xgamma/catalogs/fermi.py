@@ -46,7 +46,7 @@ from astropy.io import fits
 
 from ..errors import XgammaIOError
 from ..models import SkyModel
-from ..models.spatial import read_spatial_template, spatial_model
+from ..models.spatial import read_spatial_template
 from ..models.spectral import SpectralModelBase
 from .core import (
     CatalogError,
@@ -56,6 +56,7 @@ from .core import (
     finish_frame,
     fits_frame,
     history_axis,
+    make_spatial,
     make_spectral,
     register_catalog,
     unsupported,
@@ -265,15 +266,15 @@ def _spatial(row: Mapping[str, Any], un: Units, opts: Mapping[str, Any]) -> Any:
     form = str(row.get("model_form") or "").strip()
     pos = {"lon_0": float(row["ra"]), "lat_0": float(row["dec"])}
     if not form:
-        return spatial_model("point", frame="icrs", **pos)
+        return make_spatial("point", "icrs", **pos)
     major = un.value(row, "model_semimajor", "deg")
     minor = un.value(row, "model_semiminor", "deg")
     ratio = minor / major if np.isfinite(minor) and 0 < minor < major else 1.0
     shape = {"e": math.sqrt(1 - ratio**2), "phi": float(row.get("model_posang") or 0.0)}
     if form in ("Disk", "Elliptical Disk"):
-        return spatial_model("disk", frame="icrs", r_0=major, **pos, **shape)
+        return make_spatial("disk", "icrs", r_0=major, **pos, **shape)
     if form in ("2D Gaussian", "Elliptical 2D Gaussian"):
-        return spatial_model("gauss", frame="icrs", sigma=major / GAUSS_R68, **pos, **shape)
+        return make_spatial("gauss", "icrs", sigma=major / GAUSS_R68, **pos, **shape)
     if form in ("Map", "Ring"):
         filename = str(row.get("spatial_filename") or "").strip()
         folder = opts.get("template_dir")

@@ -36,7 +36,6 @@ from astropy.io import fits
 
 from ..errors import XgammaIOError
 from ..models import SkyModel
-from ..models.spatial import spatial_model
 from ..models.spectral import SpectralModelBase
 from .core import (
     CatalogError,
@@ -45,6 +44,7 @@ from .core import (
     dnde_flux_points,
     finish_frame,
     fits_frame,
+    make_spatial,
     make_spectral,
     register_catalog,
     unsupported,
@@ -114,20 +114,20 @@ def _spatial(row: Mapping[str, Any], un: Units) -> Any:
            else {"lon_0": _f(row, "ra"), "lat_0": _f(row, "dec")})
     s1, s2 = un.value(row, "morph_sigma", "deg"), un.value(row, "morph_sigma2", "deg")
     if kind == "point":
-        return spatial_model("point", frame=frame, **pos)
+        return make_spatial("point", frame, **pos)
     if kind == "gauss":
         if np.isfinite(s2) and s2 > 0:
             major, minor = max(s1, s2), min(s1, s2)
             pa = _f(row, "morph_pa")
-            return spatial_model("gauss", frame=frame, sigma=major, e=math.sqrt(1 - (minor / major) ** 2),
+            return make_spatial("gauss", frame, sigma=major, e=math.sqrt(1 - (minor / major) ** 2),
                                  phi=pa if np.isfinite(pa) else 0.0, **pos)
-        return spatial_model("gauss", frame=frame, sigma=s1, **pos)
+        return make_spatial("gauss", frame, sigma=s1, **pos)
     if kind == "shell":
         if np.isfinite(s2) and s2 > 0:
             r_in, r_out = min(s1, s2), max(s1, s2)
         else:
             r_in, r_out = 0.95 * s1, s1
-        return spatial_model("shell", frame=frame, radius=r_in, width=r_out - r_in, **pos)
+        return make_spatial("shell", frame, radius=r_in, width=r_out - r_in, **pos)
     raise unsupported(row, "spatial model", kind)
 
 

@@ -27,9 +27,16 @@ from astropy.table import Table
 
 from ..errors import XgammaIOError
 from ..models import SkyModel
-from ..models.spatial import spatial_model
 from ..models.spectral import SpectralModelBase
-from .core import CatalogError, CatalogFamily, Units, finish_frame, make_spectral, register_catalog
+from .core import (
+    CatalogError,
+    CatalogFamily,
+    Units,
+    finish_frame,
+    make_spatial,
+    make_spectral,
+    register_catalog,
+)
 
 __all__ = ["read_hawc", "HAWC_REFERENCE_ENERGY"]
 
@@ -84,8 +91,8 @@ def _models(row: Mapping[str, Any], un: Units, opts: Mapping[str, Any]) -> list[
     spec = _spectral(row, un, opts)
     radius = un.value(row, f"{which}_radius", "deg")
     pos = {"lon_0": float(row["ra"]), "lat_0": float(row["dec"])}
-    spatial = (spatial_model("disk", frame="icrs", r_0=radius, **pos) if radius > 0
-               else spatial_model("point", frame="icrs", **pos))
+    spatial = (make_spatial("disk", "icrs", r_0=radius, **pos) if radius > 0
+               else make_spatial("point", "icrs", **pos))
     return [SkyModel(str(row["source_name"]), spec, spatial)]
 
 

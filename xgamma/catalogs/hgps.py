@@ -38,7 +38,6 @@ from astropy.io import fits
 
 from ..errors import XgammaIOError
 from ..models import SkyModel
-from ..models.spatial import spatial_model
 from ..models.spectral import SpectralModelBase
 from .core import (
     CatalogError,
@@ -47,6 +46,7 @@ from .core import (
     dnde_flux_points,
     finish_frame,
     fits_frame,
+    make_spatial,
     make_spectral,
     register_catalog,
     unsupported,
@@ -87,8 +87,8 @@ def read_hgps(path: str | Path) -> pd.DataFrame:
     names: dict[str, list[str]] = {}
     for rec in assoc.to_dict("records"):
         names.setdefault(rec["source_name"], []).append(rec["association_name"])
-    df["gauss_components"] = [by_source.get(n, []) for n in df["source_name"]]
-    df["associations"] = [names.get(n, []) for n in df["source_name"]]
+    df["gauss_components"] = pd.Series([by_source.get(n, []) for n in df["source_name"]], index=df.index, dtype=object)
+    df["associations"] = pd.Series([names.get(n, []) for n in df["source_name"]], index=df.index, dtype=object)
     return finish_frame(df, units, "hgps", path, rename={"raj2000": "ra", "dej2000": "dec"},
                         name_columns=("source_name", "identified_object", "gamma_cat_source_id", "associations"))
 
@@ -120,11 +120,11 @@ def _models(row: Mapping[str, Any], un: Units, opts: Mapping[str, Any]) -> list[
     pos = {"lon_0": float(row["glon"]), "lat_0": float(row["glat"])}
     size = un.value(row, "size", "deg")
     if kind == "Point-Like":
-        return [SkyModel(name, spec, spatial_model("point", frame="galactic", **pos))]
+        return [SkyModel(name, spec, make_spatial("point", "galactic", **pos))]
     if kind == "Gaussian" or (kind in ("2-Gaussian", "3-Gaussian") and (opts.get("which") or "") == "source"):
-        return [SkyModel(name, spec, spatial_model("gauss", frame="galactic", sigma=size, **pos))]
+        return [SkyModel(name, spec, make_spatial("gauss", "galactic", sigma=size, **pos))]
     if kind == "Shell":
-        return [SkyModel(name, spec, spatial_model("shell", frame="galactic", radius=size * (1 - SHELL_WIDTH_FRACTION),
+        return [SkyModel(name, spec, make_spatial("shell", "galactic", radius=size * (1 - SHELL_WIDTH_FRACTION),
                                                    width=size * SHELL_WIDTH_FRACTION, **pos))]
     if kind in ("2-Gaussian", "3-Gaussian"):
         comps = list(row["gauss_components"])
@@ -136,8 +136,8 @@ def _models(row: Mapping[str, Any], un: Units, opts: Mapping[str, Any]) -> list[
         amp = spec.parameters[amp_name].value
         for c in comps:
             s = spec.with_values(**{amp_name: amp * c["flux_map"] / total})
-            out.append(SkyModel(str(c["component_id"]), s, spatial_model(
-                "gauss", frame="galactic", lon_0=c["glon"], lat_0=c["glat"], sigma=c["size"])))
+            out.append(SkyModel(str(c["component_id"]), s, make_spatial(
+                "gauss", "galactic", lon_0=c["glon"], lat_0=c["glat"], sigma=c["size"])))
         return out
     raise unsupported(row, "spatial model", kind)
 

@@ -30,9 +30,17 @@ from astropy.io import fits
 
 from ..errors import XgammaIOError
 from ..models import SkyModel
-from ..models.spatial import spatial_model
 from ..models.spectral import SpectralModelBase
-from .core import CatalogError, CatalogFamily, Units, finish_frame, fits_frame, make_spectral, register_catalog
+from .core import (
+    CatalogError,
+    CatalogFamily,
+    Units,
+    finish_frame,
+    fits_frame,
+    make_spatial,
+    make_spectral,
+    register_catalog,
+)
 
 __all__ = ["read_lhaaso"]
 
@@ -74,8 +82,8 @@ def _component(row: Mapping[str, Any], un: Units, sfx: str) -> tuple[str, Spectr
     ra = float(row[f"raj2000{sfx}"] if sfx else row["ra"])
     dec = float(row[f"decj2000{sfx}"] if sfx else row["dec"])
     r39 = un.value(row, f"r39{sfx}", "deg")
-    spatial = (spatial_model("gauss", frame="icrs", lon_0=ra, lat_0=dec, sigma=r39) if np.isfinite(r39) and r39 > 0
-               else spatial_model("point", frame="icrs", lon_0=ra, lat_0=dec))
+    spatial = (make_spatial("gauss", "icrs", lon_0=ra, lat_0=dec, sigma=r39) if np.isfinite(r39) and r39 > 0
+               else make_spatial("point", "icrs", lon_0=ra, lat_0=dec))
     return str(row[f"model{sfx or '_a'}"]), spec, spatial
 
 
