@@ -184,6 +184,15 @@ def test_hgps_flux_points(cats):
     ok = ~np.asarray(r.flux_points_flux_is_ul[:n], bool)
     np.testing.assert_allclose(dnde[ok], np.asarray(r.flux_points_flux[:n], float)[ok], rtol=1e-6)
     assert fp.is_ul.values.tolist() == np.asarray(r.flux_points_flux_is_ul[:n], bool).tolist()
+    # the published points follow the catalog spectra: median norm of each source near 1
+    medians = []
+    for i in range(len(df)):
+        f = catalog_flux_points(df.iloc[[i]])
+        ok = ~f.is_ul.values & np.isfinite(f.norm.values)
+        medians.append(np.median(f.norm.values[ok]))
+    assert np.median(medians) == pytest.approx(1.0, abs=0.05) and np.percentile(medians, 90) < 1.2
+    crab = catalog_flux_points(catalog_row(_cat(cats, "gamma-cat"), "Crab nebula"))
+    assert crab.sizes["energy"] == 12 and np.all(np.abs(crab.norm.values - 1) < 0.3)
 
 
 def test_3hwc_crab_dnde_7tev(cats):
