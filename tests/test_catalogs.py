@@ -398,3 +398,20 @@ def test_plot_catalog_over_map(cats):
     inside = df[(df.glon.where(df.glon < 180, df.glon - 360).abs() < 10) & (df.glat.abs() < 3)]
     assert len(ax.collections[-1].get_offsets()) == len(inside)
     plt.close("all")
+
+
+def test_models_yaml_round_trip(cats, tmp_path):
+    fgl, hgps, fhl = _cat(cats, "3fgl"), _cat(cats, "hgps"), _cat(cats, "2fhl")
+    models = (catalog_models(catalog_row(fgl, "Crab")) + catalog_models(catalog_row(hgps, "Vela X"))
+              + catalog_models(fhl[fhl.model_form == "Elliptical Disk"])
+              + catalog_models(catalog_row(_cat(cats, "gamma-cat"), "RCW 86"))
+              + catalog_models(fgl[fgl.spectrumtype == "PLSuperExpCutoff"].iloc[[0]])
+              + catalog_models(fgl[fgl.spectrumtype == "LogParabola"].iloc[[0]]))
+    xg.write_models(models, tmp_path / "catalog.yaml")
+    back = xg.read_models(tmp_path / "catalog.yaml")
+    assert back == models
+    e = np.geomspace(1e-4, 10, 7)
+    for a, b in zip(models, back, strict=True):
+        np.testing.assert_allclose(b.spectral(e), a.spectral(e), rtol=1e-12)
+    disk = back["2FHL J1923.2+1408e"].spatial
+    assert disk.type == "DiskSpatialModel" and 0 < disk.parameters["e"].value < 1

@@ -103,6 +103,13 @@ from .estimators.profile import annulus_regions, box_profile_regions, flux_profi
 
 # --- end block: estimators (asmooth, profiles) ---
 
+# --- block: catalogs (catalogs/) ---
+# isort: split
+from . import catalogs  # noqa: E402
+from .catalogs import catalog_models, read_catalog  # noqa: E402
+
+# --- end block: catalogs ---
+
 __version__ = "0.1.0.dev0"
 
 __all__ = [
@@ -144,6 +151,8 @@ __all__ = [
     "estimators", "flux_points", "light_curve", "sensitivity", "read_sed", "write_sed",
     # estimators (asmooth, profiles)
     "asmooth", "flux_profile", "box_profile_regions", "annulus_regions",
+    # catalogs
+    "catalogs", "read_catalog", "catalog_models",
 ]
 
 
