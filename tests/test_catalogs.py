@@ -415,3 +415,18 @@ def test_models_yaml_round_trip(cats, tmp_path):
         np.testing.assert_allclose(b.spectral(e), a.spectral(e), rtol=1e-12)
     disk = back["2FHL J1923.2+1408e"].spatial
     assert disk.type == "DiskSpatialModel" and 0 < disk.parameters["e"].value < 1
+
+
+def test_fermi_template_from_template_dir(cats, tmp_path):
+    fgl = _cat(cats, "3fgl")
+    w44 = fgl[fgl.extended_source_name == "W44"]
+    hdr = fits.Header({"CTYPE1": "RA---CAR", "CTYPE2": "DEC--CAR", "CRPIX1": 11.0, "CRPIX2": 11.0,
+                       "CRVAL1": 284.0, "CRVAL2": 0.0, "CDELT1": -0.05, "CDELT2": 0.05})
+    img = np.zeros((21, 21))
+    img[8:13, 8:13] = 1.0
+    fits.PrimaryHDU(img, hdr).writeto(tmp_path / str(w44.spatial_filename.iloc[0]))
+    (m,) = catalog_models(w44, template_dir=tmp_path)
+    assert m.spatial.type == "TemplateSpatialModel" and w44.model_form.iloc[0] == "Ring"
+    # normalised template: the peak surface brightness is 1 / (25 pixels x pixel solid angle)
+    val = float(np.asarray(m.spatial.evaluate_values(np.array([284.0]), np.array([0.0]), []))[0])
+    assert val == pytest.approx(1 / (25 * np.radians(0.05) ** 2), rel=0.01)
