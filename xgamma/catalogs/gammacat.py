@@ -10,8 +10,8 @@ missing upper bound taken as 1e5 TeV); ``ecpl`` -> ``ExpCutoffPowerLawSpectralMo
 at ``ra``/``dec``; the galactic frame when ``morph_pa_frame`` is ``galactic``): ``point``;
 ``gauss`` (``sigma = morph_sigma``, elliptical with ``morph_sigma2`` as the minor axis and
 position angle ``morph_pa``); ``shell`` (``morph_sigma`` and ``morph_sigma2`` read as inner and
-outer radius, or, without ``morph_sigma2``, an outer radius with a 5 % width); ``none`` is not
-supported. Flux points: the ``sed_*`` columns (``sed_n_points`` points).
+outer radius; without ``morph_sigma2``, ``morph_sigma`` is a mean radius and the shell is taken
+30 % of it wide, from 0.85 to 1.15 times it); ``none`` is not supported. Flux points: the ``sed_*`` columns (``sed_n_points`` points).
 
 Examples
 --------
@@ -125,8 +125,8 @@ def _spatial(row: Mapping[str, Any], un: Units) -> Any:
     if kind == "shell":
         if np.isfinite(s2) and s2 > 0:
             r_in, r_out = min(s1, s2), max(s1, s2)
-        else:
-            r_in, r_out = 0.95 * s1, s1
+        else:  # only a mean radius: a shell 30 % of it wide around it (as the CTA GPS sky model does)
+            r_in, r_out = 0.85 * s1, 1.15 * s1
         return make_spatial("shell", frame, radius=r_in, width=r_out - r_in, **pos)
     raise unsupported(row, "spatial model", kind)
 
