@@ -245,7 +245,8 @@ def fits_frame(hdu: Any) -> tuple[pd.DataFrame, dict[str, str]]:
     """A FITS binary table HDU as a DataFrame (lower-case names) and its units.
 
     Strings are stripped, numbers converted to native byte order, vector columns become one
-    numpy array per row.
+    numpy array per row; integer nulls (``TNULL``, or the smallest integer as gamma-cat writes
+    them) become missing values of a nullable ``Int64`` column.
 
     Examples
     --------
@@ -255,6 +256,9 @@ def fits_frame(hdu: Any) -> tuple[pd.DataFrame, dict[str, str]]:
     >>> df, units = fits_frame(h)
     >>> df.source_name[0], df.flux_band[0].tolist(), units["flux_band"]
     ('a', [1.0, 2.0], '1 / (s cm2)')
+    >>> ids = fits.BinTableHDU.from_columns([fits.Column("id", "K", array=[7, -2**63])])
+    >>> fits_frame(ids)[0].id.isna().tolist()
+    [False, True]
     """
     data = hdu.data
     cols: dict[str, Any] = {}
@@ -269,7 +273,13 @@ def fits_frame(hdu: Any) -> tuple[pd.DataFrame, dict[str, str]]:
             arr = arr.astype(arr.dtype.newbyteorder("="))
             cols[name] = list(arr)
         else:
-            cols[name] = arr.astype(arr.dtype.newbyteorder("="))
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+            if arr.dtype.kind == "i":  # TNULL, or the smallest integer as a null (gamma-cat): missing
+                null = col.null if col.null is not None else np.iinfo(arr.dtype).min
+                missing = arr == null
+                cols[name] = pd.arrays.IntegerArray(arr, missing) if missing.any() else arr
+            else:
+                cols[name] = arr
         if col.unit:
             units[name] = _unit_string(col.unit)
     return pd.DataFrame(cols), units
