@@ -47,9 +47,8 @@ from astropy.coordinates import SkyCoord, angular_separation
 from .._paths import data_dir
 from ..errors import XgammaError, XgammaIOError
 from ..estimators import estimator_result, reference_fluxes, time_axis
-from ..models import Models, Parameters, SkyModel, SpectralModel, get_spec
+from ..models import Models, Parameters, SkyModel, SpectralModel, SpectralModelBase, get_spec
 from ..models.spatial import SpatialModel
-from ..models.spectral import SpectralModelBase
 
 __all__ = [
     "CatalogError",

@@ -45,9 +45,8 @@ import xarray as xr
 from astropy.io import fits
 
 from ..errors import XgammaIOError
-from ..models import SkyModel
+from ..models import SkyModel, SpectralModelBase
 from ..models.spatial import read_spatial_template
-from ..models.spectral import SpectralModelBase
 from .core import (
     CatalogError,
     CatalogFamily,

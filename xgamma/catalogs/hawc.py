@@ -26,8 +26,7 @@ import pandas as pd
 from astropy.table import Table
 
 from ..errors import XgammaIOError
-from ..models import SkyModel
-from ..models.spectral import SpectralModelBase
+from ..models import SkyModel, SpectralModelBase
 from .core import (
     CatalogError,
     CatalogFamily,

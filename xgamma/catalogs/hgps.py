@@ -37,8 +37,7 @@ import xarray as xr
 from astropy.io import fits
 
 from ..errors import XgammaIOError
-from ..models import SkyModel
-from ..models.spectral import SpectralModelBase
+from ..models import SkyModel, SpectralModelBase
 from .core import (
     CatalogError,
     CatalogFamily,

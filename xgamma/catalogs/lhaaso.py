@@ -29,8 +29,7 @@ import pandas as pd
 from astropy.io import fits
 
 from ..errors import XgammaIOError
-from ..models import SkyModel
-from ..models.spectral import SpectralModelBase
+from ..models import SkyModel, SpectralModelBase
 from .core import (
     CatalogError,
     CatalogFamily,
