@@ -85,6 +85,10 @@ from xgamma.estimators.sed import read_sed, write_sed
 from xgamma.estimators.sensitivity import sensitivity
 from xgamma.estimators.ts_map import ts_map
 
+# catalogs (flux points and light curves use the estimators' result form)
+from xgamma import catalogs  # isort: skip
+from xgamma.catalogs import catalog_models, read_catalog
+
 # workflow (accessors registers the ``.xg`` accessors)
 from xgamma import accessors, plot  # isort: skip
 from xgamma.analysis import Analysis
@@ -115,6 +119,8 @@ __all__ = [
     "estimators", "asmooth", "excess_map", "find_peaks", "significance_distribution",
     "flux_points", "light_curve", "annulus_regions", "box_profile_regions", "flux_profile",
     "read_sed", "write_sed", "sensitivity", "ts_map",
+    # catalogs
+    "catalogs", "catalog_models", "read_catalog",
     # workflow
     "accessors", "plot", "Analysis", "AnalysisConfig", "ConfigError",
 ]
