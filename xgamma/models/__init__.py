@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # the family modules are imported to register their model types
 from xgamma.models import (
+    base,
     components,
     params,
     registry,
@@ -21,9 +22,12 @@ from xgamma.models import (
     spectral_tables,
     temporal,
 )
+from xgamma.models.base import RegisteredModel
 from xgamma.models.components import BackgroundModel, GenericModel, Models, SkyModel, as_models
 from xgamma.models.params import GaussianPrior, LogUniformPrior, Parameter, Parameters, UniformPrior
 from xgamma.models.registry import ModelSpec, get_spec, register
+from xgamma.models.spatial import SpatialModel, spatial_model
+from xgamma.models.spatial_template import read_spatial_template, template_spatial_model
 from xgamma.models.spectral import (
     CompoundSpectralModel,
     ScaleSpectralModel,
@@ -33,8 +37,18 @@ from xgamma.models.spectral import (
     spectral_model,
 )
 from xgamma.models.spectral_tables import ebl_absorption, piecewise_norm_model, template_model
+from xgamma.models.temporal import TemporalModel, lightcurve_template_model, temporal_model
 
 __all__ = [
+    "base",
+    "RegisteredModel",
+    "SpatialModel",
+    "spatial_model",
+    "read_spatial_template",
+    "template_spatial_model",
+    "TemporalModel",
+    "lightcurve_template_model",
+    "temporal_model",
     "components",
     "spatial_template",
     "spectral_base",

@@ -67,6 +67,7 @@ from scipy.special import gamma as gamma_fn
 
 from xgamma import sky
 from xgamma.models._radial import band_mean, disk_enclosed, erfc_moment_total, shell_enclosed
+from xgamma.models.base import RegisteredModel
 from xgamma.models.params import Parameter, Parameters, merge_parameters
 from xgamma.models.registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
 
@@ -298,7 +299,7 @@ def tent_weights(x0: float, y0: float, shape: tuple[int, int]) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class SpatialModel:
+class SpatialModel(RegisteredModel):
     """A registered spatial model type with its parameters, frame and fixed data (templates).
 
     Examples
@@ -316,6 +317,8 @@ class SpatialModel:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     kind = "spatial"
+    identity_fields = ("frame",)
+    data_ignore = ("wcs",)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frame", _frame(self.frame))
@@ -328,18 +331,6 @@ class SpatialModel:
             raise ValueError("a template needs a map: use template_spatial_model or read_spatial_template")
         m = cls(spec.tag, spec.default_parameters, frame)
         return m.with_values(**values) if values else m
-
-    @property
-    def spec(self) -> ModelSpec:
-        return get_spec(self.tag, "spatial")
-
-    @property
-    def type(self) -> str:
-        return self.tag
-
-    @property
-    def parameters(self) -> Parameters:
-        return self.params
 
     @property
     def unit(self) -> str:
@@ -379,19 +370,6 @@ class SpatialModel:
     def bin_size_min_values(self, values: Values) -> float | None:
         fn = _BIN_MIN.get(self.tag)
         return None if fn is None else float(fn(values))
-
-    def with_parameters(self, parameters: Parameters) -> SpatialModel:
-        if parameters.names != self.params.names:
-            raise ValueError(f"{self.tag}: parameter names {parameters.names} != {self.params.names}")
-        return SpatialModel(self.tag, parameters, self.frame, self.data)
-
-    def with_values(self, **values: Any) -> SpatialModel:
-        """New model with parameter values changed (floats, Quantities or strings)."""
-        conv = {k: float(to_unit(v, self.params[k].unit)) for k, v in values.items()}
-        return self.with_parameters(self.params.with_values(conv))
-
-    def with_frozen(self, names: str | Sequence[str] | None = None, frozen: bool = True) -> SpatialModel:
-        return self.with_parameters(self.params.with_frozen(names, frozen))
 
     # --- numpy core
     def evaluate_values(self, lon: Any, lat: Any, values: Values, energy: Any = None,
@@ -509,17 +487,6 @@ class SpatialModel:
             d["parameters"] = self.params.to_dict(full=full)
         return d
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SpatialModel):
-            return NotImplemented
-        if (self.tag, self.frame) != (other.tag, other.frame) or self.params != other.params:
-            return False
-        a, b = self.data, other.data
-        if set(a) != set(b):
-            return False
-        return all(k == "wcs" or np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         pars = ", ".join(f"{p.name}={p.value:.4g}" for p in self.params)

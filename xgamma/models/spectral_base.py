@@ -20,9 +20,9 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
+from xgamma.models.base import RegisteredModel
 from xgamma.models.params import Parameter, Parameters, merge_parameters
 from xgamma.models.registry import (
-    ModelSpec,
     apply_elementwise,
     get_spec,
     gl_apply,
@@ -181,7 +181,7 @@ class SpectralModelBase:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class SpectralModel(SpectralModelBase):
+class SpectralModel(RegisteredModel, SpectralModelBase):
     """A registered spectral model type with its parameters (and fixed data, for tables).
 
     Examples
@@ -209,27 +209,10 @@ class SpectralModel(SpectralModelBase):
         return cls(spec.tag, pars)
 
     @property
-    def spec(self) -> ModelSpec:
-        return get_spec(self.tag, "spectral")
-
-    @property
-    def type(self) -> str:
-        return self.tag
-
-    @property
-    def parameters(self) -> Parameters:
-        return self.params
-
-    @property
     def is_norm(self) -> bool:
         if "values_unit" in self.data:
             return u.Unit(self.data["values_unit"]).physical_type == "dimensionless"
         return self.spec.is_norm
-
-    def with_parameters(self, parameters: Parameters) -> SpectralModel:
-        if parameters.names != self.params.names:
-            raise ValueError(f"{self.tag}: parameter names {parameters.names} != {self.params.names}")
-        return SpectralModel(self.tag, parameters, self.data)
 
     def nodes(self, values: Sequence[Any]) -> np.ndarray | None:
         if "energy" in self.data:
@@ -257,14 +240,6 @@ class SpectralModel(SpectralModelBase):
             return self.spec.energy_flux(e_min, e_max, tuple(values), self.data)
         return super().energy_flux_values(e_min, e_max, values)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SpectralModel):
-            return NotImplemented
-        if self.tag != other.tag or self.params != other.params or set(self.data) != set(other.data):
-            return False
-        return all(np.array_equal(np.asarray(self.data[k]), np.asarray(other.data[k])) for k in self.data)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {"type": self.tag}

@@ -45,6 +45,7 @@ from dask.base import is_dask_collection
 from scipy.special import erf
 
 from xgamma.errors import XgammaIOError
+from xgamma.models.base import RegisteredModel
 from xgamma.models.params import Parameter, Parameters, merge_parameters
 from xgamma.models.registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
 
@@ -168,7 +169,7 @@ def _lc_int(t1: Any, t2: Any, p: Sequence[Any], d: Mapping[str, Any]) -> Any:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class TemporalModel:
+class TemporalModel(RegisteredModel):
     """A registered temporal model type with its parameters (and the table of a template).
 
     Examples
@@ -192,34 +193,11 @@ class TemporalModel:
         m = cls(spec.tag, spec.default_parameters)
         return m.with_values(**values) if values else m
 
-    @property
-    def spec(self) -> ModelSpec:
-        return get_spec(self.tag, "temporal")
-
-    @property
-    def type(self) -> str:
-        return self.tag
-
-    @property
-    def parameters(self) -> Parameters:
-        return self.params
-
-    def with_parameters(self, parameters: Parameters) -> TemporalModel:
-        if parameters.names != self.params.names:
-            raise ValueError(f"{self.tag}: parameter names {parameters.names} != {self.params.names}")
-        return TemporalModel(self.tag, parameters, self.data)
-
-    def with_values(self, **values: Any) -> TemporalModel:
-        """New model with parameter values changed (floats, Quantities, strings or ``Time``)."""
+    def convert_value(self, name: str, value: Any) -> float:
+        """``value`` in the unit of parameter ``name``; an astropy ``Time`` becomes MJD (TT)."""
         from astropy.time import Time
 
-        conv = {}
-        for k, v in values.items():
-            conv[k] = float(v.tt.mjd) if isinstance(v, Time) else float(to_unit(v, self.params[k].unit))
-        return self.with_parameters(self.params.with_values(conv))
-
-    def with_frozen(self, names: str | Sequence[str] | None = None, frozen: bool = True) -> TemporalModel:
-        return self.with_parameters(self.params.with_frozen(names, frozen))
+        return float(value.tt.mjd) if isinstance(value, Time) else float(to_unit(value, self.params[name].unit))
 
     # --- numpy cores (time in MJD)
     def evaluate_values(self, time: Any, values: Sequence[Any]) -> Any:
@@ -284,15 +262,6 @@ class TemporalModel:
         if len(self.params):
             d["parameters"] = self.params.to_dict(full=full)
         return d
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TemporalModel):
-            return NotImplemented
-        if self.tag != other.tag or self.params != other.params or set(self.data) != set(other.data):
-            return False
-        return all(np.array_equal(np.asarray(self.data[k]), np.asarray(other.data[k])) for k in self.data)
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         pars = ", ".join(f"{p.name}={p.value:.6g}" for p in self.params)
