@@ -62,7 +62,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,6 @@ from xgamma.reduction.background import (
     pixel_solid_angle,
 )
 from xgamma.reduction.observation import (
-    IRF_NEEDS,
     check_irfs,
     irf_of,
     obs_id,
@@ -103,22 +103,14 @@ from xgamma.reduction.products import (
 from xgamma.reduction.safe_mask import default_thresholds, make_safe_mask, range_mask
 from xgamma.reduction.spectrum import reduce_spectrum
 
-__all__ = ["reduce", "DEFAULT_PRODUCTS"]
+__all__ = [
+    "reduce", "DEFAULT_PRODUCTS", "PRODUCT_FUNCTIONS", "ReductionContext", "Product",
+    "counts_product", "exposure_product", "background_product", "irf_grid_product",
+    "psf_product", "edisp_product",
+]
 
 #: Products computed by :func:`reduce` by default.
 DEFAULT_PRODUCTS = ("counts", "exposure", "background", "psf", "edisp")
-
-
-# ----------------------------------------------------------------------------- observation access
-
-
-# ----------------------------------------------------------------------------- interpolation
-
-
-# ----------------------------------------------------------------------------- geometry helpers
-
-
-# ----------------------------------------------------------------------------- products
 
 
 # ----------------------------------------------------------------------------- reduce
@@ -243,7 +235,6 @@ def reduce(
 
     kind = sky.geom_kind(geom)
     if kind == "region":
-
         if background_method is not None:
             kwargs.setdefault("background", background_method)
         return reduce_spectrum(observation, geom, energy_true=energy_true, safe_mask=safe_mask,
@@ -251,117 +242,66 @@ def reduce(
     if kind != "wcs":
         raise GeometryError(f"reduce supports WCS and region geometries, got {kind!r}")
     products = tuple(products)
-    unknown = set(products) - set(IRF_NEEDS)
+    unknown = set(products) - set(PRODUCT_FUNCTIONS)
     if unknown:
-        raise ValueError(f"unknown products {sorted(unknown)}; choose from {sorted(IRF_NEEDS)}")
+        raise ValueError(f"unknown products {sorted(unknown)}; choose from {sorted(PRODUCT_FUNCTIONS)}")
     check_irfs(observation, products)
-    keep = {"energy", "y", "x"}
-    if isinstance(geom, xr.Dataset) and not geom.data_vars and "geom" in geom.attrs and \
-            set(geom.dims) == keep and all(v.ndim > 0 for v in geom.coords.variables.values()):
-        g = geom  # a geometry such as wcs_geom's already: nothing to copy or drop
-    else:
-        g = sky.geom_of(geom)
-        g = g.drop_vars([c for c in g.coords if c not in set(sky.sky_and_axis_dims(g)) and not
-                         set(g.coords.variables[c].dims) <= keep])
-    e_edges = energy_edges_of(g)
-    if energy_true is None:
-        et_axis = axis_from_edges(e_edges, "energy_true", unit="TeV")
-    else:
-        et_axis = energy_axis_of(energy_true, "energy_true")
-    et = np.asarray(et_axis.values, dtype=float)
-    oid = obs_id(observation)
-    pnt = pointing_radec(observation)
-    livetime = float(getattr(observation, "livetime", 0.0) or 0.0)
-    ontime = float(getattr(observation, "ontime", 0.0) or 0.0)
-    shape = (int(g.sizes["energy"]), int(g.sizes["y"]), int(g.sizes["x"]))
-    ra, dec = pixel_icrs(g)
-    with np.errstate(invalid="ignore"):
-        fov_lon, fov_lat, offsets = fov_and_offset(ra, dec, pnt)
-        offsets = np.where(np.isfinite(offsets), offsets, np.inf)
-    aeff = irf_of(observation, "aeff")
-    wcs = sky.wcs_of(g)
-
-    data: dict[str, Any] = {}
-    if "counts" in products:
-        data["counts"] = (("energy", "y", "x"),
-                          bin_counts(observation.events, g, wcs, e_edges, dtype),
-                          {"units": ""})
-    inside = np.ones(offsets.shape, dtype=bool)
-    for irf_name in ("aeff", "bkg"):
-        irf = irf_of(observation, irf_name)
-        if irf is not None and "offset" in irf.dims:
-            inside &= offsets <= irf_nodes(irf, "offset")[2] + 1e-9
-    if "exposure" in products:
-        exposure = make_exposure(aeff, et, offsets, livetime, dtype)  # type: ignore[arg-type]
-        data["exposure"] = (("energy_true", "y", "x"), exposure, {"units": "cm2 s"})
     unexpected = set(kwargs) - {"fov_rotation_step"}
     if unexpected:
         raise TypeError(f"unexpected arguments {sorted(unexpected)}")
-    if "background" in products:
-        bkg = background_template(observation, e_edges, ra, dec, pnt, pixel_solid_angle(g),
-                        float(kwargs.get("fov_rotation_step", 1.0)), offsets=offsets,
-                        fov=(fov_lon, fov_lat), dtype=dtype)
-        data["background"] = (("energy", "y", "x"), bkg, {"units": ""})
-    coords: dict[str, Any] = {str(k): v.variable for k, v in g.coords.items()}
-    coords.update({str(k): v.variable for k, v in et_axis.coords.items()})
-    attrs: dict[str, Any] = {str(k): v for k, v in g.attrs.items()}
+    ctx = ReductionContext.build(observation, geom, energy_true, dtype=dtype, psf_binsz=psf_binsz,
+                                 rad=rad, fov_rotation_step=float(kwargs.get("fov_rotation_step", 1.0)))
+    data: dict[str, Any] = {}
+    coords: dict[str, Any] = {str(k): v.variable for k, v in ctx.geom.coords.items()}
+    coords.update({str(k): v.variable for k, v in ctx.energy_true_axis.coords.items()})
+    attrs: dict[str, Any] = {str(k): v for k, v in ctx.geom.attrs.items()}
+    steps: list[str] = [p for p in ("counts", "exposure", "background") if p in products]
     if "psf" in products or "edisp" in products:
-        gi = irf_geom(g, psf_binsz, wcs=wcs)
-        off_irf = pixel_offsets(gi, pnt, suffix="_irf")
-        coords.update({str(k): v.variable for k, v in gi.coords.items()})
-        attrs["wcs_irf"] = gi.attrs["wcs_irf"]
-        if aeff is not None:
-            data["exposure_irf"] = (("energy_true", "y_irf", "x_irf"),
-                                    make_exposure(aeff, et, off_irf, livetime, dtype),
-                                    {"units": "cm2 s"})
-        if "psf" in products:
-            r_coords, r_edges = rad_coords(rad)
-            coords.update(r_coords)
-            pm = psf_map_values(observation.psf, et, r_edges, off_irf, dtype)
-            data["psf"] = (("energy_true", "rad", "y_irf", "x_irf"), pm,
-                           {"units": "sr-1"})
-        if "edisp" in products:
-            km = make_edisp_map(observation.edisp, et, e_edges, off_irf)
-            data["edisp"] = (("energy_true", "energy", "y_irf", "x_irf"), km.astype(dtype),
-                             {"units": ""})
+        steps.append("irf_grid")
+    steps += [p for p in ("psf", "edisp") if p in products]
+    for step in steps:
+        out = irf_grid_product(ctx) if step == "irf_grid" else PRODUCT_FUNCTIONS[step](ctx)
+        data.update(out.data)
+        coords.update(out.coords)
+        attrs.update(out.attrs)
+
     sm = _safe_mask_args(safe_mask)
     methods = list(sm.get("methods", ())) if sm is not None else []
     if "offset-max" in methods:  # done here with the offsets at hand (same definition)
         methods.remove("offset-max")
         off_max = float(sm.get("offset_max", 3.0)) if sm is not None else 3.0
         offset_max = off_max if offset_max is None else min(off_max, float(offset_max))
-    mask = np.broadcast_to(inside, shape).copy()
+    mask = np.broadcast_to(ctx.inside, ctx.shape).copy()
     if offset_max is not None:
-        mask &= (offsets < float(offset_max))[None]
+        mask &= (ctx.offsets < float(offset_max))[None]
     if "background" in data and sm is not None:  # Gammapy's bkg-invalid part of the safe mask
         b = data["background"][1]
         if b.any():
             mask &= b > 0
-    if livetime <= 0 and any(p in products for p in ("exposure", "background")):
+    if ctx.livetime <= 0 and any(p in products for p in ("exposure", "background")):
         warn_empty(observation, "zero livetime")
         mask[:] = False
-    elif not inside.any():
+    elif not ctx.inside.any():
         warn_empty(observation, "the geometry lies entirely outside the field of view "
-                       "(beyond the IRF offset range)")
+                   "(beyond the IRF offset range)")
     if sm is not None and methods and set(methods) <= {"aeff-default"}:
         # the only remaining method is a reco-energy range: applied here on numpy
-
-        mask &= range_mask(e_edges, *default_thresholds(observation))[:, None, None]
+        mask &= range_mask(ctx.e_edges, *default_thresholds(observation))[:, None, None]
         methods = []
     data["mask_safe"] = (("energy", "y", "x"), mask, {})
+    oid = obs_id(observation)
     if not methods and background_method is not None and not callable(background_method) \
             and "counts" in data and "background" in data:
         # FoV normalisation on the numpy arrays at hand (same as fov_background)
         opts = _background_opts(background_method, exclusion_mask)
         if set(opts) <= {"method", "exclusion_mask", "spectral_tilt", "reference"} and \
                 opts["method"] in ("scale", "fit"):
-
             tilt = bool(opts.get("spectral_tilt", False)) and opts["method"] == "fit"
-            excl = exclusion_on(g, opts["exclusion_mask"])[None]
+            excl = exclusion_on(ctx.geom, opts["exclusion_mask"])[None]
             b_old = data["background"]
             scaled, norms, tilts = fov_scale(
                 data["counts"][1], b_old[1], excl & mask,
-                np.asarray(g["energy"].values, dtype=float), tilt,
+                np.asarray(ctx.geom["energy"].values, dtype=float), tilt,
                 float(opts.get("reference", 1.0)), name or f"obs_{oid}",
                 out=b_old[1])  # in place: the template is this function's own array
             data["background"] = (b_old[0], scaled, b_old[2])
@@ -369,10 +309,21 @@ def reduce(
                 data["fov_bkg_tilt"] = ((), tilts, {"units": ""})
             data["fov_bkg_norm"] = ((), norms, {"units": ""})
             background_method = None
-    attrs.update({
-        "obs_id": oid, "name": name or f"obs_{oid}", "livetime": livetime,
-        "ontime": ontime, "pointing_ra": pnt[0], "pointing_dec": pnt[1],
-    })
+    attrs.update(_observation_attrs(observation, ctx, name))
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    if sm is not None and methods:
+        ds = make_safe_mask(ds, observation, **{**sm, "methods": methods, "bkg_invalid": False})
+    ds = _apply_background_method(ds, background_method, exclusion_mask)
+    return ds
+
+
+def _observation_attrs(observation: Any, ctx: ReductionContext, name: str | None) -> dict[str, Any]:
+    """Per-observation attrs of a reduced dataset (id, name, times, pointing, instrument)."""
+    oid = obs_id(observation)
+    attrs: dict[str, Any] = {
+        "obs_id": oid, "name": name or f"obs_{oid}", "livetime": ctx.livetime,
+        "ontime": ctx.ontime, "pointing_ra": ctx.pointing[0], "pointing_dec": ctx.pointing[1],
+    }
     for key in ("tstart", "tstop"):
         val = getattr(observation, key, None)
         if isinstance(val, int | float | np.floating):
@@ -380,10 +331,218 @@ def reduce(
     tref = getattr(observation, "time_ref", None)
     if tref is not None and hasattr(tref, "mjd"):
         attrs["mjdref"] = float(tref.tt.mjd)
-    if aeff is not None and "telescop" in aeff.attrs:
-        attrs["instrument"] = str(aeff.attrs["telescop"])
-    ds = xr.Dataset(data, coords=coords, attrs=attrs)
-    if sm is not None and methods:
-        ds = make_safe_mask(ds, observation, **{**sm, "methods": methods, "bkg_invalid": False})
-    ds = _apply_background_method(ds, background_method, exclusion_mask)
-    return ds
+    if ctx.aeff is not None and "telescop" in ctx.aeff.attrs:
+        attrs["instrument"] = str(ctx.aeff.attrs["telescop"])
+    return attrs
+
+
+# ----------------------------------------------------------------------------- the products
+@dataclass
+class ReductionContext:
+    """What every product of one observation on one WCS geometry shares: the geometry, its
+    energy edges and true-energy axis, the pointing, the pixel positions in ICRS and FoV
+    coordinates, the offsets, and (on first use) the coarse IRF grid of PSF and edisp.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ctx = ReductionContext.build(testing.make_observation(),
+    ...                              testing.make_wcs_geom(width=1.0, binsz=0.5))
+    >>> ctx.shape, ctx.offsets.shape
+    ((4, 2, 2), (2, 2))
+    """
+
+    observation: Any
+    geom: xr.Dataset
+    wcs: Any
+    e_edges: np.ndarray
+    energy_true_axis: xr.DataArray
+    energy_true: np.ndarray
+    pointing: tuple[float, float]
+    livetime: float
+    ontime: float
+    ra: np.ndarray
+    dec: np.ndarray
+    fov: tuple[np.ndarray, np.ndarray]
+    offsets: np.ndarray
+    inside: np.ndarray
+    aeff: xr.DataArray | None
+    dtype: Any = "float64"
+    psf_binsz: float = 0.2
+    rad: Any = None
+    fov_rotation_step: float = 1.0
+    _irf_grid: tuple[xr.Dataset, np.ndarray] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, observation: Any, geom: xr.Dataset | xr.DataArray,
+              energy_true: xr.DataArray | None = None, **options: Any) -> ReductionContext:
+        """The context of ``observation`` on the WCS geometry ``geom``."""
+        keep = {"energy", "y", "x"}
+        if isinstance(geom, xr.Dataset) and not geom.data_vars and "geom" in geom.attrs and \
+                set(geom.dims) == keep and all(v.ndim > 0 for v in geom.coords.variables.values()):
+            g = geom  # a geometry such as wcs_geom's already: nothing to copy or drop
+        else:
+            g = sky.geom_of(geom)
+            g = g.drop_vars([c for c in g.coords if c not in set(sky.sky_and_axis_dims(g)) and not
+                             set(g.coords.variables[c].dims) <= keep])
+        e_edges = energy_edges_of(g)
+        if energy_true is None:
+            et_axis = axis_from_edges(e_edges, "energy_true", unit="TeV")
+        else:
+            et_axis = energy_axis_of(energy_true, "energy_true")
+        pnt = pointing_radec(observation)
+        ra, dec = pixel_icrs(g)
+        with np.errstate(invalid="ignore"):
+            fov_lon, fov_lat, offsets = fov_and_offset(ra, dec, pnt)
+            offsets = np.where(np.isfinite(offsets), offsets, np.inf)
+        inside = np.ones(offsets.shape, dtype=bool)
+        for irf_name in ("aeff", "bkg"):
+            irf = irf_of(observation, irf_name)
+            if irf is not None and "offset" in irf.dims:
+                inside &= offsets <= irf_nodes(irf, "offset")[2] + 1e-9
+        return cls(
+            observation=observation, geom=g, wcs=sky.wcs_of(g), e_edges=e_edges,
+            energy_true_axis=et_axis, energy_true=np.asarray(et_axis.values, dtype=float),
+            pointing=pnt, livetime=float(getattr(observation, "livetime", 0.0) or 0.0),
+            ontime=float(getattr(observation, "ontime", 0.0) or 0.0), ra=ra, dec=dec,
+            fov=(fov_lon, fov_lat), offsets=offsets, inside=inside,
+            aeff=irf_of(observation, "aeff"), **options)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(energy, y, x)`` sizes of the geometry."""
+        g = self.geom
+        return int(g.sizes["energy"]), int(g.sizes["y"]), int(g.sizes["x"])
+
+    def irf_grid(self) -> tuple[xr.Dataset, np.ndarray]:
+        """The coarse IRF grid (``psf_binsz`` pixels) and its pixel offsets, built once."""
+        if self._irf_grid is None:
+            gi = irf_geom(self.geom, self.psf_binsz, wcs=self.wcs)
+            self._irf_grid = (gi, pixel_offsets(gi, self.pointing, suffix="_irf"))
+        return self._irf_grid
+
+
+@dataclass
+class Product:
+    """Variables (``name -> (dims, values, attrs)``), coordinates and attrs one product adds.
+
+    Examples
+    --------
+    >>> Product({"counts": (("energy",), [1.0], {"units": ""})}).coords
+    {}
+    """
+
+    data: dict[str, Any]
+    coords: dict[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def counts_product(ctx: ReductionContext) -> Product:
+    """Counts cube: the observation's events binned on the geometry.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ctx = ReductionContext.build(testing.make_observation(n_events=40),
+    ...                              testing.make_wcs_geom(width=4.0, binsz=0.5))
+    >>> int(counts_product(ctx).data["counts"][1].sum()) <= 40
+    True
+    """
+    values = bin_counts(ctx.observation.events, ctx.geom, ctx.wcs, ctx.e_edges, ctx.dtype)
+    return Product({"counts": (("energy", "y", "x"), values, {"units": ""})})
+
+
+def exposure_product(ctx: ReductionContext) -> Product:
+    """Exposure cube: effective area at each pixel's offset times the livetime.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ctx = ReductionContext.build(testing.make_observation(),
+    ...                              testing.make_wcs_geom(width=1.0, binsz=0.5))
+    >>> exposure_product(ctx).data["exposure"][1].shape
+    (4, 2, 2)
+    """
+    exposure = make_exposure(ctx.aeff, ctx.energy_true, ctx.offsets, ctx.livetime, ctx.dtype)  # type: ignore[arg-type]
+    return Product({"exposure": (("energy_true", "y", "x"), exposure, {"units": "cm2 s"})})
+
+
+def background_product(ctx: ReductionContext) -> Product:
+    """Background cube: the background IRF integrated over energy bins and pixels, times the
+    ontime (:func:`xgamma.reduction.background.background_template`).
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ctx = ReductionContext.build(testing.make_observation(),
+    ...                              testing.make_wcs_geom(width=1.0, binsz=0.5))
+    >>> bool((background_product(ctx).data["background"][1] > 0).all())
+    True
+    """
+    bkg = background_template(ctx.observation, ctx.e_edges, ctx.ra, ctx.dec, ctx.pointing,
+                              pixel_solid_angle(ctx.geom), ctx.fov_rotation_step,
+                              offsets=ctx.offsets, fov=ctx.fov, dtype=ctx.dtype)
+    return Product({"background": (("energy", "y", "x"), bkg, {"units": ""})})
+
+
+def irf_grid_product(ctx: ReductionContext) -> Product:
+    """The coarse IRF grid's coordinates, its WCS and the exposure on it (PSF/edisp weights).
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ctx = ReductionContext.build(testing.make_observation(),
+    ...                              testing.make_wcs_geom(width=1.0, binsz=0.5))
+    >>> sorted(irf_grid_product(ctx).data)
+    ['exposure_irf']
+    """
+    gi, off_irf = ctx.irf_grid()
+    data = {}
+    if ctx.aeff is not None:
+        data["exposure_irf"] = (("energy_true", "y_irf", "x_irf"),
+                                make_exposure(ctx.aeff, ctx.energy_true, off_irf, ctx.livetime,
+                                              ctx.dtype), {"units": "cm2 s"})
+    return Product(data, {str(k): v.variable for k, v in gi.coords.items()},
+                   {"wcs_irf": gi.attrs["wcs_irf"]})
+
+
+def psf_product(ctx: ReductionContext) -> Product:
+    """PSF map on the coarse IRF grid, normalised per true energy.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ctx = ReductionContext.build(testing.make_observation(),
+    ...                              testing.make_wcs_geom(width=1.0, binsz=0.5))
+    >>> psf_product(ctx).data["psf"][0]
+    ('energy_true', 'rad', 'y_irf', 'x_irf')
+    """
+    _, off_irf = ctx.irf_grid()
+    r_coords, r_edges = rad_coords(ctx.rad)
+    pm = psf_map_values(ctx.observation.psf, ctx.energy_true, r_edges, off_irf, ctx.dtype)
+    return Product({"psf": (("energy_true", "rad", "y_irf", "x_irf"), pm, {"units": "sr-1"})},
+                   r_coords)
+
+
+def edisp_product(ctx: ReductionContext) -> Product:
+    """Energy-dispersion kernel map on the coarse IRF grid.
+
+    Examples
+    --------
+    >>> from xgamma import testing
+    >>> ctx = ReductionContext.build(testing.make_observation(),
+    ...                              testing.make_wcs_geom(width=1.0, binsz=0.5))
+    >>> edisp_product(ctx).data["edisp"][0]
+    ('energy_true', 'energy', 'y_irf', 'x_irf')
+    """
+    _, off_irf = ctx.irf_grid()
+    km = make_edisp_map(ctx.observation.edisp, ctx.energy_true, ctx.e_edges, off_irf)
+    return Product({"edisp": (("energy_true", "energy", "y_irf", "x_irf"), km.astype(ctx.dtype),
+                              {"units": ""})})
+
+
+#: The product functions :func:`reduce` runs, by product name (``irf_grid`` runs with psf/edisp).
+PRODUCT_FUNCTIONS: dict[str, Callable[[ReductionContext], Product]] = {
+    "counts": counts_product, "exposure": exposure_product, "background": background_product,
+    "psf": psf_product, "edisp": edisp_product,
+}
