@@ -61,3 +61,28 @@ def crab_reference(data_path):
 def data(data_path):
     """The shared data folder (alias of ``data_path``)."""
     return data_path
+
+
+@pytest.fixture(params=["eager", "dask"])
+def backend(request):
+    """Runs a test on eager (numpy/pandas) and on dask-chunked inputs: ``backend(obj)``
+    returns ``obj`` unchanged or chunked (DataArray/Dataset: ``.chunk()`` along its first dim
+    in pieces of 2; DataFrame: a 2-partition dask DataFrame). Results must be identical."""
+    import dask.dataframe as dd
+    import pandas as pd
+    import xarray as xr
+
+    def convert(obj):
+        if request.param == "eager":
+            return obj
+        if isinstance(obj, pd.DataFrame):
+            out = dd.from_pandas(obj, npartitions=2)
+            out.attrs = dict(obj.attrs)
+            return out
+        if isinstance(obj, xr.DataArray | xr.Dataset):
+            dims = [d for d in obj.dims if obj.sizes[d] > 1]
+            return obj.chunk({dims[0]: 2}) if dims else obj.chunk()
+        return obj
+
+    convert.name = request.param
+    return convert
