@@ -11,6 +11,7 @@ from __future__ import annotations
 
 # spatial and temporal are imported to register their model types
 from . import params, registry, sky, spatial, spectral, temporal
+from . import spatial_extra, spectral_extra, temporal_extra  # noqa: F401 (register more families)
 from .params import GaussianPrior, LogUniformPrior, Parameter, Parameters, UniformPrior
 from .registry import ModelSpec, get_spec, register
 from .sky import BackgroundModel, GenericModel, Models, SkyModel
