@@ -12,7 +12,9 @@ Registered (kind ``"temporal"``) under Gammapy's names, tags and parameter names
   f2`` in s-1, s-2, s-3) mapped to a table of ``(PHASE, NORM)`` interpolated linearly (the end
   segments extended to phases 0 and 1); the table is normalised to mean 1 over a period
   unless ``normalize=False``. Integral: whole periods plus the partial ones at the ends, with
-  the frequency at the interval start (as Gammapy).
+  the frequency at the interval start (as Gammapy). Times are float MJD: near MJD 5e4 they
+  resolve ~0.6 us, i.e. phases to ``~6e-7 s * f0`` (2e-5 for the Crab pulsar); give times
+  relative to a nearby ``t_ref`` (``time_ref=``) where that matters.
 
 Examples
 --------
