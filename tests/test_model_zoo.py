@@ -14,7 +14,11 @@ import xgamma as xg
 from xgamma import sky
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.models.spatial import spatial_model
-from xgamma.models.spatial_extra import piecewise_norm_spatial_model, read_template_nd, template_nd_spatial_model
+from xgamma.models.spatial_extra import (
+    piecewise_norm_spatial_model,
+    read_template_nd,
+    template_nd_spatial_model,
+)
 from xgamma.models.spectral_extra import dark_matter_model, dm_primary_spectrum, naima_model
 from xgamma.models.temporal import temporal_model
 from xgamma.models.temporal_extra import phase_curve_model, read_phase_curve

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 # spatial and temporal are imported to register their model types
 from . import params, registry, sky, spatial, spectral, temporal
-from . import spatial_extra, spectral_extra, temporal_extra  # noqa: F401 (register more families)
 from .params import GaussianPrior, LogUniformPrior, Parameter, Parameters, UniformPrior
 from .registry import ModelSpec, get_spec, register
 from .sky import BackgroundModel, GenericModel, Models, SkyModel
@@ -56,3 +55,6 @@ __all__ = [
     "piecewise_norm_model",
     "ebl_absorption",
 ]
+
+# more model families (issue 13): registered on import
+from . import spatial_extra, spectral_extra, temporal_extra  # noqa: E402, F401
