@@ -421,3 +421,38 @@ def test_registered_families_build_from_examples():
         assert tag in registry.names("spatial")
     for tag in ("PowerLawTemporalModel", "GeneralizedGaussianTemporalModel", "TemplatePhaseCurveTemporalModel"):
         assert tag in registry.names("temporal")
+
+
+@pytest.mark.parametrize("name", ["PiecewiseNormSpatialModel", "TemplateNDSpatialModel"])
+def test_contract_of_spatial_families_with_data(name):
+    """The contract of tests/test_spatial.py for the families it leaves out: labelled and lazy
+    evaluation, parameters as DataArrays (samples), finite gradients, YAML (piecewise norm)."""
+    import dask.array as da
+    import xarray as xr
+    import yaml
+
+    from xgamma.models.spatial import example_spatial_model, spatial_from_dict
+
+    m = example_spatial_model(name)
+    lon = 83.6 + np.linspace(-0.2, 0.25, 7) / math.cos(math.radians(22.0))
+    lat = 22.0 + np.linspace(-0.15, 0.2, 7)
+    base = m(lon, lat)
+    assert np.all(np.isfinite(base)) and np.all(base > 0)
+    lon_da = xr.DataArray(np.tile(lon, (3, 1)), dims=("y", "x"))
+    lat_da = xr.DataArray(np.tile(lat, (3, 1)), dims=("y", "x"))
+    p0 = m.parameters[0]
+    samples = xr.DataArray(p0.value * np.array([1.0, 1.1]), dims="sample")
+    out = m(lon_da, lat_da, **{p0.name: samples})
+    assert set(out.dims) == {"y", "x", "sample"} and out.attrs["units"] == m.unit
+    ref = m.with_values(**{p0.name: float(samples[1])})(lon, lat)
+    np.testing.assert_allclose(out.isel(sample=1, y=0).transpose("x").values, ref, rtol=1e-12)
+    lazy = m(lon_da.chunk({"y": 1}), lat_da.chunk({"y": 1}))
+    assert isinstance(lazy.data, da.Array)
+    np.testing.assert_allclose(lazy.compute().isel(y=2).values, base, rtol=1e-12)
+    for p in m.parameters:
+        h = 1e-5 * max(abs(p.value), 1.0)
+        grad = (m(lon, lat, **{p.name: p.value + h}) - base) / h
+        assert np.all(np.isfinite(grad)) and np.any(grad != 0), p.name
+    if name == "PiecewiseNormSpatialModel":
+        back = spatial_from_dict(yaml.safe_load(yaml.safe_dump(m.to_dict(full=True))))
+        assert back == m

@@ -79,7 +79,7 @@ class SpatialModelExtra(SpatialModel):
         if spec.extra.get("needs_data"):
             raise ValueError(f"{spec.tag} needs data: use its own constructor")
         m = cls(spec.tag, spec.default_parameters, frame)
-        return m.with_parameters(m.with_values(**values).params) if values else m
+        return m.with_values(**values) if values else m
 
     @property
     def unit(self) -> str:
@@ -97,6 +97,9 @@ class SpatialModelExtra(SpatialModel):
         if parameters.names != self.params.names:
             raise ValueError(f"{self.tag}: parameter names {parameters.names} != {self.params.names}")
         return SpatialModelExtra(self.tag, parameters, self.frame, self.data)
+
+    def with_values(self, **values: Any) -> SpatialModelExtra:
+        return self.with_parameters(super().with_values(**values).params)
 
     def evaluate_geom(self, geom: Any, energy: Any = None) -> xr.DataArray:
         hook = self.spec.extra.get("evaluate_geom")
@@ -169,15 +172,22 @@ def _wrap(lon: Any, centre: float) -> Any:
 def _piecewise(c: Sequence[Any], p: Sequence[Any], d: Mapping[str, Any]) -> Any:
     from scipy.interpolate import CloughTocher2DInterpolator
 
-    norms = np.asarray(p, dtype=float)
+    # the interpolant is linear in the node values: interpolate the unit vectors once, then
+    # combine (norms may be arrays broadcasting with the coordinates, e.g. samples)
     log = d.get("interp", "lin") == "log"
-    with np.errstate(divide="ignore"):
-        v = np.log(np.maximum(norms, 1e-300)) if log else norms
     centre = float(d["lon_centre"])
     nodes = np.column_stack([_wrap(d["lon"], centre), np.asarray(d["lat"], dtype=float)])
-    interp = CloughTocher2DInterpolator(nodes, v, fill_value=np.nan)
+    n = nodes.shape[0]
+    interp = CloughTocher2DInterpolator(nodes, np.eye(n), fill_value=np.nan)
     lon, lat = np.asarray(c[0], dtype=float), np.asarray(c[1], dtype=float)
-    out = interp(_wrap(lon, centre), lat)
+    weights = interp(_wrap(lon, centre), lat)  # (..., n)
+    out: Any = 0.0
+    for k, v in enumerate(p):
+        vk = np.asarray(v, dtype=float)
+        if log:
+            with np.errstate(divide="ignore"):
+                vk = np.log(np.maximum(vk, 1e-300))
+        out = out + weights[..., k] * vk
     out = np.exp(out) if log else out
     return np.where(np.isfinite(out), out, 0.0)
 
@@ -251,10 +261,22 @@ def _nd_image(values: np.ndarray, nodes: Sequence[np.ndarray], p: Sequence[Any])
 
 
 def _template_nd(c: Sequence[Any], p: Sequence[Any], d: Mapping[str, Any]) -> Any:
-    img = _nd_image(d["values"], d["nodes"], p)
     ev = get_spec("TemplateSpatialModel", "spatial").evaluate
     assert ev is not None
-    return ev(c, (), {"values": img, "wcs": d["wcs"], "energy": d.get("energy")})
+    if all(np.ndim(v) == 0 for v in p):
+        img = _nd_image(d["values"], d["nodes"], p)
+        return ev(c, (), {"values": img, "wcs": d["wcs"], "energy": d.get("energy")})
+    # parameter arrays (samples): one image per distinct set of values
+    arrs = np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in c if x is not None],
+                               *[np.asarray(v, dtype=float) for v in p])
+    n_c = len(arrs) - len(p)
+    flat = np.stack([a.ravel() for a in arrs[n_c:]], axis=1)
+    uniq, inv = np.unique(flat, axis=0, return_inverse=True)
+    out = np.empty(arrs[0].size)
+    for k, row in enumerate(uniq):
+        sel = inv.ravel() == k
+        out[sel] = _template_nd([a.ravel()[sel] for a in arrs[:n_c]], list(row), d)
+    return out.reshape(arrs[0].shape)
 
 
 def template_nd_spatial_model(values: Any, wcs: Any = None, axes: Mapping[str, Any] | None = None,
@@ -389,20 +411,39 @@ def _reg(tag: str, aliases: tuple[str, ...], params: tuple[Parameter, ...], eval
                        extra=extra, **kw))
 
 
+def _example_piecewise() -> SpatialModelExtra:
+    lon = 83.6 + np.array([-0.6, 0.6, -0.6, 0.6, 0.0, -0.3, 0.3])
+    lat = 22.0 + np.array([-0.6, -0.6, 0.6, 0.6, 0.0, 0.3, -0.3])
+    return piecewise_norm_spatial_model(lon, lat, [1.0, 1.5, 0.8, 1.2, 2.0, 1.4, 1.1])
+
+
+def _example_template_nd() -> SpatialModelExtra:
+    from .. import sky
+
+    g = sky.wcs_geom((83.6, 22.0), 1.6, 0.02)
+    dx = (np.asarray(g.ra.values) - 83.6) * math.cos(math.radians(22.0))
+    r2 = dx**2 + (np.asarray(g.dec.values) - 22.0) ** 2
+    sig = np.array([0.05, 0.1, 0.2])
+    cube = np.stack([np.exp(-0.5 * r2 / s**2) / (2 * np.pi * math.radians(s) ** 2) for s in sig])
+    return template_nd_spatial_model(cube, sky.wcs_of(g), {"sigma": sig}).with_values(sigma=0.08)
+
+
 _reg("Shell2SpatialModel", ("shell2", "Shell2"),
      (_P("lon_0", 0.0, "deg"), _P("lat_0", 0.0, "deg", min=-90, max=90), _P("r_0", 1.0, "deg", min=0),
       _P("eta", 0.2, min=0.02, max=1.0)), _shell2,
      extra={"band": _shell2_band, "radius": lambda p: abs(p[2]), "bin_min": lambda p: abs(p[2] * p[3]) / 2},
+     example=lambda: SpatialModelExtra.create("shell2", lon_0=83.6, lat_0=22.0, r_0=0.4, eta=0.25),
      description="projected uniform spherical shell, outer radius r_0, inner radius (1 - eta) r_0")
 _reg("ConstantFluxSpatialModel", ("const-flux", "ConstantFlux"), (), _const_flux,
+     example=lambda: SpatialModelExtra.create("const-flux"),
      extra={"band": _const_flux_band, "no_frame": True, "evaluate_geom": _const_flux_evaluate_geom,
             "integrate_geom": _const_flux_integrate_geom},
      description="the same flux in every pixel (integrate_geom = 1 per pixel)")
 _reg("PiecewiseNormSpatialModel", ("piecewise-norm", "PiecewiseNorm"), (), _piecewise,
-     from_dict=_piecewise_from_dict,
+     from_dict=_piecewise_from_dict, example=_example_piecewise,
      extra={"to_dict": _piecewise_to_dict, "unit": "", "needs_data": True},
      description="norms at sky nodes, Clough-Tocher interpolation (lin or log), 0 outside the nodes")
 _reg("TemplateNDSpatialModel", ("templateND", "TemplateND"), (), _template_nd,
-     from_dict=_template_nd_from_dict,
+     from_dict=_template_nd_from_dict, example=_example_template_nd,
      extra={"to_dict": _template_nd_to_dict, "needs_data": True},
      description="template maps along parameter axes, log-linear in the parameters, bilinear in pixels")

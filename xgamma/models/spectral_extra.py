@@ -63,7 +63,7 @@ import numpy as np
 
 from ..errors import XgammaIOError
 from .params import Parameter, Parameters, merge_parameters
-from .registry import ModelSpec, get_spec, register
+from .registry import ModelSpec, get_spec, gl_integral, register
 from .spectral import FLUX_UNIT, SpectralModel, SpectralModelBase
 
 __all__ = [
@@ -194,6 +194,20 @@ def _dm_eval(e: Any, p: Sequence[Any], d: Mapping[str, Any]) -> Any:
         dnde = dm_primary_spectrum(e_gev, mass / 2, str(d["channel"]), d.get("source"))
         flux = float(d["factor"]) * dnde / (4 * math.pi * mass * LIFETIME_AGE_OF_UNIVERSE)
     return scale * flux * 1e3  # GeV-1 -> TeV-1
+
+
+def _dm_edge(d: Mapping[str, Any]) -> float:
+    """Energy [TeV] where the yield ends (x = 1), a kink for the quadrature."""
+    m = float(d["mDM"]) * (1.0 if d["process"] == "annihilation" else 0.5)
+    return m / 1e3 / (1 + float(d["z"]))
+
+
+def _dm_integral(e1: Any, e2: Any, p: Sequence[Any], d: Mapping[str, Any], power: int = 0) -> Any:
+    """Quadrature (Gauss-Legendre in log E) split at the yield's end point."""
+    nodes = [_dm_edge(d)] if d.get("source") is None else None
+    if nodes is None or np.ndim(e1) > 1 or any(np.ndim(v) for v in p):
+        nodes = None
+    return gl_integral(lambda e: _dm_eval(e, p, d), e1, e2, power=power, nodes=nodes)
 
 
 def _quantity(value: Any, unit: str) -> float:
@@ -329,9 +343,20 @@ class NaimaSpectralModel(SpectralModelBase):
 
     def evaluate_values(self, energy: np.ndarray, values: Sequence[Any]) -> np.ndarray:
         e = np.asarray(energy, dtype=float)
-        model = self._build(values)
-        flux = model.flux(u.Quantity(e.ravel(), "TeV"), distance=self.distance * u.kpc)
-        return np.asarray(flux.to_value(FLUX_UNIT)).reshape(e.shape)
+        if all(np.ndim(v) == 0 for v in values):
+            flux = self._build(values).flux(u.Quantity(e.ravel(), "TeV"), distance=self.distance * u.kpc)
+            return np.asarray(flux.to_value(FLUX_UNIT)).reshape(e.shape)
+        # parameter arrays (samples): one naima model per distinct set of values
+        arrs = np.broadcast_arrays(e, *[np.asarray(v, dtype=float) for v in values])
+        out = np.empty(arrs[0].shape)
+        flat = np.stack([a.ravel() for a in arrs[1:]], axis=1)
+        uniq, inv = np.unique(flat, axis=0, return_inverse=True)
+        ef = arrs[0].ravel()
+        res = out.ravel()
+        for k, row in enumerate(uniq):
+            sel = inv.ravel() == k
+            res[sel] = self.evaluate_values(ef[sel], list(row))
+        return res.reshape(out.shape)
 
     def to_dict(self, full: bool = False) -> dict[str, Any]:
         return {"type": self.type, "parameters": self.params.to_dict(full=True),
@@ -415,6 +440,7 @@ def _reg(tag: str, aliases: tuple[str, ...], params: tuple[Parameter, ...], eval
 _reg("SuperExpCutoffPowerLaw4FGLSpectralModel", ("secpl-4fgl", "SuperExpCutoffPowerLaw4FGL"),
      (_P("amplitude", 1e-12, FLUX_UNIT), _P("reference", 1.0, "TeV", frozen=True), _P("expfactor", 1e-14),
       _P("index_1", 1.5), _P("index_2", 2.0)), _secpl_4fgl,
+     example=lambda: SpectralModel.create("secpl-4fgl", amplitude=1e-11, expfactor=3e-4, index_1=1.8, index_2=0.5),
      description="4FGL-DR1 PLSuperExpCutoff2: amplitude (E/E0)^-index_1 exp(expfactor (E0^index_2 - E^index_2)),"
                  " E in MeV in the exponential")
 _reg("MeyerCrabSpectralModel", ("meyer-crab", "MeyerCrab"), (_P("norm", 1.0, frozen=True),), _meyer,
@@ -423,8 +449,11 @@ for _proc, _tag, _alias, _unit in (("annihilation", "DarkMatterAnnihilationSpect
                                     "GeV2 cm-5"),
                                    ("decay", "DarkMatterDecaySpectralModel", "dm-decay", "GeV cm-2")):
     _reg(_tag, (_alias,), (_P("scale", 1.0),), _dm_eval, from_dict=_dm_from_dict_factory(_proc),
+         integral=_dm_integral, energy_flux=lambda e1, e2, p, d: _dm_integral(e1, e2, p, d, 1),
          example=(lambda p=_proc: dark_matter_model(p, 1000.0, "b", 1e19 if p == "annihilation" else 1e21)),
          extra={"to_dict": _dm_to_dict},
          description=f"dark-matter {_proc}: scale x astrophysical factor [{_unit}] x yield (see module docs)")
 _reg("NaimaSpectralModel", ("naima",), (), None, from_dict=_naima_from_dict,
+     example=lambda: naima_model("InverseCompton", "ExponentialCutoffPowerLaw", amplitude="1e33 eV-1",
+                                 e_0="10 TeV", alpha=2.0, e_cutoff="30 TeV", seed="CMB"),
      description="naima radiative model (optional dependency)")

@@ -109,7 +109,8 @@ def _phase(t: Any, p: Sequence[Any]) -> Any:
 
 
 def _padded(d: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(d["phase"], dtype=float), np.asarray(d["norm"], dtype=float)
+    x = np.asarray(d["phase"], dtype=float)
+    y = np.asarray(d["norm"], dtype=float) * float(d.get("norm_scale", 1.0))
     if x[0] > 0:
         y0 = y[0] + (y[1] - y[0]) / (x[1] - x[0]) * (0 - x[0])
         x, y = np.concatenate([[0.0], x]), np.concatenate([[y0], y])
@@ -161,12 +162,13 @@ def phase_curve_model(phase: Any, norm: Any, normalize: bool = True, filename: s
     x, y = np.asarray(phase, dtype=float), np.asarray(norm, dtype=float)
     if x.ndim != 1 or x.shape != y.shape or x.size < 2 or np.any(np.diff(x) <= 0) or x[0] < 0 or x[-1] > 1:
         raise ValueError("phase curve: need at least 2 increasing phases in [0, 1] and as many norms")
-    data = {"phase": x, "norm": y, "filename": filename, "normalize": bool(normalize)}
-    if normalize:
+    data: dict[str, Any] = {"phase": x, "norm": y, "filename": filename, "normalize": bool(normalize),
+                            "norm_scale": 1.0}
+    if normalize:  # the table is kept as given (exact round trips), with the factor beside it
         total = float(_pc_cum(np.array(1.0), data))
         if not total > 0:
             raise ValueError("phase curve: the norm integrates to <= 0 over a period")
-        data["norm"] = y / total
+        data["norm_scale"] = 1.0 / total
     spec = get_spec("TemplatePhaseCurveTemporalModel", "temporal")
     m = TemporalModel(spec.tag, spec.default_parameters, data)
     return m.with_values(**values) if values else m
@@ -201,7 +203,7 @@ def _pc_to_dict(d: Mapping[str, Any]) -> dict[str, Any]:
     if d.get("filename"):
         return {"filename": str(d["filename"]), "normalize": bool(d.get("normalize", True))}
     return {"phase": {"data": [float(x) for x in d["phase"]], "unit": ""},
-            "norm": {"data": [float(x) for x in d["norm"]], "unit": ""}, "normalize": False}
+            "norm": {"data": [float(x) for x in d["norm"]], "unit": ""}, "normalize": bool(d.get("normalize", True))}
 
 
 def _pc_from_dict(data: Mapping[str, Any]) -> TemporalModel:
@@ -230,12 +232,16 @@ def _reg(tag: str, aliases: tuple[str, ...], params: tuple[Parameter, ...], eval
 
 _reg("PowerLawTemporalModel", ("powerlaw", "PowerLaw"),
      (_P("alpha", 1.0), _P("t_ref", DEFAULT_T_REF, "d", frozen=True), _P("t0", 1.0, "d", frozen=True)),
-     _pl, _pl_int, description="((t - t_ref) / t0)^alpha")
+     _pl, _pl_int, description="((t - t_ref) / t0)^alpha",
+     example=lambda: TemporalModel.create("powerlaw", alpha=-1.2, t_ref=54997.0, t0=2.0))
 _reg("GeneralizedGaussianTemporalModel", ("gengauss", "GeneralizedGaussian"),
      (_P("t_ref", DEFAULT_T_REF, "d"), _P("t_rise", 1.0, "d"), _P("t_decay", 1.0, "d"), _P("eta", 0.5)),
-     _gg, _gg_int, description="exp(-|t - t_ref|^(1/eta) / (2 t_rise|t_decay^(1/eta)))")
+     _gg, _gg_int, description="exp(-|t - t_ref|^(1/eta) / (2 t_rise|t_decay^(1/eta)))",
+     example=lambda: TemporalModel.create("gengauss", t_ref=55001.0, t_rise=0.5, t_decay=1.5, eta=0.7))
 _reg("TemplatePhaseCurveTemporalModel", ("template-phase", "TemplatePhaseCurve"),
      (_P("t_ref", _CRAB_T_REF, "d", frozen=True), _P("phi_ref", 0.0, frozen=True),
       _P("f0", CRAB_F0, "s-1", frozen=True), _P("f1", 0.0, "s-2", frozen=True), _P("f2", 0.0, "s-3", frozen=True)),
      _pc, _pc_int, from_dict=_pc_from_dict, extra={"to_dict": _pc_to_dict},
+     example=lambda: phase_curve_model([0.0, 0.3, 0.5, 0.8, 1.0], [1.0, 3.0, 0.5, 2.0, 1.0], t_ref=55000.0,
+                                       phi_ref=0.1, f0=1 / (0.7 * _SECONDS_PER_DAY)),
      description="pulsar phase curve: norm(phase(t)), phase from (t_ref, phi_ref, f0, f1, f2)")
