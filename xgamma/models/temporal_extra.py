@@ -222,12 +222,17 @@ def _pc_from_dict(data: Mapping[str, Any]) -> TemporalModel:
 # registration
 
 _P = Parameter
+#: Absolute initial fit steps: a step relative to t_ref (MJD ~ 5e4) would be hundreds of days.
+_STEPS = {"t_ref": 0.01, "t_rise": 0.01, "t_decay": 0.01, "t0": 0.01, "eta": 0.01, "alpha": 0.01,
+          "phi_ref": 0.01}
 
 
 def _reg(tag: str, aliases: tuple[str, ...], params: tuple[Parameter, ...], evaluate: Any, integral: Any,
          **kw: Any) -> None:
+    extra = {"steps": {k: v for k, v in _STEPS.items() if k in {p.name for p in params}}}
+    extra.update(kw.pop("extra", {}))
     register(ModelSpec(tag, "temporal", aliases, params, evaluate, integral=integral,
-                       from_dict=kw.pop("from_dict", temporal_from_dict), **kw))
+                       from_dict=kw.pop("from_dict", temporal_from_dict), extra=extra, **kw))
 
 
 _reg("PowerLawTemporalModel", ("powerlaw", "PowerLaw"),
