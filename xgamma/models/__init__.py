@@ -57,4 +57,4 @@ __all__ = [
 ]
 
 # more model families (issue 13): registered on import
-from . import spatial_extra, spectral_extra, temporal_extra  # noqa: E402, F401
+from . import priors, spatial_extra, spectral_extra, temporal_extra  # noqa: E402, F401
