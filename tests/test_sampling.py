@@ -129,3 +129,35 @@ def test_bad_input_and_corner_plot():
     assert len(fig.axes) == 4
     arr = post.to_array("param")
     assert arr.dims == ("param", "chain", "draw") and list(arr.param.values) == list(post.data_vars)
+
+
+def test_arviz_reads_the_posterior():
+    az = pytest.importorskip("arviz")
+    ds = fake(example_dataset(), spectral_model("pl", index=2.6, amplitude=4e-11), seed=2)
+    m = Models([SkyModel("s", spectral_model("pl", index=2.6, amplitude=4e-11))])
+    post = sample(ds, m, n_walkers=8, n_steps=400, seed=3)
+    summary = az.summary(az.convert_to_inference_data(post))
+    assert list(summary.index) == ["s.spectral.index", "s.spectral.amplitude"]
+    assert float(summary.loc["s.spectral.index", "mean"]) == pytest.approx(float(post["s.spectral.index"].mean()),
+                                                                           abs=1e-3)
+
+
+def test_map_dataset_samples_through_the_loop():
+    """3D datasets are not vectorised: the walkers loop over the map likelihood (still exact)."""
+    from test_spatial_pulls import make_dataset
+
+    from xgamma.fold_map import npred_map
+    from xgamma.models.spatial import spatial_model
+
+    ds = make_dataset(nx=10)
+    c = ds.sizes["x"] // 2
+    src = SkyModel("src", spectral_model("pl", index=2.5, amplitude=1e-10).with_frozen("index"),
+                   spatial_model("point", lon_0=float(ds.ra.values[c, c]), lat_0=float(ds.dec.values[c, c]))
+                   .with_frozen())
+    truth = Models([src])
+    ds = ds.assign(counts=(ds.counts.dims, np.random.default_rng(1).poisson(npred_map(ds, truth).values) * 1.0))
+    post = sample(ds, truth, n_walkers=4, n_steps=150, seed=2)
+    assert not post.attrs["vectorized"]
+    best = xg.fit(ds, truth)
+    assert float(post["src.spectral.amplitude"].mean()) == pytest.approx(float(best.result["value"][0]),
+                                                                         abs=0.5 * float(best.result["error"][0]))
