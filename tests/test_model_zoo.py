@@ -463,3 +463,16 @@ def test_contract_of_spatial_families_with_data(name):
     if name == "PiecewiseNormSpatialModel":
         back = spatial_from_dict(yaml.safe_load(yaml.safe_dump(m.to_dict(full=True))))
         assert back == m
+
+
+def test_families_with_data_say_how_to_build_them():
+    with pytest.raises(ValueError, match="use dark_matter_model"):
+        spectral_model("dm-annihilation")(1.0)
+    with pytest.raises(ValueError, match="use piecewise_norm_spatial_model"):
+        spatial_model("piecewise-norm")(0.0, 0.0)
+    with pytest.raises(ValueError, match="use template_nd_spatial_model"):
+        spatial_model("templateND")(0.0, 0.0)
+    with pytest.raises(ValueError, match="use phase_curve_model"):
+        temporal_model("template-phase")(55000.0)
+    with pytest.raises(xg.XgammaIOError, match="cannot read a phase curve"):
+        read_phase_curve("/no/such/phasecurve.fits")

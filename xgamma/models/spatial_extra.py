@@ -185,6 +185,8 @@ def _piecewise(c: Sequence[Any], p: Sequence[Any], d: Mapping[str, Any]) -> Any:
 
     # the interpolant is linear in the node values: interpolate the unit vectors once, then
     # combine (norms may be arrays broadcasting with the coordinates, e.g. samples)
+    if "triangulation" not in d:
+        raise ValueError("PiecewiseNormSpatialModel needs nodes: use piecewise_norm_spatial_model")
     log = d.get("interp", "lin") == "log"
     centre = float(d["lon_centre"])
     tri = d["triangulation"]
@@ -272,6 +274,8 @@ def _nd_image(values: np.ndarray, nodes: Sequence[np.ndarray], p: Sequence[Any])
 
 
 def _template_nd(c: Sequence[Any], p: Sequence[Any], d: Mapping[str, Any]) -> Any:
+    if "values" not in d:
+        raise ValueError("TemplateNDSpatialModel needs maps: use template_nd_spatial_model or read_template_nd")
     ev = get_spec("TemplateSpatialModel", "spatial").evaluate
     assert ev is not None
     if all(np.ndim(v) == 0 for v in p):

@@ -185,6 +185,8 @@ def dm_primary_spectrum(energy: Any, mass: float, channel: str = "b", source: st
 
 def _dm_eval(e: Any, p: Sequence[Any], d: Mapping[str, Any]) -> Any:
     (scale,) = p
+    if "mDM" not in d:
+        raise ValueError("a dark-matter spectrum needs its mass, channel and factor: use dark_matter_model")
     e_gev = np.asarray(e, dtype=float) * 1e3 * (1 + float(d["z"]))
     mass = float(d["mDM"])
     if d["process"] == "annihilation":

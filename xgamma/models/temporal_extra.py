@@ -109,6 +109,9 @@ def _phase(t: Any, p: Sequence[Any]) -> Any:
 
 
 def _padded(d: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    if "phase" not in d:
+        raise ValueError("TemplatePhaseCurveTemporalModel needs a (PHASE, NORM) table: use phase_curve_model "
+                         "or read_phase_curve")
     x = np.asarray(d["phase"], dtype=float)
     y = np.asarray(d["norm"], dtype=float) * float(d.get("norm_scale", 1.0))
     if x[0] > 0:
