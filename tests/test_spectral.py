@@ -36,7 +36,7 @@ def models():
     for name in SPECTRAL:
         try:
             out[name] = example_spectral_model(name)
-        except FileNotFoundError:
+        except (FileNotFoundError, ImportError):  # shared data or an optional package absent
             out[name] = None
     return out
 
@@ -44,7 +44,7 @@ def models():
 def _get(models, name):
     m = models[name]
     if m is None:
-        pytest.skip("shared data (EBL tables) not found")
+        pytest.skip("shared data (EBL tables) or an optional package (naima) not found")
     return m
 
 
@@ -123,7 +123,8 @@ def test_contract_yaml_round_trip(models, name):
     assert full.parameters == m.parameters
 
 
-@pytest.mark.parametrize("name", SPECTRAL)
+# (naima: its adaptive-quadrature reference takes 30 s at 25 ms a call; see test_model_zoo.py)
+@pytest.mark.parametrize("name", [n for n in SPECTRAL if n != "NaimaSpectralModel"])
 def test_contract_integrals(models, name):
     m = _get(models, name)
     lo, hi = EDGES[:-1], EDGES[1:]

@@ -73,6 +73,8 @@ from xgamma.fitting.fitter import (
 )
 from xgamma.fitting.fold import fake, npred, npred_signal
 from xgamma.fitting.fold_map import MapEvaluator, npred_map
+from xgamma.fitting.sampling import corner_plot, sample
+from xgamma.models.dark_matter import dm_profile, jfactor_map
 
 # estimators
 from xgamma import estimators  # isort: skip
@@ -114,7 +116,7 @@ __all__ = [
     # fitting
     "fitting", "fold", "fold_map", "FitResult", "confidence", "fit", "stat_contour",
     "stat_profile", "stat_sum", "stat_surface", "ts", "fake", "npred", "npred_signal",
-    "MapEvaluator", "npred_map",
+    "MapEvaluator", "npred_map", "sample", "corner_plot", "dm_profile", "jfactor_map",
     # estimators
     "estimators", "asmooth", "excess_map", "find_peaks", "significance_distribution",
     "flux_points", "light_curve", "annulus_regions", "box_profile_regions", "flux_profile",

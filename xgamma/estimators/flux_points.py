@@ -2,7 +2,7 @@
 
 For each energy bin the source's spectral model (the *reference*, fitted beforehand) is scaled by
 a ``norm``; the other model components stay at their values (``reoptimize=False``, the fast
-path) or are re-fitted with it (``reoptimize=True``, through :func:`xgamma.fit.fit`).
+path) or are re-fitted with it (``reoptimize=True``, through :func:`xgamma.fitting.fitter.fit`).
 
 The fast path reduces every dataset once to numpy *cells* (one per reco-energy bin, observation
 and, for 3D datasets, pixel) inside ``mask_safe & mask_fit``: counts ``n``, the source's
@@ -491,7 +491,7 @@ def flux_points(datasets: Any, models: Any, source: str, energy_edges: Any, n_si
     n_sigma, n_sigma_ul : float
         Width of the profile errors and confidence of the upper limits (in sigma).
     reoptimize : bool
-        Re-fit the other free parameters in every bin (slow path through :func:`xgamma.fit.fit`; 1D only).
+        Re-fit the other free parameters in every bin (slow path through :func:`xgamma.fitting.fitter.fit`; 1D only).
     norm_scan : array-like
         Norm values of ``stat_scan``.
     selection_optional : sequence of {"errn-errp", "ul", "scan"}

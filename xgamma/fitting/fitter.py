@@ -43,6 +43,7 @@ from xgamma.fitting.fold import as_array
 from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.params import GaussianPrior, Parameter, Parameters
+from xgamma.models.priors import prior_terms
 
 __all__ = [
     "FitResult",
@@ -251,7 +252,7 @@ class Likelihood:
         self.member_idx = np.array([i for g in groups for i in g], dtype=int)
         self.member_grp = np.array([k for k, g in enumerate(groups) for _ in g], dtype=int)
         self.v0 = self.parameters.linked_values().values
-        self.priors = [(i, p.prior) for i, p in enumerate(self.parameters) if p.prior is not None]
+        self.priors = prior_terms(self.parameters)  # (indices, -2 log p); multivariate groups jointly
         self.free_names = self.parameters.free_group_names()
         self.x0 = self.parameters.free_vector()
         self.nfev = 0
@@ -267,8 +268,8 @@ class Likelihood:
         s = 0.0
         for t in self.terms:
             s += t.stat(v)
-        for i, prior in self.priors:
-            s += float(prior(v[i]))
+        for idx, prior in self.priors:
+            s += float(prior(v[idx]))
         return s
 
     def __call__(self, x: np.ndarray) -> float:

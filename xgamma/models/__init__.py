@@ -13,18 +13,30 @@ from __future__ import annotations
 from xgamma.models import (
     base,
     components,
+    dark_matter,
     params,
+    priors,
     registry,
     spatial,
+    spatial_extra,
     spatial_template,
     spectral,
     spectral_base,
+    spectral_extra,
     spectral_tables,
     temporal,
+    temporal_extra,
 )
 from xgamma.models.base import RegisteredModel
 from xgamma.models.components import BackgroundModel, GenericModel, Models, SkyModel, as_models
 from xgamma.models.params import GaussianPrior, LogUniformPrior, Parameter, Parameters, UniformPrior
+from xgamma.models.priors import (
+    GeneralizedGaussianPrior,
+    LogNormalPrior,
+    MultiVariateGaussianPrior,
+    SamplesKDEPrior,
+    multivariate_gaussian_prior,
+)
 from xgamma.models.registry import ModelSpec, get_spec, register
 from xgamma.models.spatial import SpatialModel, spatial_model
 from xgamma.models.spatial_template import read_spatial_template, template_spatial_model
@@ -41,7 +53,17 @@ from xgamma.models.temporal import TemporalModel, lightcurve_template_model, tem
 
 __all__ = [
     "base",
+    "dark_matter",
+    "priors",
+    "spatial_extra",
+    "spectral_extra",
+    "temporal_extra",
     "RegisteredModel",
+    "GeneralizedGaussianPrior",
+    "LogNormalPrior",
+    "MultiVariateGaussianPrior",
+    "SamplesKDEPrior",
+    "multivariate_gaussian_prior",
     "SpatialModel",
     "spatial_model",
     "read_spatial_template",
@@ -81,3 +103,4 @@ __all__ = [
     "piecewise_norm_model",
     "ebl_absorption",
 ]
+

@@ -41,6 +41,7 @@ __all__ = [
     "UniformPrior",
     "LogUniformPrior",
     "prior_from_dict",
+    "register_prior",
     "merge_parameters",
 ]
 
@@ -151,6 +152,18 @@ _PRIORS: dict[str, type[Prior]] = {
 }
 
 
+def register_prior(cls: type[Prior]) -> type[Prior]:
+    """Make a prior class known to :func:`prior_from_dict` under its class name (YAML ``type``).
+
+    Examples
+    --------
+    >>> register_prior(GaussianPrior) is GaussianPrior
+    True
+    """
+    _PRIORS[cls.__name__] = cls
+    return cls
+
+
 def prior_from_dict(data: Mapping[str, Any]) -> Prior:
     """Build a prior from Gammapy's YAML form (or ``{type, mu, sigma, ...}``).
 
@@ -165,6 +178,8 @@ def prior_from_dict(data: Mapping[str, Any]) -> Prior:
     cls = _PRIORS.get(str(data.get("type")))
     if cls is None:
         raise ValueError(f"unknown prior type {data.get('type')!r}; known: {sorted(_PRIORS)}")
+    if "from_dict" in vars(cls):  # priors with more than scalar parameters (samples, matrices)
+        return cls.from_dict(data)  # type: ignore[attr-defined]
     kw: dict[str, float] = {}
     for p in data.get("parameters", []) or []:
         kw[str(p["name"])] = float(p["value"])

@@ -329,6 +329,7 @@ class SpatialModel(RegisteredModel):
         spec = get_spec(name, "spatial")
         if spec.tag == "TemplateSpatialModel":
             raise ValueError("a template needs a map: use template_spatial_model or read_spatial_template")
+        cls = spec.extra.get("model_class", cls)  # families registered elsewhere may subclass
         m = cls(spec.tag, spec.default_parameters, frame)
         return m.with_values(**values) if values else m
 
@@ -574,7 +575,7 @@ def spatial_from_dict(data: Mapping[str, Any]) -> SpatialModel:
     (83.63, 22.01)
     """
     spec = get_spec(str(data["type"]), "spatial")
-    if spec.from_dict is not None and spec.tag == "TemplateSpatialModel":
+    if spec.from_dict is not None and spec.from_dict is not spatial_from_dict:
         return spec.from_dict(data)
     pars = merge_parameters(spec.default_parameters, data.get("parameters"), spec.tag)
     return SpatialModel(spec.tag, pars, str(data.get("frame", "icrs")))
@@ -659,6 +660,8 @@ def example_spatial_model(name: str) -> SpatialModel:
     'DiskSpatialModel'
     """
     spec = get_spec(name, "spatial")
+    if spec.example is not None:  # families registered elsewhere bring their own
+        return spec.example()
     pos = {"lon_0": 83.6, "lat_0": 22.0}
     ex: dict[str, dict[str, Any]] = {
         "PointSpatialModel": pos,

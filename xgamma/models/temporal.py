@@ -360,6 +360,8 @@ def temporal_from_dict(data: Mapping[str, Any]) -> TemporalModel:
     2.0
     """
     spec = get_spec(str(data["type"]), "temporal")
+    if spec.from_dict is not None and spec.from_dict is not temporal_from_dict:  # families with data
+        return spec.from_dict(data)
     if spec.tag == "LightCurveTemplateTemporalModel":
         return _lc_from_dict(data)
     return TemporalModel(spec.tag, merge_parameters(spec.default_parameters, data.get("parameters"), spec.tag))
@@ -403,6 +405,8 @@ def example_temporal_model(name: str) -> TemporalModel:
     'SineTemporalModel'
     """
     spec = get_spec(name, "temporal")
+    if spec.example is not None:  # families registered elsewhere bring their own
+        return spec.example()
     t = 55000.0
     ex: dict[str, dict[str, Any]] = {
         "ConstantTemporalModel": {},
