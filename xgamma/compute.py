@@ -72,7 +72,7 @@ def compute(tasks: list[Any], progress: bool = False, desc: str = "") -> list[An
 
     keys = {t.key for t in tasks}
 
-    class _Bar(Callback):  # type: ignore[misc]
+    class _Bar(Callback):
         def __init__(self, bar: Any) -> None:
             super().__init__()
             self.bar = bar
