@@ -96,6 +96,23 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from .errors import XgammaError
+    from .simulation.run import simulate_from_config
+
+    try:
+        out = simulate_from_config(args.config, args.out, overwrite=args.overwrite)
+    except Exception as exc:  # noqa: BLE001 - the command line reports every failure in one line
+        text = str(exc).strip()
+        msg = text.splitlines()[0] if text else ""
+        if not isinstance(exc, XgammaError | OSError):
+            msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+        print(f"xgamma: error: {msg}", file=sys.stderr)
+        return 1
+    print(f"DL3 data store written to {out}/")
+    return 0
+
+
 def _print_result(analysis: Any, out: Path) -> None:
     res = analysis.fit_result
     if res is not None:
@@ -146,7 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = p_run.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="only errors")
     verbosity.add_argument("--verbose", "-v", action="store_true", help="debug messages")
+    p_sim = sub.add_parser("simulate", help="simulate observations and write a GADF DL3 data store")
+    p_sim.add_argument("config", help="YAML file with a 'simulation' section")
+    p_sim.add_argument("--out", help="output store folder (default: simulation.outdir)")
+    p_sim.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     args = parser.parse_args(argv)
+    if args.command == "simulate":
+        return _simulate(args)
     if args.command == "run":
         return _run(args)
     if args.command == "info":

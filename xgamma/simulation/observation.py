@@ -47,6 +47,10 @@ __all__ = [
     "IRF_CLASSES",
     "DEFAULT_MJDREF",
     "SimulationError",
+    "events_header",
+    "events_attrs",
+    "read_irfs",
+    "start_seconds",
 ]
 
 #: Reference time of simulated observations (MJD, TT): 2000-01-01 12:00, as CTA files use.
@@ -281,9 +285,15 @@ def _seconds(value: Any, what: str) -> float:
         raise SimulationError(f"{what}: cannot read {value!r} as seconds") from exc
 
 
-def _start(tstart: Any, mjdref: float) -> float:
+def start_seconds(tstart: Any, mjdref: float) -> float:
     """``tstart`` as seconds since MJDREF: a number (s), a Quantity, an astropy Time or an ISO
-    string."""
+    string.
+
+    Examples
+    --------
+    >>> start_seconds("2000-01-01T12:00:00", 51544.5)  # TT - UTC = 64.184 s then
+    -64.184
+    """
     if isinstance(tstart, str):
         try:
             tstart = Time(tstart, scale="utc")
@@ -417,7 +427,7 @@ def observation_from_irfs(
     if not 0 < dc <= 1:
         raise SimulationError(f"observation {obs_id}: deadc must be in (0, 1], got {dc:g}")
     ra, dec = _radec(pointing)
-    t0 = _start(tstart, float(mjdref))
+    t0 = start_seconds(tstart, float(mjdref))
     if isinstance(irf_file, Mapping):
         irfs = {k: v for k, v in irf_file.items() if v is not None}
         missing = [k for k in required_irf if k not in irfs]
