@@ -52,7 +52,9 @@ def _geom(width=1.2, binsz=0.1, center=SRC, emin=1.0, emax=10.0, nbins=3):
 
 
 def _dataset(obs, geom):
-    et = xg.energy_axis(0.3, 30, 24, name="energy_true")
+    # 36 true-energy bins per decade: with 12, npred's forward folding (exposure and edisp at
+    # the bin centres) is 0.3 % high for these spectra, which 500 realisations would resolve
+    et = xg.energy_axis(0.3, 30, 72, name="energy_true")
     return xg.reduce(obs, geom, energy_true=et)
 
 
@@ -155,8 +157,9 @@ def test_seeded_and_sorted(irfs):
 
 
 def test_fit_pulls(irfs):
-    """Index and amplitude fitted back on 200 event realisations binned on a small geometry:
-    pulls with mean 0 and width 1 (standard errors of the mean and width: 0.07 and 0.05)."""
+    """Index and amplitude fitted back on 300 event realisations (~200 source counts each)
+    binned on a small geometry: pulls with mean 0 and width 1. Standard errors of the mean and
+    width are 0.058 and 0.041; the bounds are about 2.5 of them."""
     truth = {"index": 2.4, "amplitude": 3e-12}
     src = SkyModel("src", spectral_model("pl", **truth), xg.spatial_model("point", lon_0=SRC[0], lat_0=SRC[1]))
     obs = _obs(irfs, livetime=1200.0)
@@ -168,7 +171,7 @@ def test_fit_pulls(irfs):
     rng = np.random.default_rng(2024)
     sampler = EventSampler(obs)
     pulls: dict[str, list[float]] = {"index": [], "amplitude": []}
-    for _ in range(200):
+    for _ in range(300):
         ev = sampler.sample([src], rng=rng)
         counts = xg.bin_events(ev, geom).transpose("energy", "y", "x").values
         res = xg.fit(ds.assign(counts=(("energy", "y", "x"), counts)), models).result
@@ -177,8 +180,8 @@ def test_fit_pulls(irfs):
             pulls[k].append((float(res["value"].sel(param=p)) - truth[k]) / float(res["error"].sel(param=p)))
     for k, v in pulls.items():
         v = np.asarray(v)
-        assert abs(v.mean()) < 0.2, (k, v.mean())
-        assert abs(v.std() - 1) < 0.15, (k, v.std())
+        assert abs(v.mean()) < 0.15, (k, v.mean())
+        assert abs(v.std() - 1) < 0.1, (k, v.std())
 
 
 def test_simulate_dataset_is_fake():
