@@ -89,7 +89,7 @@ def as_rng(rng: Any) -> np.random.Generator:
 
     Examples
     --------
-    >>> as_rng(3).integers(10) == as_rng(3).integers(10)
+    >>> bool(as_rng(3).integers(10) == as_rng(3).integers(10))
     True
     """
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -429,7 +429,7 @@ def _apply_edisp(edisp: xr.DataArray, e_true: np.ndarray, offset: np.ndarray,
 
 
 def _check_in_fov(model: SkyModel, t: _Tables, obs_id: Any) -> None:
-    sp = model.spatial
+    sp: Any = model.spatial
     pos = sp.position
     if pos is None:
         return
@@ -487,17 +487,17 @@ def _sample_source(obs: Any, model: SkyModel, t: _Tables, rng: np.random.Generat
     else:
         lon, lat = _radial_positions(sp, n, rng)
         ra, dec = _to_icrs(lon, lat, sp.frame)
-    off = _separation(ra, dec, t.ra0, t.dec0)
+    offs = _separation(ra, dec, t.ra0, t.dec0)
     if not sp.is_point:  # thinning by the effective area across the source
         amax = np.interp(loge, t.loge, a_max)
-        keep = rng.random(n) * amax < _aeff_lookup(t, loge, off)
-        loge, ra, dec, off = loge[keep], ra[keep], dec[keep], off[keep]
+        keep = rng.random(n) * amax < _aeff_lookup(t, loge, offs)
+        loge, ra, dec, offs = loge[keep], ra[keep], dec[keep], offs[keep]
     e_true = np.exp(loge)
     if getattr(obs, "psf", None) is not None:
-        ra, dec = _apply_psf(obs.psf, e_true, off, ra, dec, rng)
+        ra, dec = _apply_psf(obs.psf, e_true, offs, ra, dec, rng)
     energy = e_true
     if getattr(obs, "edisp", None) is not None:
-        energy, ok = _apply_edisp(obs.edisp, e_true, off, rng)
+        energy, ok = _apply_edisp(obs.edisp, e_true, offs, rng)
         ra, dec, energy = ra[ok], dec[ok], energy[ok]
     times = _sample_times(t, model.temporal, energy.size, rng)
     return {"time": times, "ra": ra, "dec": dec, "energy": energy}
@@ -693,7 +693,7 @@ def _simulate(sampler: EventSampler, models: Any, gen: np.random.Generator, back
     detx, dety = radec_to_fov(cols["ra"], cols["dec"], t.ra0, t.dec0)
     df = pd.DataFrame({"event_id": np.arange(1, order.size + 1, dtype=np.int64), **cols,
                        "detx": detx, "dety": dety, "mc_id": mc[order]})
-    df.attrs = events_attrs(obs.obs_id, t.mjdref)
+    df.attrs = events_attrs(obs.obs_id, t.mjdref)  # type: ignore[assignment]
     return df
 
 

@@ -85,12 +85,18 @@ def empty_events(obs_id: Any = None, mjdref: float = DEFAULT_MJDREF) -> pd.DataF
     """
     df = pd.DataFrame({"event_id": np.zeros(0, np.int64), "time": np.zeros(0), "ra": np.zeros(0),
                        "dec": np.zeros(0), "energy": np.zeros(0)})
-    df.attrs = events_attrs(obs_id, mjdref)
+    df.attrs = events_attrs(obs_id, mjdref)  # type: ignore[assignment]
     return df
 
 
 def events_attrs(obs_id: Any, mjdref: float) -> dict[str, Any]:
-    """The ``attrs`` of an events DataFrame (units and time reference, as the reader sets)."""
+    """The ``attrs`` of an events DataFrame (units and time reference, as the reader sets).
+
+    Examples
+    --------
+    >>> events_attrs(1, 51544.5)["units"]["energy"]
+    'TeV'
+    """
     mi = float(np.floor(mjdref))
     return {"units": dict(_EVENT_UNITS), "mjdref": float(mjdref), "mjdrefi": mi,
             "mjdreff": float(mjdref) - mi, "timesys": "TT", "timeunit": "s", "timeref": "LOCAL",
@@ -291,8 +297,8 @@ def start_seconds(tstart: Any, mjdref: float) -> float:
 
     Examples
     --------
-    >>> start_seconds("2000-01-01T12:00:00", 51544.5)  # TT - UTC = 64.184 s then
-    -64.184
+    >>> round(start_seconds("2000-01-01T12:00:00", 51544.5), 3)  # MJDREF in TT; TT - UTC = 64.184 s
+    64.184
     """
     if isinstance(tstart, str):
         try:
@@ -442,5 +448,6 @@ def observation_from_irfs(
     return SimulatedObservation(
         obs_id=obs_id, pointing_ra=ra, pointing_dec=dec, livetime=lt, tstart=t0, deadc=dc,
         mjdref=float(mjdref), irf_sources=sources, meta_extra=dict(meta or {}),
-        **{k: irfs.get(k) for k in IRF_CLASSES},
+        aeff=irfs.get("aeff"), edisp=irfs.get("edisp"), psf=irfs.get("psf"), bkg=irfs.get("bkg"),
+        rad_max=irfs.get("rad_max"),
     )

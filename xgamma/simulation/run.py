@@ -56,7 +56,13 @@ from ..io.yaml import read_models
 from .demo import demo_irfs
 from .dl3 import write_dl3
 from .events import simulate_observation
-from .observation import SimulatedObservation, SimulationError, observation_from_irfs, read_irfs, start_seconds
+from .observation import (
+    SimulatedObservation,
+    SimulationError,
+    observation_from_irfs,
+    read_irfs,
+    start_seconds,
+)
 
 __all__ = ["simulate_from_config", "read_simulation_config", "observations_from_config"]
 
@@ -142,10 +148,12 @@ def observations_from_config(cfg: Mapping[str, Any]) -> list[SimulatedObservatio
     ([1, 2, 3], 7200.0)
     """
     irfs: Any = demo_irfs() if str(cfg["irf"]).strip().lower() == "demo" else cfg["irf"]
+    irf_arg: Mapping[str, Any]
+    sources: dict[str, tuple[str, str]] = {}
     if not isinstance(irfs, Mapping):
         irf_arg, sources = read_irfs(irfs)  # read once for all observations
     else:
-        irf_arg, sources = irfs, {}
+        irf_arg = irfs
     mjdref = float(cfg.get("mjdref", 51544.5))
     rep = dict(cfg.get("repeat") or {"n": 1, "step": 0})
     n_rep = int(rep.get("n", 1))
@@ -192,6 +200,16 @@ def simulate_from_config(path: str | Path, out: str | Path | None = None, overwr
     -------
     Path
         The store folder (open it with :func:`xgamma.open_store`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "s.yaml").write_text("simulation:\n  irf: demo\n  observations:\n"
+    ...                               "    - {pointing: [0, 0], livetime: 1 min}\n")
+    >>> import xgamma as xg
+    >>> len(xg.open_store(simulate_from_config(d / "s.yaml", d / "out")).obs_ids)
+    1
     """
     cfg = read_simulation_config(path)
     target = out if out is not None else cfg.get("outdir")
