@@ -185,7 +185,7 @@ def _pointing(p: Any, where: str) -> Any:
 
 
 def simulate_from_config(path: str | Path, out: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Simulate the observations of a configuration file and write them as a DL3 store.
+    r"""Simulate the observations of a configuration file and write them as a DL3 store.
 
     Parameters
     ----------
