@@ -104,3 +104,18 @@ def test_simulate_dataset_is_fake():
     a = simulate_dataset(ds, m, rng=3)
     b = xg.fake(ds, m, seed=np.random.default_rng(3))
     assert (a.counts == b.counts).all()
+
+
+def test_data_store_observation(data_path):
+    """A H.E.S.S. observation of the data store simulates too (its BKG_3D has empty bins,
+    whose log-rate extrapolation must not overflow)."""
+    obs = xg.open_store(data_path / "hess-dl3-dr1").observation(23523)
+    src = SkyModel("crab", spectral_model("pl", amplitude=3.5e-11, index=2.6),
+                   xg.spatial_model("point", lon_0=83.633, lat_0=22.014))
+    ev = simulate_events(obs, [src], rng=1)
+    counts = np.bincount(ev.mc_id)
+    assert counts[0] > 1000 and counts[1] > 100
+    assert ev.time.between(obs.tstart, obs.tstop).all()
+    # the source events lie around the source (PSF of a few 0.1 deg)
+    sep = np.hypot((ev.ra[ev.mc_id == 1] - 83.633) * np.cos(np.radians(22.014)), ev.dec[ev.mc_id == 1] - 22.014)
+    assert np.median(sep) < 0.15

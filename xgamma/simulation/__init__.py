@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .demo import demo_irfs
 from .dl3 import check_gadf, write_dl3
-from .events import simulate_dataset, simulate_events, simulate_observation
+from .events import EventSampler, simulate_dataset, simulate_events, simulate_observation
 from .observation import SimulatedObservation, SimulationError, observation_from_irfs
 from .run import simulate_from_config
 
@@ -31,6 +31,7 @@ __all__ = [
     "SimulatedObservation",
     "SimulationError",
     "simulate_events",
+    "EventSampler",
     "simulate_observation",
     "simulate_dataset",
     "write_dl3",
