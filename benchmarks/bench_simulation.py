@@ -7,7 +7,8 @@ Stages (best of ``--repeat``):
   :class:`~xgamma.simulation.events.EventSampler`);
 - ``sample (tables kept)``: the same draw with the sampler's tables already built;
 - ``write``: write that observation as a GADF store (uncompressed FITS);
-- ``simulate + write``: ``--n-obs`` observations from :func:`observation_from_irfs` to a store,
+- ``simulate + write``: ``--n-obs`` observations from :func:`observation_from_irfs` to a store
+  (:func:`~xgamma.simulation.run.simulate_to_store`: one dask task per observation, threads),
   seconds per observation.
 
 Run::
@@ -30,7 +31,8 @@ import numpy as np
 
 import xgamma as xg
 from xgamma.models import SkyModel, spectral_model
-from xgamma.simulation import observation_from_irfs, simulate_observation, write_dl3
+from xgamma.simulation import observation_from_irfs, write_dl3
+from xgamma.simulation.run import simulate_to_store
 from xgamma.simulation.events import EventSampler
 
 PROD5 = "cta-caldb/Prod5-South-20deg-AverageAz-14MSTs37SSTs.180000s-v0.1.fits.gz"
@@ -73,11 +75,9 @@ def main() -> None:
     print(f"write 1 observation                 {t:7.3f} s   {size / 1e6:.1f} MB")
 
     def many() -> Path:
-        sims = [simulate_observation(observation_from_irfs(irf, (83.633, 22.014 + 0.5 * (-1) ** i), args.livetime,
-                                                           3600.0 * i, obs_id=i + 1), [src],
-                                     rng=np.random.default_rng([0, i]))
-                for i in range(args.n_obs)]
-        return write_dl3(sims, tmp / "many", overwrite=True)
+        obs = [observation_from_irfs(irf, (83.633, 22.014 + 0.5 * (-1) ** i), args.livetime, 3600.0 * i,
+                                     obs_id=i + 1) for i in range(args.n_obs)]
+        return simulate_to_store(obs, [src], tmp / "many", seed=0, overwrite=True)
 
     t, _ = _best(many, 1)
     print(f"simulate + write {args.n_obs} observations      {t:7.3f} s   {t / args.n_obs:.3f} s per observation")

@@ -32,6 +32,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ from astropy.time import Time
 from ..errors import XgammaIOError
 from .observation import IRF_CLASSES, events_header
 
-__all__ = ["write_dl3", "check_gadf", "irf_to_hdu", "HDUDOC", "HDUVERS"]
+__all__ = ["write_dl3", "check_gadf", "irf_to_hdu", "write_observation", "start_store", "finish_store",
+           "check_ids", "WrittenObservation", "HDUDOC", "HDUVERS"]
 
 HDUDOC = "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats"
 HDUVERS = "0.3"
@@ -275,6 +277,123 @@ def _index_hdu(frame: pd.DataFrame, name: str, header: Mapping[str, Any],
     return fits.BinTableHDU.from_columns(cols, header=h, name=name)
 
 
+@dataclass(frozen=True)
+class WrittenObservation:
+    """What writing one observation file produced: its index rows and time reference."""
+
+    obs_row: dict[str, Any]
+    hdu_rows: list[dict[str, Any]]
+    time_header: dict[str, Any]
+
+
+def write_observation(obs: Any, folder: str | Path, compress: bool = False,
+                      opened: dict[str, fits.HDUList] | None = None) -> WrittenObservation:
+    """Write one observation as ``folder/data/obs_<id>.fits`` and return its index rows.
+
+    The building block of :func:`write_dl3` (and of one dask task per observation in
+    :func:`~xgamma.simulation.run.simulate_to_store`); ``opened`` caches IRF source files
+    within one caller.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from xgamma.simulation import demo_irfs, observation_from_irfs
+    >>> w = write_observation(observation_from_irfs(demo_irfs(), (0.0, 0.0), "1 min"), tempfile.mkdtemp())
+    >>> w.obs_row["OBS_ID"], [r["HDU_TYPE"] for r in w.hdu_rows][:3]
+    (1, ['events', 'gti', 'pointing'])
+    """
+    own = opened is None
+    cache: dict[str, fits.HDUList] = {} if opened is None else opened
+    try:
+        name = f"obs_{int(obs.obs_id):06d}.fits" + (".gz" if compress else "")
+        data = Path(folder) / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        events = _events_hdu(obs)
+        hdus: list[tuple[str, str, fits.BinTableHDU]] = [
+            ("events", "events", events), ("gti", "gti", _gti_hdu(obs)),
+            ("pointing", "pointing", _pointing_hdu(obs))]
+        hdus += _irf_hdus(obs, cache)
+        fits.HDUList([fits.PrimaryHDU(), *[h for _, _, h in hdus]]).writeto(data / name)
+    finally:
+        if own:
+            for h in cache.values():
+                h.close()
+    size = (data / name).stat().st_size
+    rows = [{"OBS_ID": int(obs.obs_id), "HDU_TYPE": kind, "HDU_CLASS": cls, "FILE_DIR": "data",
+             "FILE_NAME": name, "HDU_NAME": h.name, "SIZE": size} for kind, cls, h in hdus]
+    return WrittenObservation(_obs_row(obs, events.header, len(obs.events)), rows, _time_header(obs))
+
+
+def start_store(outdir: str | Path, overwrite: bool = False) -> Path:
+    """Check ``outdir`` and create the hidden temporary sibling folder a store is written into.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> start_store(pathlib.Path(tempfile.mkdtemp()) / "s").name.startswith(".s.tmp-")
+    True
+    """
+    out = Path(outdir)
+    if out.exists() and not overwrite:
+        raise XgammaIOError("output folder exists (pass overwrite=True to replace it)", path=out,
+                            expected="a new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    (tmp / "data").mkdir(parents=True)
+    return tmp
+
+
+def finish_store(tmp: str | Path, outdir: str | Path, written: Iterable[WrittenObservation]) -> Path:
+    """Write the index files into ``tmp`` and move it to ``outdir`` (replacing an old one last).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from xgamma.simulation import demo_irfs, observation_from_irfs
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "s"
+    >>> tmp = start_store(out)
+    >>> w = write_observation(observation_from_irfs(demo_irfs(), (0.0, 0.0), "1 min"), tmp)
+    >>> finish_store(tmp, out, [w]).name
+    's'
+    """
+    out, tmp = Path(outdir), Path(tmp)
+    items = list(written)
+    time_header = items[0].time_header if items else {}
+    for w in items[1:]:
+        th = w.time_header
+        if abs((th["MJDREFI"] + th["MJDREFF"]) - (time_header["MJDREFI"] + time_header["MJDREFF"])) > 1e-9:
+            raise XgammaIOError(f"observation {w.obs_row['OBS_ID']}: MJDREF differs from the first "
+                                "observation's", path=out, expected="one time reference")
+    obs_h = {"HDUCLAS1": "INDEX", "HDUCLAS2": "OBS", **time_header}
+    units = {"RA_PNT": "deg", "DEC_PNT": "deg", "ZEN_PNT": "deg", "ALT_PNT": "deg", "AZ_PNT": "deg",
+             "ONTIME": "s", "LIVETIME": "s", "TSTART": "s", "TSTOP": "s"}
+    _index_hdu(pd.DataFrame([w.obs_row for w in items]), "OBS_INDEX", obs_h, units).writeto(
+        tmp / "obs-index.fits.gz")
+    _index_hdu(pd.DataFrame([r for w in items for r in w.hdu_rows]), "HDU_INDEX",
+               {"HDUCLAS1": "INDEX", "HDUCLAS2": "HDU"}, {"SIZE": "byte"}).writeto(tmp / "hdu-index.fits.gz")
+    if out.exists():  # overwrite: swap the folders, then remove the old one
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+    return out
+
+
+def check_ids(ids: Iterable[Any], out: str | Path) -> None:
+    """Raise a one-line error when observation ids repeat.
+
+    Examples
+    --------
+    >>> check_ids([1, 2], "s")
+    """
+    ids = list(ids)
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise XgammaIOError(f"observation ids repeat: {dup}", path=out, expected="unique obs ids")
+
+
 def write_dl3(observations: Iterable[Any], outdir: str | Path, overwrite: bool = False,
               compress: bool = False) -> Path:
     """Write observations as a GADF DL3 data store (see the module docstring).
@@ -312,61 +431,21 @@ def write_dl3(observations: Iterable[Any], outdir: str | Path, overwrite: bool =
     [1, 2]
     """
     out = Path(outdir)
-    if out.exists() and not overwrite:
-        raise XgammaIOError("output folder exists (pass overwrite=True to replace it)", path=out,
-                            expected="a new folder")
     obs_list = list(observations)
-    ids = [o.obs_id for o in obs_list]
-    if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise XgammaIOError(f"observation ids repeat: {dup}", path=out, expected="unique obs ids")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    if out.exists() and not overwrite:
+        start_store(out, overwrite)  # raises the one-line error
+    check_ids([o.obs_id for o in obs_list], out)
+    tmp = start_store(out, overwrite)
     opened: dict[str, fits.HDUList] = {}
     try:
-        (tmp / "data").mkdir(parents=True)
-        obs_rows, hdu_rows = [], []
-        time_header: dict[str, Any] | None = None
-        for obs in obs_list:
-            name = f"obs_{int(obs.obs_id):06d}.fits" + (".gz" if compress else "")
-            events = _events_hdu(obs)
-            hdus: list[tuple[str, str, fits.BinTableHDU]] = [
-                ("events", "events", events), ("gti", "gti", _gti_hdu(obs)),
-                ("pointing", "pointing", _pointing_hdu(obs))]
-            hdus += _irf_hdus(obs, opened)
-            fits.HDUList([fits.PrimaryHDU(), *[h for _, _, h in hdus]]).writeto(tmp / "data" / name)
-            size = (tmp / "data" / name).stat().st_size
-            for kind, cls, h in hdus:
-                hdu_rows.append({"OBS_ID": int(obs.obs_id), "HDU_TYPE": kind, "HDU_CLASS": cls,
-                                 "FILE_DIR": "data", "FILE_NAME": name, "HDU_NAME": h.name,
-                                 "SIZE": size})
-            th = _time_header(obs)
-            if time_header is None:
-                time_header = th
-            elif abs((th["MJDREFI"] + th["MJDREFF"]) - (time_header["MJDREFI"] + time_header["MJDREFF"])) > 1e-9:
-                raise XgammaIOError(f"observation {obs.obs_id}: MJDREF differs from the first "
-                                    "observation's", path=out, expected="one time reference")
-            obs_rows.append(_obs_row(obs, events.header, len(obs.events)))
-        obs_h = {"HDUCLAS1": "INDEX", "HDUCLAS2": "OBS", **(time_header or {})}
-        units = {"RA_PNT": "deg", "DEC_PNT": "deg", "ZEN_PNT": "deg", "ALT_PNT": "deg", "AZ_PNT": "deg",
-                 "ONTIME": "s", "LIVETIME": "s", "TSTART": "s", "TSTOP": "s"}
-        _index_hdu(pd.DataFrame(obs_rows), "OBS_INDEX", obs_h, units).writeto(tmp / "obs-index.fits.gz")
-        _index_hdu(pd.DataFrame(hdu_rows), "HDU_INDEX", {"HDUCLAS1": "INDEX", "HDUCLAS2": "HDU"},
-                   {"SIZE": "byte"}).writeto(tmp / "hdu-index.fits.gz")
-        if out.exists():  # overwrite: swap the folders, then remove the old one
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        written = [write_observation(o, tmp, compress, opened) for o in obs_list]
+        return finish_store(tmp, out, written)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         for h in opened.values():
             h.close()
-    return out
 
 
 def _has(obs: Any, kind: str) -> bool:

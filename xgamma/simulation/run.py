@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ from .._paths import data_dir
 from ..config import ConfigError
 from ..io.yaml import read_models
 from .demo import demo_irfs
-from .dl3 import write_dl3
+from .dl3 import WrittenObservation, check_ids, finish_store, start_store, write_observation
 from .events import simulate_observation
 from .observation import (
     SimulatedObservation,
@@ -64,7 +65,7 @@ from .observation import (
     start_seconds,
 )
 
-__all__ = ["simulate_from_config", "read_simulation_config", "observations_from_config"]
+__all__ = ["simulate_from_config", "simulate_to_store", "read_simulation_config", "observations_from_config"]
 
 _KEYS = {"irf", "models", "seed", "outdir", "observations", "repeat", "deadc", "mjdref"}
 _OBS_KEYS = {"obs_id", "pointing", "livetime", "tstart", "deadc"}
@@ -215,9 +216,47 @@ def simulate_from_config(path: str | Path, out: str | Path | None = None, overwr
     target = out if out is not None else cfg.get("outdir")
     if target is None:
         raise ConfigError("no output folder: pass --out or set simulation.outdir")
+    if Path(target).exists() and not overwrite:
+        start_store(target)  # the one-line error, before any work
     models = read_models(cfg["models"]) if cfg.get("models") is not None else None
-    seed = int(cfg.get("seed", 0))
-    observations = observations_from_config(cfg)
-    sims = [simulate_observation(o, models, rng=np.random.default_rng([seed, i]))
-            for i, o in enumerate(observations)]
-    return write_dl3(sims, target, overwrite=overwrite)
+    return simulate_to_store(observations_from_config(cfg), models, target,
+                             seed=int(cfg.get("seed", 0)), overwrite=overwrite)
+
+
+def _simulate_and_write(obs: Any, models: Any, seed: int, i: int, folder: Path,
+                        compress: bool) -> WrittenObservation:
+    sim = simulate_observation(obs, models, rng=np.random.default_rng([seed, i]))
+    return write_observation(sim, folder, compress)
+
+
+def simulate_to_store(observations: Sequence[Any], models: Any, outdir: str | Path, seed: int = 0,
+                      overwrite: bool = False, compress: bool = False) -> Path:
+    """Simulate observations and write them as a DL3 store, one dask task per observation.
+
+    Each task draws the events of one observation (random stream ``(seed, position)``) and
+    writes its file, so only the observations in flight are in memory; the index files are
+    written at the end and the store appears atomically. The active dask scheduler runs the
+    tasks (threads by default, a ``distributed.Client`` when one is active).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, xgamma as xg
+    >>> from xgamma.simulation import demo_irfs, observation_from_irfs
+    >>> obs = [observation_from_irfs(demo_irfs(), (0, 0), "1 min", obs_id=i) for i in (1, 2, 3)]
+    >>> out = simulate_to_store(obs, None, pathlib.Path(tempfile.mkdtemp()) / "s", seed=4)
+    >>> len(xg.open_store(out).obs_ids)
+    3
+    """
+    import dask
+
+    out = Path(outdir)
+    check_ids([o.obs_id for o in observations], out)
+    tmp = start_store(out, overwrite)
+    try:
+        tasks = [dask.delayed(_simulate_and_write)(o, models, seed, i, tmp, compress)
+                 for i, o in enumerate(observations)]
+        written = dask.compute(*tasks)
+        return finish_store(tmp, out, written)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
