@@ -32,8 +32,8 @@ import numpy as np
 import xgamma as xg
 from xgamma.models import SkyModel, spectral_model
 from xgamma.simulation import observation_from_irfs, write_dl3
-from xgamma.simulation.run import simulate_to_store
 from xgamma.simulation.events import EventSampler
+from xgamma.simulation.run import simulate_to_store
 
 PROD5 = "cta-caldb/Prod5-South-20deg-AverageAz-14MSTs37SSTs.180000s-v0.1.fits.gz"
 

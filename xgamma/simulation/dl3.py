@@ -279,7 +279,13 @@ def _index_hdu(frame: pd.DataFrame, name: str, header: Mapping[str, Any],
 
 @dataclass(frozen=True)
 class WrittenObservation:
-    """What writing one observation file produced: its index rows and time reference."""
+    """What writing one observation file produced: its index rows and time reference.
+
+    Examples
+    --------
+    >>> WrittenObservation({"OBS_ID": 1}, [], {}).obs_row
+    {'OBS_ID': 1}
+    """
 
     obs_row: dict[str, Any]
     hdu_rows: list[dict[str, Any]]
