@@ -99,3 +99,21 @@ def test_background_counts_match_template(irfs):
     total = _summed(obs, None, geom, n, 3, background=True)
     chi2, ndf, p = _chi2_pvalue(total, mu, n)
     assert p > 1e-3, (chi2, ndf)
+
+
+def test_template_source_counts_match_npred(irfs):
+    """A map template (a ring, sampled from the model image) against npred."""
+    from xgamma import sky
+
+    g = xg.wcs_geom(SRC, 1.0, 0.02)
+    r = np.asarray(sky.separation(g, SRC).values)
+    ring = np.exp(-0.5 * ((r - 0.25) / 0.05) ** 2)
+    src = SkyModel("ring", spectral_model("pl", index=2.2, amplitude=4e-12),
+                   xg.template_spatial_model(sky.make_map(ring, g)))
+    obs = _obs(irfs)
+    geom = _geom()
+    mu = _signal(_dataset(obs, geom), Models([src]))
+    n = 150
+    total = _summed(obs, [src], geom, n, 17, background=False)
+    chi2, ndf, p = _chi2_pvalue(total, mu, n)
+    assert p > 1e-3, (chi2, ndf)
