@@ -95,8 +95,9 @@ def test_checker_finds_problems(irfs, tmp_path):
     with fits.open(f, mode="update") as hl:
         del hl["EVENTS"].header["LIVETIME"]
         hl["AEFF"].header["HDUCLAS2"] = "AREA"
-        hl["GTI"].columns.change_unit("START", "d") if hasattr(hl["GTI"].columns, "change_unit") else None
+        hl["EVENTS"].columns["ENERGY"].unit = "m"
     problems = check_gadf(out)
+    assert any("column ENERGY has unit 'm', expected 'TeV'" in p for p in problems)
     assert any("missing header keyword LIVETIME" in p for p in problems)
     assert any("HDUCLAS2 = 'AREA'" in p for p in problems)
     assert all(p.count("\n") == 0 for p in problems)
@@ -121,8 +122,7 @@ def test_cta_example_recovers_truth(tmp_path, data_path, monkeypatch):
     store = simulate_from_config(tmp_path / "simulate_cta.yaml", tmp_path / "dl3")
     assert check_gadf(store) == []
     cfg = xg.AnalysisConfig.read(ex / "simulate_cta_run.yaml").update(
-        {"observations": {"datastore": str(store)}, "flux_points": None, "excess_map": None}
-        if False else {"observations": {"datastore": str(store)}})
+        {"observations": {"datastore": str(store)}})
     analysis = xg.Analysis(cfg)
     analysis.get_observations()
     analysis.get_datasets()
