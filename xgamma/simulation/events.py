@@ -23,8 +23,9 @@ Sources (each :class:`~xgamma.models.SkyModel` with a spatial model)
     between nodes means for a density).
 Background
     From the background IRF: the rate is integrated (log-log in energy, on 4 sub-bins per IRF
-    bin; the FoV cells are the IRF's halved) times the ontime, each cell gets a Poisson count,
-    and within a cell the energy follows the local power law and the position is uniform in
+    bin; the FoV cells are the IRF's halved) times the ontime, each cell gets a Poisson count
+    (or, for few events, a Poisson total is spread over the cells by inverse CDF), and within a
+    cell the energy follows the local power law and the position is uniform in
     solid angle. RADEC-aligned background only (BKG_3D or BKG_2D).
 
 A model entirely outside the field of view (farther from the pointing than the effective
@@ -508,6 +509,7 @@ class _BkgTable:
     """Background expectation per (fine energy bin, FoV cell) and the local power-law indices."""
 
     mu: np.ndarray
+    cdf: np.ndarray
     index: np.ndarray
     power_law: np.ndarray
     energy: np.ndarray
@@ -558,15 +560,19 @@ def _bkg_table(obs: Any, t: _Tables) -> _BkgTable:
     integral = np.where(ok, pl, 0.5 * (r0 + r1) * (e1 - e0))  # trapezoid where no power law
     omega = (np.diff(lon_e) * _D2R)[:, None] * np.diff(np.sin(lat_e * _D2R))[None, :]
     mu = (integral * omega[None]).ravel() * t.ontime
-    return _BkgTable(mu, g.ravel(), ok.ravel(), fine, lon_e, lat_e)
+    return _BkgTable(mu, np.concatenate([[0.0], np.cumsum(mu)]), g.ravel(), ok.ravel(), fine, lon_e, lat_e)
 
 
 def _sample_background(b: _BkgTable, t: _Tables, rng: np.random.Generator, norm: float = 1.0
                        ) -> dict[str, np.ndarray]:
-    # independent Poisson counts per cell (the same law as a Poisson total spread
-    # multinomially), cheaper than inverting the cumulative for each event
-    counts = rng.poisson(b.mu * norm)
-    idx = np.repeat(np.arange(b.mu.size), counts)
+    total = float(b.cdf[-1]) * norm
+    if total > 0.1 * b.mu.size:
+        # many events: independent Poisson counts per cell (the same law as a Poisson total
+        # spread multinomially), cheaper than inverting the cumulative for each event
+        idx = np.repeat(np.arange(b.mu.size), rng.poisson(b.mu * norm))
+    else:
+        n = int(rng.poisson(total)) if total > 0 else 0
+        idx = np.clip(np.searchsorted(b.cdf, rng.random(n) * b.cdf[-1], side="right") - 1, 0, b.mu.size - 1)
     n = idx.size
     nlon, nlat = b.lon.size - 1, b.lat.size - 1
     ie, rest = np.divmod(idx, nlon * nlat)
