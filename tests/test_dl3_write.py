@@ -195,3 +195,23 @@ def test_cli_simulate(tmp_path, capsys):
     assert main(["simulate", str(cfg), "--out", str(tmp_path / "o2")]) == 1
     assert "livetime must be positive" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+def test_demo_example_offline(tmp_path, monkeypatch):
+    """examples/demo_simulate.yaml + examples/demo.yaml: simulate and analyse with no data."""
+    from pathlib import Path
+
+    monkeypatch.setenv("XGAMMA_DATA", str(tmp_path / "no-data-here"))
+    ex = Path(__file__).parent.parent / "examples"
+    store = simulate_from_config(ex / "demo_simulate.yaml", tmp_path / "demo_dl3")
+    assert check_gadf(store) == []
+    cfg = xg.AnalysisConfig.read(ex / "demo.yaml").update({"observations": {"datastore": str(store)}})
+    analysis = xg.Analysis(cfg)
+    analysis.get_observations()
+    analysis.get_datasets()
+    analysis.set_models(xg.read_models(ex / "demo_models.yaml"))
+    analysis.run_fit()
+    r = analysis.fit_result.result
+    index = float(r["value"].sel(param="source.spectral.index"))
+    err = float(r["error"].sel(param="source.spectral.index"))
+    assert abs(index - 2.3) < 3 * err and err < 0.05
