@@ -113,7 +113,7 @@ def test_template_source_counts_match_npred(irfs):
     obs = _obs(irfs)
     geom = _geom()
     mu = _signal(_dataset(obs, geom), Models([src]))
-    n = 150
+    n = 300
     total = _summed(obs, [src], geom, n, 17, background=False)
     chi2, ndf, p = _chi2_pvalue(total, mu, n)
     assert p > 1e-3, (chi2, ndf)

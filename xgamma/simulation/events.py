@@ -443,8 +443,8 @@ def _check_in_fov(model: SkyModel, t: _Tables, obs_id: Any) -> None:
             f"field of view of observation {obs_id} (offset {off:.2f} deg > {t.offset_max:g} deg)")
 
 
-def _sample_source(obs: Any, model: SkyModel, t: _Tables, rng: np.random.Generator
-                   ) -> dict[str, np.ndarray]:
+def _sample_source(obs: Any, model: SkyModel, t: _Tables, rng: np.random.Generator,
+                   images: list[tuple[Any, _ImageSampler]] | None = None) -> dict[str, np.ndarray]:
     sp = model.spatial
     if sp is None:
         raise SimulationError(f"source {model.name!r} has no spatial model: event simulation needs one")
@@ -467,7 +467,11 @@ def _sample_source(obs: Any, model: SkyModel, t: _Tables, rng: np.random.Generat
             sel = (t.offsets >= off - r - 0.1) & (t.offsets <= off + r + 0.1)
             sel |= np.convolve(sel, np.ones(3), mode="same") > 0  # the neighbouring nodes too
         else:
-            image = _image_sampler(sp, t)
+            image = next((im for m, im in images or [] if m is sp), None)
+            if image is None:
+                image = _image_sampler(sp, t)
+                if images is not None:  # kept by the sampler for its next draws
+                    images.append((sp, image))
             fraction = image.fraction
             if fraction <= 0:
                 raise SimulationError(f"source {model.name!r} has no flux in the field of view of "
@@ -596,8 +600,8 @@ class EventSampler:
     """The sampling tables of one observation, built once for many realisations.
 
     ``EventSampler(obs).sample(models, rng)`` is :func:`simulate_events`; keeping the sampler
-    saves rebuilding the effective-area and background tables (about 0.1 s each) per
-    realisation. It holds no random state.
+    saves rebuilding the effective-area and background tables (about 0.1 s each) and the
+    images of template models per realisation. It holds no random state.
 
     Examples
     --------
@@ -611,6 +615,9 @@ class EventSampler:
         self.obs = obs
         self.tables = _tables(obs)
         self._bkg: _BkgTable | None = None
+        # model images of template/constant models, by the identity of the (immutable) spatial
+        # model; the list holds the models, so identities stay unique
+        self._images: list[tuple[Any, _ImageSampler]] = []
 
     def background_table(self) -> _BkgTable:
         if self._bkg is None:
@@ -684,7 +691,7 @@ def _simulate(sampler: EventSampler, models: Any, gen: np.random.Generator, back
     for m in ms:
         if isinstance(m, SkyModel):
             k += 1
-            part = _sample_source(obs, m, t, gen)
+            part = _sample_source(obs, m, t, gen, sampler._images)
             parts.append(part)
             ids.append(np.full(part["energy"].size, k, dtype=np.int32))
     if background:
