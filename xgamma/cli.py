@@ -113,6 +113,20 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download(args: argparse.Namespace) -> int:
+    from .download import download
+    from .errors import XgammaError
+
+    try:
+        dest = download(args.dest, url=args.url, only=args.only)
+    except (XgammaError, OSError) as exc:
+        text = str(exc).strip()
+        print(f"xgamma: error: {text.splitlines()[0] if text else type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"data in {dest}/ (set XGAMMA_DATA={dest})")
+    return 0
+
+
 def _print_result(analysis: Any, out: Path) -> None:
     res = analysis.fit_result
     if res is not None:
@@ -167,7 +181,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_sim.add_argument("config", help="YAML file with a 'simulation' section")
     p_sim.add_argument("--out", help="output store folder (default: simulation.outdir)")
     p_sim.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p_dl = sub.add_parser("download", help="fetch the public data files (checksummed, cached)")
+    p_dl.add_argument("dest", nargs="?", help="destination folder (default: $XGAMMA_DATA or ~/.cache/xgamma/data)")
+    p_dl.add_argument("--url", help="base URL (default: $XGAMMA_DATA_URL or the gammapy-data repository)")
+    p_dl.add_argument("--only", nargs="+", help="path prefixes to fetch, e.g. cta-caldb/ hess-dl3-dr1/")
     args = parser.parse_args(argv)
+    if args.command == "download":
+        return _download(args)
     if args.command == "simulate":
         return _simulate(args)
     if args.command == "run":
