@@ -87,6 +87,22 @@ from xgamma.estimators.sed import read_sed, write_sed
 from xgamma.estimators.sensitivity import sensitivity
 from xgamma.estimators.ts_map import ts_map
 
+# simulation
+from xgamma import simulation  # isort: skip
+from xgamma.simulation import (
+    EventSampler,
+    SimulatedObservation,
+    SimulationError,
+    check_gadf,
+    demo_irfs,
+    observation_from_irfs,
+    simulate_dataset,
+    simulate_events,
+    simulate_from_config,
+    simulate_observation,
+    write_dl3,
+)
+
 # catalogs (flux points and light curves use the estimators' result form)
 from xgamma import catalogs  # isort: skip
 from xgamma.catalogs import catalog_models, read_catalog
@@ -121,6 +137,10 @@ __all__ = [
     "estimators", "asmooth", "excess_map", "find_peaks", "significance_distribution",
     "flux_points", "light_curve", "annulus_regions", "box_profile_regions", "flux_profile",
     "read_sed", "write_sed", "sensitivity", "ts_map",
+    # simulation
+    "simulation", "EventSampler", "SimulatedObservation", "SimulationError", "check_gadf",
+    "demo_irfs", "observation_from_irfs", "simulate_dataset", "simulate_events",
+    "simulate_from_config", "simulate_observation", "write_dl3",
     # catalogs
     "catalogs", "catalog_models", "read_catalog",
     # workflow

@@ -21,7 +21,9 @@ from typing import Any
 from xgamma._paths import data_dir
 from xgamma.analysis import Analysis
 from xgamma.config import AnalysisConfig, ConfigError
+from xgamma.download import download
 from xgamma.errors import XgammaError
+from xgamma.simulation.run import simulate_from_config
 from xgamma.version import __version__
 
 __all__ = ["main"]
@@ -94,6 +96,33 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+
+    try:
+        out = simulate_from_config(args.config, args.out, overwrite=args.overwrite)
+    except Exception as exc:  # noqa: BLE001 - the command line reports every failure in one line
+        text = str(exc).strip()
+        msg = text.splitlines()[0] if text else ""
+        if not isinstance(exc, XgammaError | OSError):
+            msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+        print(f"xgamma: error: {msg}", file=sys.stderr)
+        return 1
+    print(f"DL3 data store written to {out}/")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+
+    try:
+        dest = download(args.dest, url=args.url, only=args.only)
+    except (XgammaError, OSError) as exc:
+        text = str(exc).strip()
+        print(f"xgamma: error: {text.splitlines()[0] if text else type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"data in {dest}/ (set XGAMMA_DATA={dest})")
+    return 0
+
+
 def _print_result(analysis: Any, out: Path) -> None:
     res = analysis.fit_result
     if res is not None:
@@ -144,7 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = p_run.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="only errors")
     verbosity.add_argument("--verbose", "-v", action="store_true", help="debug messages")
+    p_sim = sub.add_parser("simulate", help="simulate observations and write a GADF DL3 data store")
+    p_sim.add_argument("config", help="YAML file with a 'simulation' section")
+    p_sim.add_argument("--out", help="output store folder (default: simulation.outdir)")
+    p_sim.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p_dl = sub.add_parser("download", help="fetch the public data files (checksummed, cached)")
+    p_dl.add_argument("dest", nargs="?", help="destination folder (default: $XGAMMA_DATA or ~/.cache/xgamma/data)")
+    p_dl.add_argument("--url", help="base URL (default: $XGAMMA_DATA_URL or the gammapy-data repository)")
+    p_dl.add_argument("--only", nargs="+", help="path prefixes to fetch, e.g. cta-caldb/ hess-dl3-dr1/")
     args = parser.parse_args(argv)
+    if args.command == "download":
+        return _download(args)
+    if args.command == "simulate":
+        return _simulate(args)
     if args.command == "run":
         return _run(args)
     if args.command == "info":
