@@ -9,8 +9,10 @@ The norm of the source is then fitted jointly over the bin's datasets in each en
 (:mod:`xgamma.estimators.flux_points`). Time bins are independent ``dask.delayed`` tasks.
 
 The result is the common estimator Dataset (:mod:`xgamma.estimators.core`) with dims
-``(time, energy)``; ``time``/``time_min``/``time_max`` are seconds since ``attrs["mjdref"]``
-(:func:`xgamma.estimators.core.time_mjd` gives MJD).
+``(time, energy)``; ``time``/``time_min``/``time_max`` are ``datetime64[ns]`` in UTC (bin centre,
+start, stop; :func:`xgamma.estimators.core.time_mjd` gives MJD, TT), so ``lc.sel(time=...,
+method="nearest")`` takes ISO dates. :mod:`xgamma.estimators.variability` tests and measures
+the variability.
 
 Examples
 --------
@@ -42,7 +44,7 @@ from xgamma.estimators.flux_points import (
 from xgamma.io.store import DataStore, TimeSlice
 from xgamma.models.components import Models, as_models
 from xgamma.reduction.driver import reduce
-from xgamma.reduction.slices import ReflectedSearch, reduce_spectra, run_searches
+from xgamma.reduction.slices import RunReduction, prepare_runs, reduce_spectra
 from xgamma.sky.geom import geom_kind
 
 __all__ = ["light_curve", "light_curve_datasets", "time_bins", "time_slice", "TimeSlice", "obs_time_range"]
@@ -153,16 +155,16 @@ def time_bins(observations: Sequence[Any] | None = None, *, edges: Any = None, i
     return e[:-1], e[1:]
 
 
-def _time_bin_rows(observations: Sequence[Any], searches: Sequence[ReflectedSearch | None] | None,
+def _time_bin_rows(observations: Sequence[Any], runs: Sequence[RunReduction | None] | None,
                    t_min: float, t_max: float, geom: xr.Dataset,
                    reduce_kwargs: dict[str, Any], models: Models, source: str, edges: np.ndarray,
                    kw: dict[str, Any], reoptimize: bool) -> tuple[list[dict[str, Any]], float]:
     pairs = [(time_slice(o, t_min, t_max), i) for i, o in enumerate(observations)]
     slices = [sl for sl, _ in pairs if sl is not None]
     if geom_kind(geom) == "region":
-        # the runs' reflected-region searches were done once, before the time bins
-        found = None if searches is None else [searches[i] for sl, i in pairs if sl is not None]
-        datasets = reduce_spectra(slices, geom, searches=found, **reduce_kwargs)
+        # each run was reduced and searched for OFF regions once, before the time bins
+        found = None if runs is None else [runs[i] for sl, i in pairs if sl is not None]
+        datasets = reduce_spectra(slices, geom, runs=found, **reduce_kwargs)
     else:
         datasets = [reduce(sl, geom, **reduce_kwargs) for sl in slices]
     livetime = float(sum(float(ds.attrs.get("livetime", 0.0)) for ds in datasets))
@@ -251,14 +253,15 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
     edges = snap_edges(energy_edges, reco)
     kw = estimator_options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
     rkw = dict(reduce_kwargs or {})
-    searches: list[Any] | None = None
-    if geom_kind(geom) == "region" and rkw.get("background", "reflected") == "reflected":
-        searches = run_searches(obs, geom, **rkw)  # one reflected-region search per run
+    runs: list[Any] | None = None
+    if geom_kind(geom) == "region":
+        # one reduction and one reflected-region search per run, shared by all its time bins
+        runs = prepare_runs([_as_slice(o) for o in obs], geom, **rkw)
     tasks = []
     for t0, t1 in zip(t_min, t_max, strict=True):
         idx = [i for i, (a, b) in enumerate(ranges) if a < t1 and b > t0]
         these = [obs[i] for i in idx]
-        found = None if searches is None else [searches[i] for i in idx]
+        found = None if runs is None else [runs[i] for i in idx]
         tasks.append(dask.delayed(_time_bin_rows, pure=True)(these, found, float(t0), float(t1), geom, rkw,
                                                              models, source, edges, kw, reoptimize))
     out = compute(tasks, progress, "light curve")
@@ -267,8 +270,7 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
     taxis = time_axis(t_min, t_max)
     energy = axis_from_edges(edges, "energy", unit="TeV")
     res = assemble_rows(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
-                    sqrt_ts_threshold_ul, shape=(t_min.size, edges.size - 1),
-                    attrs={"mjdref": float(taxis.attrs["mjdref"])})
+                    sqrt_ts_threshold_ul, shape=(t_min.size, edges.size - 1))
     return res.assign(livetime=("time", livetime, {"units": "s"}))
 
 
@@ -316,8 +318,16 @@ def light_curve_datasets(datasets: Sequence[Any], t_min: Any, t_max: Any, models
     taxis = time_axis(t0, t1)
     energy = axis_from_edges(edges, "energy", unit="TeV")
     res = assemble_rows(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
-                    sqrt_ts_threshold_ul, shape=(t0.size, edges.size - 1), attrs={"mjdref": float(taxis.attrs["mjdref"])})
+                    sqrt_ts_threshold_ul, shape=(t0.size, edges.size - 1))
     return res.assign(livetime=("time", np.array([lt for _, lt in out], float), {"units": "s"}))
+
+
+def _as_slice(obs: Any) -> Any:
+    """A whole run as a slice of itself (so that ``prepare_runs`` prepares it); slices as they are."""
+    if isinstance(obs, TimeSlice):
+        return obs
+    g = _gti_seconds(obs)
+    return TimeSlice(obs, float(g[:, 0].min()), float(g[:, 1].max()))
 
 
 def _is_duration(x: Any) -> bool:

@@ -49,7 +49,7 @@ from xgamma.reduction.reflected import (
 from xgamma.reduction.spectrum import reduce_spectrum
 from xgamma.sky.frames import regions_module
 
-__all__ = ["ReflectedSearch", "reflected_search", "run_of", "run_searches", "reduce_spectra"]
+__all__ = ["ReflectedSearch", "RunReduction", "reflected_search", "run_of", "prepare_runs", "reduce_spectra"]
 
 #: keyword arguments of reduce_spectrum that are not reflected-region finder options
 _REDUCE_ARGS = set(inspect.signature(reduce_spectrum).parameters) - {"finder_kwargs"}
@@ -130,7 +130,7 @@ def reflected_search(observation: Any, geom: xr.Dataset, exclusion_mask: xr.Data
     return ReflectedSearch(list(pix), wcs)
 
 
-def _with_off(ds: xr.Dataset, events: Any, search: ReflectedSearch, label: str) -> xr.Dataset:
+def _with_off(ds: xr.Dataset, events: Any, search: ReflectedSearch, off_string: str, label: str) -> xr.Dataset:
     e_edges = np.asarray(xax.edges(ds, "energy"), float)
     n = e_edges.size - 1
     energy = np.asarray(events["energy"], float)
@@ -146,7 +146,7 @@ def _with_off(ds: xr.Dataset, events: Any, search: ReflectedSearch, label: str) 
         acceptance=(("energy",), np.ones(n), {"units": ""}),
         acceptance_off=(("energy",), np.full(n, float(search.n_off)), {"units": ""}),
     )
-    out.attrs = {**ds.attrs, "n_off_regions": search.n_off, "off_regions": search.region_string()}
+    out.attrs = {**ds.attrs, "n_off_regions": search.n_off, "off_regions": off_string}
     if search.n_off == 0:
         warnings.warn(f"observation {label}: no reflected OFF region found (ON region on the "
                       "pointing, or all excluded): mask_safe set to False", stacklevel=3)
@@ -154,8 +154,62 @@ def _with_off(ds: xr.Dataset, events: Any, search: ReflectedSearch, label: str) 
     return out
 
 
+@dataclass(frozen=True)
+class RunReduction:
+    """What the slices of one run share: its dataset without OFF counts (``reduce_spectrum`` with
+    ``background=None``) and its reflected-region search (None without reflected background).
+
+    Examples
+    --------
+    >>> RunReduction(None, None, "").search is None
+    True
+    """
+
+    template: xr.Dataset | None
+    search: ReflectedSearch | None
+    off_string: str
+
+
+def prepare_runs(observations: Sequence[Any], geom: xr.Dataset,
+                 **reduce_kwargs: Any) -> list[RunReduction | None]:
+    """The :class:`RunReduction` of each observation's run, done once per run; aligned with
+    ``observations`` (None for whole runs and point-like IRFs: the plain per-observation path).
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> from xgamma import testing
+    >>> obs = testing.make_observation(n_events=10)
+    >>> geom = xg.region_geom("icrs;circle(83.633,22.014,0.11)", axes=[xg.energy_axis(0.3, 30, 3)])
+    >>> a, b = prepare_runs([TimeSlice(obs, 0, 1e9), TimeSlice(obs, 1e9, 2e9)], geom)
+    >>> a is b, a.search.n_off
+    (True, 12)
+    """
+    kw = dict(reduce_kwargs)
+    reflected = kw.get("background", "reflected") == "reflected"
+    finder = {k: v for k, v in kw.items() if k not in _REDUCE_ARGS}
+    base = {k: v for k, v in kw.items() if k in _REDUCE_ARGS and k not in ("background", "name")}
+    found: dict[int, RunReduction | None] = {}
+    out = []
+    for o in observations:
+        run = run_of(o)
+        if run is o or _is_point_like(run):
+            out.append(None)
+            continue
+        if id(run) not in found:
+            search = reflected_search(run, geom, kw.get("exclusion_mask"), **finder) if reflected else None
+            if reflected and search is None:
+                found[id(run)] = None
+            else:
+                template = reduce_spectrum(run, geom, background=None, **base)
+                off = search.region_string() if search is not None else ""
+                found[id(run)] = RunReduction(template, search, off)
+        out.append(found[id(run)])
+    return out
+
+
 def reduce_spectra(observations: Sequence[Any], geom: xr.Dataset, *, names: Sequence[str] | None = None,
-                   searches: Sequence[ReflectedSearch | None] | None = None,
+                   runs: Sequence[RunReduction | None] | None = None,
                    **reduce_kwargs: Any) -> list[xr.Dataset]:
     """:func:`~xgamma.reduction.spectrum.reduce_spectrum` of each observation or time slice,
     each run reduced (IRFs, safe mask) and searched (OFF regions) once.
@@ -168,9 +222,9 @@ def reduce_spectra(observations: Sequence[Any], geom: xr.Dataset, *, names: Sequ
         Region geometry with an ``energy`` axis.
     names : sequence of str, optional
         Dataset names (default ``reduce_spectrum``'s).
-    searches : sequence, optional
-        Searches done beforehand (:func:`run_searches`), aligned with ``observations``;
-        default: searched here, once per run.
+    runs : sequence, optional
+        :func:`prepare_runs` of ``observations`` done beforehand with the same arguments
+        (e.g. once for all the time bins of a light curve); default: done here.
     **reduce_kwargs
         As for ``reduce_spectrum`` (finder options included).
 
@@ -192,24 +246,20 @@ def reduce_spectra(observations: Sequence[Any], geom: xr.Dataset, *, names: Sequ
     if names is not None and len(names) != len(obs):
         raise ValueError(f"reduce_spectra: {len(names)} names for {len(obs)} observations")
     kw = dict(reduce_kwargs)
-    reflected = kw.get("background", "reflected") == "reflected"
-    if searches is None:
-        searches = run_searches(obs, geom, **kw) if reflected else [None] * len(obs)
-    elif len(searches) != len(obs):
-        raise ValueError(f"reduce_spectra: {len(searches)} searches for {len(obs)} observations")
-    base = {k: v for k, v in kw.items() if k in _REDUCE_ARGS and k not in ("background", "name")}
-    templates: dict[int, xr.Dataset] = {}
+    if runs is None:
+        runs = prepare_runs(obs, geom, **kw)
+    elif len(runs) != len(obs):
+        raise ValueError(f"reduce_spectra: {len(runs)} run reductions for {len(obs)} observations")
     out = []
-    for i, (o, search) in enumerate(zip(obs, searches, strict=True)):
+    for i, (o, run) in enumerate(zip(obs, runs, strict=True)):
         name = None if names is None else names[i]
-        run = run_of(o)
-        if run is o or _is_point_like(run) or (reflected and search is None):
+        if run is None or run.template is None:
             out.append(reduce_spectrum(o, geom, name=name, **kw))
             continue
-        if id(run) not in templates:
-            templates[id(run)] = reduce_spectrum(run, geom, background=None, **base)
-        ds = _slice_dataset(templates[id(run)], o, geom, name)
-        out.append(_with_off(ds, o.events, search, str(getattr(o, "obs_id", "?"))) if reflected else ds)
+        ds = _slice_dataset(run.template, o, geom, name)
+        if run.search is not None:
+            ds = _with_off(ds, o.events, run.search, run.off_string, str(getattr(o, "obs_id", "?")))
+        out.append(ds)
     return out
 
 
@@ -236,29 +286,3 @@ def _slice_dataset(template: xr.Dataset, sl: Any, geom: xr.Dataset, name: str | 
                       "mask_safe set to False", stacklevel=3)
         ds["mask_safe"] = xr.zeros_like(ds["mask_safe"])
     return ds
-
-
-def run_searches(observations: Sequence[Any], geom: xr.Dataset,
-                 **reduce_kwargs: Any) -> list[ReflectedSearch | None]:
-    """:func:`reflected_search` of each observation's run, searched once per run; aligned with
-    ``observations`` (None where the per-slice path applies).
-
-    Examples
-    --------
-    >>> import xgamma as xg
-    >>> from xgamma import testing
-    >>> obs = testing.make_observation(n_events=10)
-    >>> geom = xg.region_geom("icrs;circle(83.633,22.014,0.11)", axes=[xg.energy_axis(0.3, 30, 3)])
-    >>> a, b = run_searches([TimeSlice(obs, 0, 1e9), TimeSlice(obs, 1e9, 2e9)], geom)
-    >>> a is b
-    True
-    """
-    finder = {k: v for k, v in reduce_kwargs.items() if k not in _REDUCE_ARGS}
-    found: dict[int, ReflectedSearch | None] = {}
-    out = []
-    for o in observations:
-        run = run_of(o)
-        if id(run) not in found:
-            found[id(run)] = reflected_search(run, geom, reduce_kwargs.get("exclusion_mask"), **finder)
-        out.append(found[id(run)])
-    return out
