@@ -510,13 +510,14 @@ class Analysis:
                     plt.close(fig)
             return writer
 
-        if self.flux_points is not None:
+        fpts, lcurve = self.flux_points, self.light_curve
+        if fpts is not None:
             src = self.config.flux_points.source
-            put("sed.png", save(lambda: plot_sed(self.flux_points, model=self.models[src]).figure))
+            put("sed.png", save(lambda: plot_sed(fpts, model=self.models[src]).figure))
         elif self.fit_result is not None and self.config.datasets.type == "1d":
             put("spectrum.png", save(lambda: _plot_spectrum_fit(self.datasets, self.models)))
-        if self.light_curve is not None:
-            put("light_curve.png", save(lambda: plot_light_curve(self.light_curve).figure))
+        if lcurve is not None:
+            put("light_curve.png", save(lambda: plot_light_curve(lcurve).figure))
         if self.excess_map is not None:
             def sig() -> Any:
                 assert self.excess_map is not None

@@ -40,7 +40,7 @@ def as_time(value: Any) -> Any:
     if isinstance(value, Time):
         return value
     if isinstance(value, np.datetime64 | pd.Timestamp):
-        return Time(np.datetime64(value, "ns"), format="datetime64", scale="utc")
+        return Time(np.asarray(value, dtype="datetime64[ns]"), format="datetime64", scale="utc")
     if isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool):
         return Time(float(value), format="mjd", scale="tt")
     try:

@@ -190,7 +190,7 @@ def prepare_runs(observations: Sequence[Any], geom: xr.Dataset,
     finder = {k: v for k, v in kw.items() if k not in _REDUCE_ARGS}
     base = {k: v for k, v in kw.items() if k in _REDUCE_ARGS and k not in ("background", "name")}
     found: dict[int, RunReduction | None] = {}
-    out = []
+    out: list[RunReduction | None] = []
     for o in observations:
         run = run_of(o)
         if run is o or _is_point_like(run):
