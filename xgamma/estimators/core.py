@@ -211,11 +211,12 @@ def time_axis(time_min: Any, time_max: Any, mjdref: float | None = None) -> xr.D
     TT).
 
     The coords ``time`` (bin centre), ``time_min`` and ``time_max`` are ``datetime64[ns]`` in
-    UTC (attrs ``scale = "utc"``; ``interp = "lin"`` on ``time``), so that
+    UTC rounded to the millisecond (attrs ``scale = "utc"``; ``interp = "lin"`` on ``time``), so that
     ``.sel(time="2006-07-29T21:00", method="nearest")`` and ``.resample(time="1h")`` work and
     plots show dates; :func:`time_mjd` gives MJD (TT) back. On disk (zarr, netCDF) xarray
-    CF-encodes them (``units: "nanoseconds since ..."``). ``mjdref`` is accepted for backwards
-    compatibility and ignored (the axis used to be seconds since ``mjdref``).
+    CF-encodes them (``units: "nanoseconds since ..."``). The argument ``mjdref`` is accepted
+    for backwards compatibility and ignored (the axis used to be seconds since ``mjdref``); the
+    attr ``mjdref`` (MJD of the first day) stays for readers of that form.
 
     Examples
     --------
@@ -234,10 +235,14 @@ def time_axis(time_min: Any, time_max: Any, mjdref: float | None = None) -> xr.D
     def utc(mjd: np.ndarray) -> np.ndarray:
         if mjd.size == 0:
             return np.array([], dtype="datetime64[ns]")
-        return np.asarray(Time(mjd, format="mjd", scale="tt").utc.datetime64, dtype="datetime64[ns]")
+        ns = np.asarray(Time(mjd, format="mjd", scale="tt").utc.datetime64, dtype="datetime64[ns]")
+        # MJD floats carry ~1 us: round to the millisecond so that 20:30 stays 20:30:00.000
+        return ((ns.astype(np.int64) + 500_000) // 1_000_000 * 1_000_000).astype("datetime64[ns]")
 
     lo, hi, c = utc(t0), utc(t1), utc(0.5 * (t0 + t1))
-    at = {"scale": "utc", "interp": "lin", "long_name": "time (UTC)"}
+    # mjdref: kept for readers of the former float-second axis (the MJD, TT, of the first day)
+    ref = float(np.floor(t0.min())) if t0.size else 0.0
+    at = {"scale": "utc", "interp": "lin", "long_name": "time (UTC)", "mjdref": ref}
     return xr.DataArray(c, dims="time", name="time", attrs=dict(at), coords={
         "time": xr.Variable("time", c, attrs=dict(at)),
         "time_min": xr.Variable("time", lo, attrs={"scale": "utc"}),
