@@ -193,10 +193,7 @@ def doubling_time(lc: xr.Dataset, sed_type: str = "flux", exclude_ul: bool = Fal
     tau, tau_err, t_mid, rising = xr.apply_ufunc(
         one, x, err, t_da, input_core_dims=[["time"]] * 3, output_core_dims=[[], [], [], []],
         vectorize=True, dask="parallelized", output_dtypes=[float, float, float, bool])
-    t0 = _time_origin(lc)
-    coord = xr.apply_ufunc(lambda s: t0 + np.round(s * 1e9).astype("timedelta64[ns]")
-                           if np.isfinite(s) else np.datetime64("NaT", "ns"), t_mid, vectorize=True,
-                           output_dtypes=["datetime64[ns]"])
+    coord = _time_origin(lc) + (t_mid * 1e9).round().astype("timedelta64[ns]")  # NaN -> NaT
     return xr.Dataset({
         "doubling_time": tau.assign_attrs(units="s"),
         "doubling_time_err": tau_err.assign_attrs(units="s"),
