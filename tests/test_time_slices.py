@@ -17,6 +17,7 @@ import xgamma as xg
 from xgamma.errors import XgammaError
 from xgamma.estimators.light_curve import light_curve
 from xgamma.io.store import TimeSlice
+from xgamma.io.timeslice import event_datetimes
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.reduction import slices as slices_mod
 from xgamma.reduction.slices import prepare_runs, reduce_spectra, run_of
@@ -106,6 +107,11 @@ def test_slice_time_and_tuple_select(store):
         other = run.slice_time(a, b)
         assert len(other.events) == len(sl.events)
         np.testing.assert_allclose(other.livetime, sl.livetime, rtol=1e-9)
+    # the events' UTC dates select the same events as the slice
+    dates = event_datetimes(run.events)
+    assert dates.dtype == np.dtype("datetime64[ns]")
+    by_date = run.events[(dates >= "2006-07-29T22:10") & (dates < "2006-07-29T22:20")]
+    pd.testing.assert_frame_equal(by_date, sl.events)
     # a slice of a slice is a slice of the run
     half = sl.slice_time("2006-07-29T22:10", "2006-07-29T22:15")
     assert run_of(half) is run and half.ontime == 300.0

@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["TimeSlice", "as_time", "time_intervals"]
+from xgamma.io.gadf import events_time
+
+__all__ = ["TimeSlice", "as_time", "time_intervals", "event_datetimes"]
 
 
 def as_time(value: Any) -> Any:
@@ -191,3 +193,23 @@ class TimeSlice:
         t0 = float((as_time(t_start) - ref).to_value("s"))
         t1 = float((as_time(t_stop) - ref).to_value("s"))
         return TimeSlice(self, t0, t1)
+
+
+def event_datetimes(events: pd.DataFrame) -> pd.Series:
+    """The events' times as ``datetime64[ns]`` in UTC (a Series aligned with ``events``).
+
+    The ``time`` column stays float seconds since the file's MJDREF (the data contract every
+    reduction step relies on); this gives the dates, e.g. to select or resample events by time:
+    ``ev.set_index(event_datetimes(ev)).loc["2006-07-29T21:00":"2006-07-29T21:10"]``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"time": [0.0, 86400.0]})
+    >>> ev.attrs = {"mjdref": 53945.0, "timesys": "TT"}
+    >>> [str(t) for t in event_datetimes(ev)]
+    ['2006-07-28 23:58:54.816000', '2006-07-29 23:58:54.816000']
+    """
+    if len(events) == 0:
+        return pd.Series(np.array([], dtype="datetime64[ns]"), index=events.index, name="time_utc")
+    t = np.asarray(events_time(events).utc.datetime64, dtype="datetime64[ns]")
+    return pd.Series(t, index=events.index, name="time_utc")
