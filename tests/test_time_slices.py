@@ -147,7 +147,7 @@ def test_light_curve_of_slices_equals_whole_runs(store, sliced, setup, monkeypat
     bins = (np.array([Time(a.to_datetime64(), scale="utc").tt.mjd for a, _ in INTERVALS[:n_bins]]),
             np.array([Time(b.to_datetime64(), scale="utc").tt.mjd for _, b in INTERVALS[:n_bins]]))
     end = Time(EDGES[n_bins].to_datetime64(), format="datetime64", scale="utc")
-    these = [o for o in sliced if o.time_start < end]
+    these = [o for o in sliced if (o.time_start - end).to_value("s") < -1]  # slices of the 8 intervals
     runs = sorted({o.obs_id for o in these})
     whole = [store.observation(i) for i in runs]
     counted = []
@@ -212,3 +212,18 @@ def test_config_obs_time_lists_run_unchanged(tmp_path, capsys, monkeypatch):
     with pytest.raises(XgammaError, match=r"observations\.obs_time: start and stop must have the same length"):
         xg.AnalysisConfig.from_dict({"observations": {"obs_time": {"start": ["2006-07-29T20:30"] * 2,
                                                                    "stop": ["2006-07-29T20:40"]}}})
+
+
+def test_config_obs_time_single_interval_slices(hess_path):
+    """One start/stop pair: the runs are cut to it too (the established tool's select_time)."""
+    ana = xg.Analysis({"observations": {"datastore": str(hess_path), "obs_ids": FLARE_RUNS,
+                                        "obs_time": {"start": "2006-07-29T21:00", "stop": "2006-07-29T21:45"}},
+                       "general": {"log": {"level": "error"}}})
+    obs = ana.get_observations()
+    assert all(isinstance(o, TimeSlice) for o in obs)
+    assert [o.obs_id for o in obs] == [33788, 33789]
+    a, b = pd.Timestamp("2006-07-29T21:00"), pd.Timestamp("2006-07-29T21:45")
+    by_hand = [_by_hand(run_of(o), a, b) for o in obs]
+    assert [o.ontime for o in obs] == [h[2] for h in by_hand]
+    assert sum(o.ontime for o in obs) == 2572.0  # 45 min less the 128 s between the two runs
+    assert [len(o.events) for o in obs] == [len(h[0]) for h in by_hand]

@@ -253,13 +253,15 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
     edges = snap_edges(energy_edges, reco)
     kw = estimator_options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
     rkw = dict(reduce_kwargs or {})
-    runs: list[Any] | None = None
+    per_bin = [[i for i, (a, b) in enumerate(ranges) if a < t1 and b > t0]
+               for t0, t1 in zip(t_min, t_max, strict=True)]
+    runs: dict[int, Any] | None = None
     if geom_kind(geom) == "region":
         # one reduction and one reflected-region search per run, shared by all its time bins
-        runs = prepare_runs([_as_slice(o) for o in obs], geom, **rkw)
+        used = sorted({i for idx in per_bin for i in idx})
+        runs = dict(zip(used, prepare_runs([_as_slice(obs[i]) for i in used], geom, **rkw), strict=True))
     tasks = []
-    for t0, t1 in zip(t_min, t_max, strict=True):
-        idx = [i for i, (a, b) in enumerate(ranges) if a < t1 and b > t0]
+    for (t0, t1), idx in zip(zip(t_min, t_max, strict=True), per_bin, strict=True):
         these = [obs[i] for i in idx]
         found = None if runs is None else [runs[i] for i in idx]
         tasks.append(dask.delayed(_time_bin_rows, pure=True)(these, found, float(t0), float(t1), geom, rkw,
