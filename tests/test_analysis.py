@@ -126,9 +126,10 @@ def test_pks2155_light_curve_example(tmp_path, capsys):
     assert np.all(np.isfinite(norm)) and np.all(lc["ts"].values > 25)
     # the flare: the brightest ten minutes are more than twice the faintest
     assert norm.max() > 2.5 * norm.min()
-    # bins are 10 minutes long (time in seconds since attrs["mjdref"]) and contiguous
-    np.testing.assert_allclose((lc["time_max"].values - lc["time_min"].values) / 60, 10, rtol=1e-6)
-    np.testing.assert_allclose(lc["time_min"].values[1:], lc["time_max"].values[:-1], rtol=1e-12)
+    # bins are 10 minutes long (UTC dates) and contiguous
+    assert (lc["time_max"].values - lc["time_min"].values == np.timedelta64(10, "m")).all()
+    assert (lc["time_min"].values[1:] == lc["time_max"].values[:-1]).all()
+    assert str(lc["time_min"].values[0])[:19] == "2006-07-29T20:30:00"
 
 
 def test_crab_1d_example(reference, tmp_path, capsys):

@@ -35,6 +35,7 @@ import yaml
 from xgamma import sky
 from xgamma.axes import edges, energy_axis
 from xgamma.config import AnalysisConfig, ConfigError
+from xgamma.errors import XgammaError
 from xgamma.estimators.core import plot_light_curve, plot_sed
 from xgamma.estimators.excess_map import excess_map
 from xgamma.estimators.flux_points import flux_points
@@ -48,12 +49,17 @@ from xgamma.io.zarr import to_zarr
 from xgamma.models import BackgroundModel, Models
 from xgamma.reduction.background import ring_background
 from xgamma.reduction.many import reduce_many
-from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
+from xgamma.reduction.slices import reduce_spectra
+from xgamma.reduction.spectrum import spectrum_info, stack_spectra
 from xgamma.reduction.stacking import stack
 
-__all__ = ["Analysis"]
+__all__ = ["Analysis", "AnalysisStepError"]
 
 log = logging.getLogger("xgamma.analysis")
+
+
+class AnalysisStepError(XgammaError, RuntimeError):
+    """Steps of :meth:`Analysis.run` (or writes) failed; the products that were computed are written."""
 
 
 def _tev(q: u.Quantity | None) -> float | None:
@@ -105,6 +111,8 @@ class Analysis:
         self.excess_map: xr.Dataset | None = None
         self._geom: xr.Dataset | None = None
         self._reduce_kwargs: dict[str, Any] = {}
+        #: steps that failed in :meth:`run` (step name -> one-line message)
+        self.step_errors: dict[str, str] = {}
         _setup_logging(self.config)
 
     # ------------------------------------------------------------------ observations
@@ -120,17 +128,25 @@ class Analysis:
         cone = oc.obs_cone
         if cone.lon is not None and cone.lat is not None and cone.radius is not None:
             sel = sel.select(cone=(_deg(cone.lon), _deg(cone.lat), _deg(cone.radius), cone.frame or "icrs"))
-        if oc.obs_time.start is not None or oc.obs_time.stop is not None:
-            sel = sel.select(time=(oc.obs_time.start, oc.obs_time.stop))
+        intervals = oc.obs_time.intervals()
+        if intervals:
+            # the established tool's select_time: one time slice per (interval, run)
+            sel = sel.select(time=intervals)
         if len(sel.obs_ids) == 0:
             raise ConfigError("observations: the selection (obs_ids, obs_file, obs_cone, obs_time) is empty")
         required = oc.required_irf
         self.observations = sel.observations(required_irf=required if required != "all-optional" else None)
         if not self.observations:
-            raise ConfigError(f"observations.required_irf: no selected observation has {required}")
+            what = f"{required}" if not intervals else f"{required} and GTIs inside obs_time"
+            raise ConfigError(f"observations: no selected observation has {what}")
         livetime = sum(float(o.livetime) for o in self.observations)
-        log.info("selected %d observations (%.2f h livetime): %s", len(self.observations),
-                 livetime / 3600, [o.obs_id for o in self.observations])
+        ids = sorted({o.obs_id for o in self.observations})
+        if intervals:
+            log.info("selected %d time slices of %d observations in %d obs_time intervals (%.2f h livetime): %s",
+                     len(self.observations), len(ids), len(intervals), livetime / 3600, ids)
+        else:
+            log.info("selected %d observations (%.2f h livetime): %s", len(self.observations),
+                     livetime / 3600, ids)
         return self.observations
 
     # ------------------------------------------------------------------ datasets
@@ -218,11 +234,20 @@ class Analysis:
                       exclusion_mask=exclusion, safe_mask=list(d.safe_mask.methods),
                       safe_mask_params=dict(d.safe_mask.parameters), **params)
         self._geom, self._reduce_kwargs = geom, kwargs
-        out = []
-        for obs in _progress(self.observations, "reduce 1d"):
-            out.append(reduce_spectrum(obs, geom, name=f"obs_{obs.obs_id}", **kwargs))
+        # each run reduced and searched for OFF regions once, whatever the number of its slices
+        out = reduce_spectra(self.observations, geom, names=_dataset_names(self.observations), **kwargs)
         if d.stack:
-            return [stack_spectra(out, name="stacked")]
+            # livetime/ontime of the stack: only observations with a safe bin contribute (one
+            # without OFF region, or outside the field of view, has mask_safe all False)
+            used = [ds for ds in out if bool(ds["mask_safe"].any())]
+            skipped = [str(ds.attrs.get("name")) for ds in out if not bool(ds["mask_safe"].any())]
+            if skipped:
+                log.info("stacking: %d of %d datasets contribute nothing (no safe bin: no OFF region "
+                         "or outside the field of view) and are left out: %s", len(skipped), len(out), skipped)
+            if not used:
+                raise ConfigError("datasets: no observation has a safe energy bin (no OFF region, or the "
+                                  "on_region outside the field of view); nothing to stack")
+            return [stack_spectra(used, name="stacked")]
         return out
 
     def _datasets_3d(self) -> list[xr.Dataset]:
@@ -359,31 +384,80 @@ class Analysis:
     # ------------------------------------------------------------------ all steps
     def run(self, models: Any = None, steps: Any = None) -> Analysis:
         """Run every configured step: observations, datasets, fit (if models), flux points,
-        light curve, excess map."""
+        light curve, excess map.
+
+        Observations and datasets are needed by everything else: their errors are raised. From
+        the models on, a step with nothing to do (no models, no model named as the step's
+        ``source``, no light-curve intervals, a 1d analysis for the excess map) is skipped with
+        a message, and a step that fails is logged and recorded in :attr:`step_errors` while the
+        others still run; :meth:`write` writes every product computed and then raises
+        :class:`AnalysisStepError` naming the failed steps.
+        """
+        self.step_errors = {}
         self.get_observations()
         self.get_datasets()
         models = models or self.config.general.models_file
-        if models is not None:
-            self.set_models(models)
-            self.run_fit()
-            if self.config.flux_points.energy.nbins:
-                self.get_flux_points()
-            if self.config.light_curve.time_intervals.start is not None:
-                self.get_light_curve()
+        fitted = False
+        if models is None:
+            log.info("fit, flux points, light curve: skipped (no models: general.models_file or --models)")
+        else:
+            fitted = self._step("models", lambda: self.set_models(models)) and self._step("fit", self.run_fit)
+            if fitted:
+                self._source_step("flux_points", self.config.flux_points.source, self.get_flux_points,
+                                  bool(self.config.flux_points.energy.nbins))
+                ti = self.config.light_curve.time_intervals
+                self._source_step("light_curve", self.config.light_curve.source, self.get_light_curve,
+                                  ti.start is not None, "no light_curve.time_intervals")
         if self.config.datasets.type == "3d":
-            self.get_excess_map()
+            self._step("excess_map", self.get_excess_map)
         return self
+
+    def _step(self, name: str, func: Callable[[], Any]) -> bool:
+        try:
+            func()
+        except Exception as exc:  # noqa: BLE001 - recorded, logged and raised again by write()
+            text = str(exc).strip().splitlines()
+            msg = text[0] if text else type(exc).__name__
+            if not isinstance(exc, XgammaError):
+                msg = f"{type(exc).__name__}: {msg}"
+            self.step_errors[name] = msg
+            log.error("%s: failed: %s (the other products are still written)", name, msg)
+            return False
+        return True
+
+    def _source_step(self, name: str, source: str, func: Callable[[], Any], configured: bool,
+                     why: str = "") -> bool:
+        if not configured:
+            log.info("%s: skipped (%s)", name, why or "not configured")
+            return False
+        names = [getattr(c, "name", None) for c in (self.models or [])]
+        if source not in names:
+            log.warning("%s: skipped: %s.source is %r but the models are %s", name, name, source,
+                        [n for n in names if n])
+            return False
+        return self._step(name, func)
 
     # ------------------------------------------------------------------ outputs
     def write(self, outdir: str | os.PathLike[str], plots: bool = True) -> list[Path]:
-        """Write every product that exists into ``outdir`` (created), atomically per file."""
+        """Write every product that exists into ``outdir`` (created), atomically per file.
+
+        A product that fails to write does not stop the others. Raises
+        :class:`AnalysisStepError` at the end when a step of :meth:`run` or a write failed.
+        """
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
+        failed: dict[str, str] = {}
 
         def put(name: str, writer: Callable[[Path], Any]) -> None:
-            with _atomic(out / name) as tmp:
-                writer(tmp)
+            try:
+                with _atomic(out / name) as tmp:
+                    writer(tmp)
+            except Exception as exc:  # noqa: BLE001 - reported once all products are written
+                text = str(exc).strip().splitlines()
+                failed[name] = f"{type(exc).__name__}: {text[0] if text else ''}"
+                log.error("writing %s failed: %s", name, failed[name])
+                return
             written.append(out / name)
 
         put("config.yaml", lambda p: p.write_text(self.config.to_yaml()))
@@ -413,45 +487,44 @@ class Analysis:
             emap = self.excess_map
             put("excess_map.zarr", lambda p: to_zarr(emap, p))
         if plots and self.config.output.plots:
-            written += self._plots(out)
+            self._plots(put)
         log.info("wrote %d products to %s", len(written), out)
+        problems = {**self.step_errors, **{f"writing {k}": v for k, v in failed.items()}}
+        if problems:
+            steps = "; ".join(f"{k}: {v}" for k, v in problems.items())
+            raise AnalysisStepError(f"{steps} (the {len(written)} other products are in {out})")
         return written
 
-    def _plots(self, out: Path) -> list[Path]:
+    def _plots(self, put: Callable[[str, Callable[[Path], Any]], None]) -> None:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        files = []
-        if self.flux_points is not None:
+        def save(fig_of: Callable[[], Any]) -> Callable[[Path], None]:
+            def writer(p: Path) -> None:
+                fig = fig_of()
+                try:
+                    fig.savefig(p, dpi=100, bbox_inches="tight", format="png")
+                finally:
+                    plt.close(fig)
+            return writer
 
-            with _atomic(out / "sed.png") as tmp:
-                ax = plot_sed(self.flux_points, model=self.models[self.config.flux_points.source])
-                ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-                plt.close(ax.figure)
-            files.append(out / "sed.png")
+        fpts, lcurve = self.flux_points, self.light_curve
+        if fpts is not None:
+            src = self.config.flux_points.source
+            put("sed.png", save(lambda: plot_sed(fpts, model=self.models[src]).figure))
         elif self.fit_result is not None and self.config.datasets.type == "1d":
-            with _atomic(out / "spectrum.png") as tmp:
-                fig = _plot_spectrum_fit(self.datasets, self.models)
-                fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-                plt.close(fig)
-            files.append(out / "spectrum.png")
-        if self.light_curve is not None:
-
-            with _atomic(out / "light_curve.png") as tmp:
-                ax = plot_light_curve(self.light_curve)
-                ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-                plt.close(ax.figure)
-            files.append(out / "light_curve.png")
+            put("spectrum.png", save(lambda: _plot_spectrum_fit(self.datasets, self.models)))
+        if lcurve is not None:
+            put("light_curve.png", save(lambda: plot_light_curve(lcurve).figure))
         if self.excess_map is not None:
-            with _atomic(out / "significance_map.png") as tmp:
+            def sig() -> Any:
+                assert self.excess_map is not None
                 ax = self.excess_map["sqrt_ts"].xg.plot()
                 ax.set_title(f"significance, correlation radius {self.config.excess_map.correlation_radius}")
-                ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-                plt.close(ax.figure)
-            files.append(out / "significance_map.png")
-        return files
+                return ax.figure
+            put("significance_map.png", save(sig))
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -468,10 +541,21 @@ def _setup_logging(config: AnalysisConfig) -> None:
             log.addHandler(handler)
 
 
-def _progress(items: list[Any], desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, disable=not log.isEnabledFor(logging.INFO) or len(items) < 2)
+def _dataset_names(observations: list[Any]) -> list[str]:
+    """``obs_<id>`` per run; ``obs_<id>_<k>`` (k counting from 0) when a run is cut into slices."""
+    counts: dict[Any, int] = {}
+    for o in observations:
+        counts[o.obs_id] = counts.get(o.obs_id, 0) + 1
+    seen: dict[Any, int] = {}
+    names = []
+    for o in observations:
+        if counts[o.obs_id] == 1 and not hasattr(o, "t_start"):
+            names.append(f"obs_{o.obs_id}")
+            continue
+        k = seen.get(o.obs_id, 0)
+        seen[o.obs_id] = k + 1
+        names.append(f"obs_{o.obs_id}_{k}")
+    return names
 
 
 def _read_obs_file(path: str) -> list[int]:

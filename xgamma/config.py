@@ -193,12 +193,74 @@ class TimeRangeConfig(_Base):
         return self
 
 
+def _times_validator(v: Any) -> Time | list[Time] | None:
+    """One time, or a list of times (the established tool writes ``obs_time`` lists)."""
+    if v is None:
+        return None
+    if isinstance(v, Time) and not v.isscalar:
+        return list(v)
+    if isinstance(v, list | tuple):
+        return [_time_validator(x) for x in v]  # type: ignore[misc]
+    return _time_validator(v)
+
+
+def _serialize_times(v: Time | list[Time] | None) -> str | list[str] | None:
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [t.isot for t in v]
+    return str(v.isot)
+
+
+TimeValues = Annotated[
+    Time | list[Time] | None,
+    BeforeValidator(_times_validator),
+    PlainSerializer(_serialize_times, return_type=str | list[str] | None),
+]
+
+
+class ObsTimeConfig(_Base):
+    """``observations.obs_time``: one ``start``/``stop`` pair, or lists of starts and stops
+    (the established tool's format). Either way the runs are cut into one time slice per
+    (interval, run) (``DataStore.select(time=[...])``)."""
+
+    start: TimeValues = None
+    stop: TimeValues = None
+
+    @model_validator(mode="after")
+    def _order(self) -> ObsTimeConfig:
+        if (self.start is None) != (self.stop is None):
+            raise ValueError("give both start and stop")
+        for a, b in self.intervals():
+            if a >= b:
+                raise ValueError(f"start ({a.isot}) must be before stop ({b.isot})")
+        return self
+
+    def intervals(self) -> list[tuple[Time, Time]]:
+        """The ``(start, stop)`` pairs (empty when no time is set).
+
+        Examples
+        --------
+        >>> c = ObsTimeConfig(start=["2006-07-29T20:30", "2006-07-29T20:40"],
+        ...                   stop=["2006-07-29T20:40", "2006-07-29T20:50"])
+        >>> [(a.isot[11:16], b.isot[11:16]) for a, b in c.intervals()]
+        [('20:30', '20:40'), ('20:40', '20:50')]
+        """
+        if self.start is None or self.stop is None:
+            return []
+        starts = self.start if isinstance(self.start, list) else [self.start]
+        stops = self.stop if isinstance(self.stop, list) else [self.stop]
+        if len(starts) != len(stops):
+            raise ValueError(f"start and stop must have the same length ({len(starts)} != {len(stops)})")
+        return list(zip(starts, stops, strict=True))
+
+
 class ObservationsConfig(_Base):
     datastore: str = "$XGAMMA_DATA/hess-dl3-dr1"
     obs_ids: list[int] = []
     obs_file: str | None = None
     obs_cone: ConeConfig = ConeConfig()
-    obs_time: TimeRangeConfig = TimeRangeConfig()
+    obs_time: ObsTimeConfig = ObsTimeConfig()
     required_irf: list[Literal["aeff", "edisp", "psf", "bkg", "rad_max"]] | Literal[
         "full-enclosure", "point-like", "all-optional"
     ] = ["aeff", "edisp", "psf", "bkg"]

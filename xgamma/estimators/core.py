@@ -13,11 +13,12 @@ model):
 - the reference fluxes per energy bin ``ref_dnde`` [cm-2 s-1 TeV-1] (at the bin's log centre),
   ``ref_flux`` [cm-2 s-1], ``ref_eflux`` [TeV cm-2 s-1], ``ref_e2dnde`` [TeV cm-2 s-1];
 - attrs: ``reference_model`` (the model YAML), ``n_sigma``, ``n_sigma_ul``,
-  ``sqrt_ts_threshold_ul``, ``sed_type_init = "likelihood"``, and ``mjdref`` for a time dim.
+  ``sqrt_ts_threshold_ul``, ``sed_type_init = "likelihood"``.
 
 Dims: ``energy`` (coords ``energy``, ``energy_min``, ``energy_max`` as in :mod:`xgamma.axes`),
-optionally ``time`` (coords ``time``, ``time_min``, ``time_max`` in seconds since the MJD in
-``attrs["mjdref"]``, see :func:`time_axis`) and/or sky dims (``y``, ``x``). :func:`to_sed_type`
+optionally ``time`` (coords ``time``, ``time_min``, ``time_max`` as ``datetime64[ns]`` in UTC,
+see :func:`time_axis`; before this release they were float seconds since ``attrs["mjdref"]``,
+which :func:`time_mjd` still reads) and/or sky dims (``y``, ``x``). :func:`to_sed_type`
 converts to ``dnde``, ``e2dnde``, ``flux`` or ``eflux`` with units; :func:`write_zarr` /
 :func:`read_zarr` store the Dataset. Plots: :func:`plot_sed`, :func:`plot_light_curve`,
 :func:`plot_stat_scan` (matplotlib is imported inside them).
@@ -151,53 +152,101 @@ def reference_models(result: xr.Dataset) -> Models:
 
 
 def time_mjd(result: xr.Dataset | xr.DataArray, which: str = "time") -> np.ndarray:
-    """``time``, ``time_min`` or ``time_max`` of a result as MJD floats.
+    """``time``, ``time_min`` or ``time_max`` of a result as MJD floats (TT).
+
+    Reads ``datetime64`` coords (UTC, :func:`time_axis`) and, for results written before
+    they were times, float seconds since ``attrs["mjdref"]``.
 
     Examples
     --------
     >>> t = time_axis([55000.0, 55000.5], [55000.5, 55001.0])
-    >>> time_mjd(t, "time_max").tolist()
+    >>> [round(v, 9) for v in time_mjd(t, "time_max").tolist()]
     [55000.5, 55001.0]
     """
+    v = np.asarray(result[which].values)
+    if np.issubdtype(v.dtype, np.datetime64):
+        return _datetime64_to_mjd(v, str(result[which].attrs.get("scale", "utc")))
     mjdref = float(result.attrs.get("mjdref", result["time"].attrs.get("mjdref", 0.0)))
-    return mjdref + np.asarray(result[which].values, float) / 86400.0
+    return mjdref + np.asarray(v, float) / 86400.0
+
+
+def _datetime64_to_mjd(v: np.ndarray, scale: str = "utc") -> np.ndarray:
+    from astropy.time import Time
+
+    if v.size == 0:
+        return np.zeros(v.shape)
+    return np.asarray(Time(v.astype("datetime64[ns]"), format="datetime64", scale=scale).tt.mjd, float)
 
 
 def to_mjd(t: Any) -> np.ndarray:
+    """Times as MJD floats (TT): astropy ``Time``, ``datetime64`` values, ISO strings and pandas
+    timestamps read as UTC; numbers are MJD already.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(float(to_mjd(np.datetime64("2006-07-29T20:30"))[0]), 6)
+    53945.854921
+    """
     from astropy.time import Time
 
     if isinstance(t, Time):
         return np.atleast_1d(np.asarray(t.tt.mjd, float))
     if isinstance(t, (list, tuple)) and t and isinstance(t[0], Time):
         return np.array([float(x.tt.mjd) for x in t])
-    return np.atleast_1d(np.asarray(t, float))
+    if isinstance(t, xr.DataArray):
+        t = t.values
+    arr = np.atleast_1d(np.asarray(t))
+    if np.issubdtype(arr.dtype, np.datetime64):
+        return _datetime64_to_mjd(arr)
+    if arr.dtype.kind in "OUS":
+        if arr.dtype.kind == "O" and all(isinstance(x, int | float | np.number) for x in arr.ravel()):
+            return arr.astype(float)
+        return np.asarray(Time(list(arr.ravel()), scale="utc").tt.mjd, float).reshape(arr.shape)
+    return np.asarray(arr, float)
 
 
 def time_axis(time_min: Any, time_max: Any, mjdref: float | None = None) -> xr.DataArray:
-    """A ``time`` axis from bin starts and stops (astropy ``Time`` or MJD floats, TT).
+    """A ``time`` axis from bin starts and stops (astropy ``Time``, ``datetime64`` or MJD floats,
+    TT).
 
-    Values and coords are seconds since ``mjdref`` (default: the floor of the first start);
-    attrs ``units = "s"``, ``interp = "lin"``, ``mjdref``.
+    The coords ``time`` (bin centre), ``time_min`` and ``time_max`` are ``datetime64[ns]`` in
+    UTC rounded to the millisecond (attrs ``scale = "utc"``; ``interp = "lin"`` on ``time``), so that
+    ``.sel(time="2006-07-29T21:00", method="nearest")`` and ``.resample(time="1h")`` work and
+    plots show dates; :func:`time_mjd` gives MJD (TT) back. On disk (zarr, netCDF) xarray
+    CF-encodes them (``units: "nanoseconds since ..."``). The argument ``mjdref`` is accepted
+    for backwards compatibility and ignored (the axis used to be seconds since ``mjdref``); the
+    attr ``mjdref`` (MJD of the first day) stays for readers of that form.
 
     Examples
     --------
     >>> t = time_axis([53945.0, 53946.0], [53945.5, 53946.5])
-    >>> t.values.tolist(), t.attrs["mjdref"]
-    ([21600.0, 108000.0], 53945.0)
+    >>> str(t.values[0])[:19], t.attrs["scale"]
+    ('2006-07-29T05:58:54', 'utc')
     """
+    from astropy.time import Time
+
     t0, t1 = to_mjd(time_min), to_mjd(time_max)
     if t0.shape != t1.shape or t0.ndim != 1:
         raise ValueError("time_min and time_max must be 1D with the same length")
     if np.any(t1 <= t0):
         raise ValueError("time bins must have time_max > time_min")
-    ref = float(np.floor(t0.min())) if mjdref is None else float(mjdref)
-    lo, hi = (t0 - ref) * 86400.0, (t1 - ref) * 86400.0
-    at = {"units": "s", "interp": "lin", "mjdref": ref}
-    c = 0.5 * (lo + hi)
+
+    def utc(mjd: np.ndarray) -> np.ndarray:
+        if mjd.size == 0:
+            return np.array([], dtype="datetime64[ns]")
+        ns = np.asarray(Time(mjd, format="mjd", scale="tt").utc.datetime64, dtype="datetime64[ns]")
+        # MJD floats carry ~1 us: round to the millisecond so that 20:30 stays 20:30:00.000
+        return ((ns.astype(np.int64) + 500_000) // 1_000_000 * 1_000_000).astype("datetime64[ns]")
+
+    lo, hi, c = utc(t0), utc(t1), utc(0.5 * (t0 + t1))
+    # mjdref: kept for readers of the former float-second axis (the MJD, TT, of the first day)
+    ref = float(np.floor(t0.min())) if t0.size else 0.0
+    at = {"scale": "utc", "interp": "lin", "long_name": "time (UTC)", "mjdref": ref}
     return xr.DataArray(c, dims="time", name="time", attrs=dict(at), coords={
         "time": xr.Variable("time", c, attrs=dict(at)),
-        "time_min": xr.Variable("time", lo, attrs={"units": "s"}),
-        "time_max": xr.Variable("time", hi, attrs={"units": "s"}),
+        "time_min": xr.Variable("time", lo, attrs={"scale": "utc"}),
+        "time_max": xr.Variable("time", hi, attrs={"scale": "utc"}),
     })
 
 
@@ -368,7 +417,7 @@ def read_zarr(store: Any) -> xr.Dataset:
     1.0
     """
 
-    ds = open_zarr(store)
+    ds = open_zarr(store, decode_times=True)  # the CF-encoded datetime64 time coords
     if not isinstance(ds, xr.Dataset):
         raise TypeError("the store holds a DataArray, not an estimator result")
     return ds.load()
@@ -499,7 +548,8 @@ def plot_sed(result: xr.Dataset, sed_type: str = "e2dnde", model: Any = None, ax
 
 def plot_light_curve(result: xr.Dataset, sed_type: str = "flux", energy_index: int = 0, ax: Any = None,
                      **kwargs: Any) -> Any:
-    """Plot a light curve (dims ``time`` and ``energy``): flux vs MJD, upper limits as arrows.
+    """Plot a light curve (dims ``time`` and ``energy``) on a UTC date axis: points with
+    their bin widths and errors, upper limits (``is_ul``) as downward arrows at ``<sed_type>_ul``.
 
     Examples
     --------
@@ -511,13 +561,23 @@ def plot_light_curve(result: xr.Dataset, sed_type: str = "flux", energy_index: i
     ...                      xg.energy_axis(1, 10, 1), spectral_model("pl"), dims=("time", "energy"),
     ...                      coords=t.coords)
     >>> plot_light_curve(r).get_xlabel()
-    'MJD'
+    'time [UTC]'
     """
+    import matplotlib.dates as mdates
+
     ax = _ax(ax)
     r = result.isel(energy=energy_index) if "energy" in result.dims else result
     sed = to_sed_type(r, sed_type)
-    t = time_mjd(r, "time")
-    terr = np.array([t - time_mjd(r, "time_min"), time_mjd(r, "time_max") - t])
+    # matplotlib date numbers (days) from the UTC dates; older float-second results via MJD
+    if np.issubdtype(np.asarray(r["time_min"].values).dtype, np.datetime64):
+        lo, hi = (mdates.date2num(np.asarray(r[k].values, "datetime64[ns]")) for k in ("time_min", "time_max"))
+    else:
+        from astropy.time import Time
+
+        lo, hi = (mdates.date2num(Time(time_mjd(r, k), format="mjd", scale="tt").utc.datetime64)
+                  for k in ("time_min", "time_max"))
+    t = 0.5 * (np.asarray(lo, float) + np.asarray(hi, float))
+    terr = np.array([t - lo, hi - t])
     y = np.asarray(sed[sed_type].values, float)
     if f"{sed_type}_errn" in sed and np.isfinite(sed[f"{sed_type}_errn"].values).any():
         yerr = np.array([sed[f"{sed_type}_errn"].values, sed[f"{sed_type}_errp"].values], float)
@@ -535,7 +595,10 @@ def plot_light_curve(result: xr.Dataset, sed_type: str = "flux", energy_index: i
         yul = np.asarray(sed[f"{sed_type}_ul"].values, float)[uls]
         color = line.lines[0].get_color() if hasattr(line, "lines") else None
         ax.errorbar(t[uls], yul, xerr=terr[:, uls], yerr=0.2 * np.abs(yul), uplims=True, fmt="none", color=color)
-    ax.set_xlabel("MJD")
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_xlabel("time [UTC]")
     ax.set_ylabel(f"{sed_type} [{SED_TYPES[sed_type]}]")
     return ax
 

@@ -9,8 +9,10 @@ The norm of the source is then fitted jointly over the bin's datasets in each en
 (:mod:`xgamma.estimators.flux_points`). Time bins are independent ``dask.delayed`` tasks.
 
 The result is the common estimator Dataset (:mod:`xgamma.estimators.core`) with dims
-``(time, energy)``; ``time``/``time_min``/``time_max`` are seconds since ``attrs["mjdref"]``
-(:func:`xgamma.estimators.core.time_mjd` gives MJD).
+``(time, energy)``; ``time``/``time_min``/``time_max`` are ``datetime64[ns]`` in UTC (bin centre,
+start, stop; :func:`xgamma.estimators.core.time_mjd` gives MJD, TT), so ``lc.sel(time=...,
+method="nearest")`` takes ISO dates. :mod:`xgamma.estimators.variability` tests and measures
+the variability.
 
 Examples
 --------
@@ -28,7 +30,6 @@ from typing import Any
 
 import dask
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from xgamma.axes import axis_from_edges
@@ -40,10 +41,10 @@ from xgamma.estimators.flux_points import (
     flux_point_rows,
     snap_edges,
 )
-from xgamma.io.store import DataStore
+from xgamma.io.store import DataStore, TimeSlice
 from xgamma.models.components import Models, as_models
 from xgamma.reduction.driver import reduce
-from xgamma.reduction.spectrum import reduce_spectrum
+from xgamma.reduction.slices import RunReduction, prepare_runs, reduce_spectra
 from xgamma.sky.geom import geom_kind
 
 __all__ = ["light_curve", "light_curve_datasets", "time_bins", "time_slice", "TimeSlice", "obs_time_range"]
@@ -74,82 +75,6 @@ def obs_time_range(obs: Any) -> tuple[float, float]:
     g = _gti_seconds(obs)
     ref = _ref_mjd(obs)
     return ref + float(g[:, 0].min()) / 86400.0, ref + float(g[:, 1].max()) / 86400.0
-
-
-class TimeSlice:
-    """An observation cut to the time interval ``[t_start, t_stop)`` (seconds since its MJDREF).
-
-    Everything not overridden (IRFs, pointing, ids, metadata) is the observation's. ``events`` are
-    those inside the interval (not cut by the GTIs, whose ends are often rounded to the second, so
-    that slices partitioning a run keep all its events); ``gti`` is the intersection; ``ontime`` its length;
-    ``livetime`` the observation's live time times ``ontime / (total GTI time)`` (the dead-time
-    fraction is taken as constant over the run).
-
-    Examples
-    --------
-    >>> from xgamma import testing
-    >>> obs = testing.make_observation(n_events=1000)
-    >>> g = obs.gti
-    >>> t0 = float(g.start.iloc[0]); t1 = t0 + 0.5 * float(g.stop.iloc[0] - g.start.iloc[0])
-    >>> sl = TimeSlice(obs, t0, t1)
-    >>> round(sl.livetime / obs.livetime, 6) if len(g) == 1 else 0.5
-    0.5
-    """
-
-    def __init__(self, observation: Any, t_start: float, t_stop: float) -> None:
-        self._obs = observation
-        self.t_start = float(t_start)
-        self.t_stop = float(t_stop)
-        g = _gti_seconds(observation)
-        lo = np.maximum(g[:, 0], self.t_start)
-        hi = np.minimum(g[:, 1], self.t_stop)
-        keep = hi > lo
-        self._gti = np.column_stack([lo[keep], hi[keep]])
-        self._gti_total = float((g[:, 1] - g[:, 0]).sum())
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "_obs":
-            raise AttributeError(name)
-        return getattr(self._obs, name)
-
-    def __repr__(self) -> str:
-        return f"TimeSlice({self._obs!r}, {self.t_start}, {self.t_stop})"
-
-    @property
-    def gti(self) -> pd.DataFrame:
-        g = pd.DataFrame({"start": self._gti[:, 0], "stop": self._gti[:, 1]})
-        g.attrs = dict(getattr(self._obs.gti, "attrs", {}))
-        return g
-
-    @property
-    def ontime(self) -> float:
-        return float((self._gti[:, 1] - self._gti[:, 0]).sum())
-
-    @property
-    def livetime(self) -> float:
-        if self._gti_total <= 0:
-            return 0.0
-        return float(self._obs.livetime) * self.ontime / self._gti_total
-
-    @property
-    def deadc(self) -> float:
-        return self.livetime / self.ontime if self.ontime > 0 else 1.0
-
-    @property
-    def tstart(self) -> float:
-        return float(self._gti[:, 0].min()) if len(self._gti) else self.t_start
-
-    @property
-    def tstop(self) -> float:
-        return float(self._gti[:, 1].max()) if len(self._gti) else self.t_stop
-
-    @property
-    def events(self) -> pd.DataFrame:
-        ev = self._obs.events
-        t = np.asarray(ev["time"], float)
-        out = ev.loc[(t >= self.t_start) & (t < self.t_stop)]
-        out.attrs = dict(ev.attrs)
-        return out
 
 
 def time_slice(observation: Any, t_min: float, t_max: float) -> Any:
@@ -230,27 +155,19 @@ def time_bins(observations: Sequence[Any] | None = None, *, edges: Any = None, i
     return e[:-1], e[1:]
 
 
-def _reduce_slice(sl: Any, geom: xr.Dataset, reduce_kwargs: dict[str, Any]) -> xr.Dataset:
-
-    if geom_kind(geom) == "region":
-
-        return reduce_spectrum(sl, geom, **reduce_kwargs)
-
-    return reduce(sl, geom, **reduce_kwargs)
-
-
-def _time_bin_rows(observations: Sequence[Any], t_min: float, t_max: float, geom: xr.Dataset,
+def _time_bin_rows(observations: Sequence[Any], runs: Sequence[RunReduction | None] | None,
+                   t_min: float, t_max: float, geom: xr.Dataset,
                    reduce_kwargs: dict[str, Any], models: Models, source: str, edges: np.ndarray,
                    kw: dict[str, Any], reoptimize: bool) -> tuple[list[dict[str, Any]], float]:
-    datasets = []
-    livetime = 0.0
-    for obs in observations:
-        sl = time_slice(obs, t_min, t_max)
-        if sl is None:
-            continue
-        ds = _reduce_slice(sl, geom, reduce_kwargs)
-        datasets.append(ds)
-        livetime += float(ds.attrs.get("livetime", 0.0))
+    pairs = [(time_slice(o, t_min, t_max), i) for i, o in enumerate(observations)]
+    slices = [sl for sl, _ in pairs if sl is not None]
+    if geom_kind(geom) == "region":
+        # each run was reduced and searched for OFF regions once, before the time bins
+        found = None if runs is None else [runs[i] for sl, i in pairs if sl is not None]
+        datasets = reduce_spectra(slices, geom, runs=found, **reduce_kwargs)
+    else:
+        datasets = [reduce(sl, geom, **reduce_kwargs) for sl in slices]
+    livetime = float(sum(float(ds.attrs.get("livetime", 0.0)) for ds in datasets))
     rows = flux_point_rows(datasets, models, source, edges, kw, reoptimize)
     return rows, livetime
 
@@ -336,19 +253,26 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
     edges = snap_edges(energy_edges, reco)
     kw = estimator_options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
     rkw = dict(reduce_kwargs or {})
+    per_bin = [[i for i, (a, b) in enumerate(ranges) if a < t1 and b > t0]
+               for t0, t1 in zip(t_min, t_max, strict=True)]
+    runs: dict[int, Any] | None = None
+    if geom_kind(geom) == "region":
+        # one reduction and one reflected-region search per run, shared by all its time bins
+        used = sorted({i for idx in per_bin for i in idx})
+        runs = dict(zip(used, prepare_runs([_as_slice(obs[i]) for i in used], geom, **rkw), strict=True))
     tasks = []
-    for t0, t1 in zip(t_min, t_max, strict=True):
-        these = [o for o, (a, b) in zip(obs, ranges, strict=True) if a < t1 and b > t0]
-        tasks.append(dask.delayed(_time_bin_rows, pure=True)(these, float(t0), float(t1), geom, rkw, models,
-                                                             source, edges, kw, reoptimize))
+    for (t0, t1), idx in zip(zip(t_min, t_max, strict=True), per_bin, strict=True):
+        these = [obs[i] for i in idx]
+        found = None if runs is None else [runs[i] for i in idx]
+        tasks.append(dask.delayed(_time_bin_rows, pure=True)(these, found, float(t0), float(t1), geom, rkw,
+                                                             models, source, edges, kw, reoptimize))
     out = compute(tasks, progress, "light curve")
     rows = [r for rows_t, _ in out for r in rows_t]
     livetime = np.array([lt for _, lt in out], float)
     taxis = time_axis(t_min, t_max)
     energy = axis_from_edges(edges, "energy", unit="TeV")
     res = assemble_rows(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
-                    sqrt_ts_threshold_ul, shape=(t_min.size, edges.size - 1),
-                    attrs={"mjdref": float(taxis.attrs["mjdref"])})
+                    sqrt_ts_threshold_ul, shape=(t_min.size, edges.size - 1))
     return res.assign(livetime=("time", livetime, {"units": "s"}))
 
 
@@ -396,8 +320,16 @@ def light_curve_datasets(datasets: Sequence[Any], t_min: Any, t_max: Any, models
     taxis = time_axis(t0, t1)
     energy = axis_from_edges(edges, "energy", unit="TeV")
     res = assemble_rows(rows, energy, models[source], kw, ("time", "energy"), {str(k): v for k, v in taxis.coords.items()}, n_sigma, n_sigma_ul,
-                    sqrt_ts_threshold_ul, shape=(t0.size, edges.size - 1), attrs={"mjdref": float(taxis.attrs["mjdref"])})
+                    sqrt_ts_threshold_ul, shape=(t0.size, edges.size - 1))
     return res.assign(livetime=("time", np.array([lt for _, lt in out], float), {"units": "s"}))
+
+
+def _as_slice(obs: Any) -> Any:
+    """A whole run as a slice of itself (so that ``prepare_runs`` prepares it); slices as they are."""
+    if isinstance(obs, TimeSlice):
+        return obs
+    g = _gti_seconds(obs)
+    return TimeSlice(obs, float(g[:, 0].min()), float(g[:, 1].max()))
 
 
 def _is_duration(x: Any) -> bool:

@@ -31,8 +31,9 @@ import xarray as xr
 
 from xgamma.errors import XgammaIOError
 from xgamma.io import fits, gadf
+from xgamma.io.timeslice import TimeSlice, as_time, time_intervals
 
-__all__ = ["open_store", "DataStore", "Observation", "Pointing", "HDULocation"]
+__all__ = ["open_store", "DataStore", "Observation", "Pointing", "HDULocation", "TimeSlice"]
 
 _REQUIRED = {
     "full-enclosure": ("aeff", "edisp", "psf", "bkg"),
@@ -342,6 +343,26 @@ class Observation:
             return None
         return SkyCoord(p.ra, p.dec, unit="deg", frame="icrs")
 
+    def slice_time(self, t_start: Any, t_stop: Any) -> TimeSlice:
+        """The observation cut to ``[t_start, t_stop)`` (see :class:`TimeSlice`).
+
+        ``t_start``/``t_stop``: astropy ``Time``, ISO strings or ``numpy.datetime64`` (UTC, as
+        in the established tool's configs), or MJD floats (TT). The slice keeps the ``obs_id``.
+
+        Examples
+        --------
+        >>> import xgamma as xg
+        >>> d = xg.data_dir(required=False)
+        >>> if d is not None:
+        ...     obs = xg.open_store(d / "hess-dl3-dr1").observation(33787)
+        ...     sl = obs.slice_time("2006-07-29T20:30", "2006-07-29T20:40")
+        ...     assert sl.obs_id == 33787 and round(sl.ontime) == 600
+        """
+        ref = self.time_ref
+        t0 = float((as_time(t_start) - ref).to_value("s"))
+        t1 = float((as_time(t_stop) - ref).to_value("s"))
+        return TimeSlice(self, t0, t1)
+
 
 # ---------------------------------------------------------------------------------------------
 # data store
@@ -446,6 +467,30 @@ def open_store(path: str | Path, obs_index: str | Path | None = None,
     return DataStore(obs_table, hdu_table, base_dir=folder)
 
 
+def _is_interval_list(time: Any) -> bool:
+    """True for ``[(start, stop), ...]`` or ``(starts, stops)`` Time arrays; False for one
+    ``(start, stop)`` pair of scalars."""
+    from astropy.time import Time
+
+    if isinstance(time, tuple) and len(time) == 2:
+        first = time[0]
+        if isinstance(first, Time):
+            return not first.isscalar
+        return isinstance(first, list | tuple | np.ndarray)
+    return True
+
+
+def _slice_runs(runs: Sequence[Observation], intervals: Sequence[tuple[Any, Any]]) -> list[Any]:
+    """One :class:`TimeSlice` per (interval, run) with GTI overlap, interval-major."""
+    out: list[Any] = []
+    for start, stop in intervals:
+        for obs in runs:
+            sl = obs.slice_time(start, stop)
+            if sl.ontime > 0:
+                out.append(sl)
+    return out
+
+
 def _events_partition(obs: Observation, schema: dict[str, Any],
                       columns: list[str] | None = None) -> pd.DataFrame:
     """One partition of :meth:`DataStore.events`: conformed to ``schema``; dask may project
@@ -481,13 +526,18 @@ class DataStore:
     """
 
     def __init__(self, obs_table: pd.DataFrame, hdu_table: pd.DataFrame,
-                 base_dir: str | Path | None = None) -> None:
+                 base_dir: str | Path | None = None,
+                 time_intervals: Sequence[tuple[Any, Any]] | None = None) -> None:
         self.obs_table = obs_table
         self.hdu_table = hdu_table
         self.base_dir = Path(base_dir) if base_dir is not None else None
+        #: ``[(Time, Time), ...]`` set by ``select(time=[...])``: :meth:`observations` cuts the
+        #: runs into one :class:`TimeSlice` per overlapping interval; None: whole runs.
+        self.time_intervals = None if time_intervals is None else list(time_intervals)
 
     def __repr__(self) -> str:
-        return f"DataStore({self.base_dir}, {len(self.obs_table)} observations)"
+        cut = f", {len(self.time_intervals)} time intervals" if self.time_intervals else ""
+        return f"DataStore({self.base_dir}, {len(self.obs_table)} observations{cut})"
 
     def __len__(self) -> int:
         return len(self.obs_table)
@@ -503,7 +553,7 @@ class DataStore:
         obs.attrs = dict(self.obs_table.attrs)
         hdu = self.hdu_table.loc[self.hdu_table["obs_id"].isin(keep)]
         hdu.attrs = dict(self.hdu_table.attrs)
-        return DataStore(obs, hdu, self.base_dir)
+        return DataStore(obs, hdu, self.base_dir, self.time_intervals)
 
     @property
     def time_ref(self) -> Any:
@@ -514,7 +564,7 @@ class DataStore:
         return Time(t["mjdrefi"], t["mjdreff"], format="mjd", scale=t["timesys"].lower())
 
     def select(self, obs_ids: Iterable[Any] | None = None, cone: tuple[Any, ...] | None = None,
-               time: tuple[Any, Any] | None = None, query: str | None = None) -> DataStore:
+               time: Any = None, query: str | None = None) -> DataStore:
         """Select observations; all given criteria must hold.
 
         Parameters
@@ -524,9 +574,14 @@ class DataStore:
         cone : tuple, optional
             ``(lon_deg, lat_deg, radius_deg, frame)`` (frame ``"icrs"`` or ``"galactic"``) or
             ``(SkyCoord, radius)`` (radius in deg or a Quantity): the pointing within radius.
-        time : tuple, optional
-            ``(start, stop)`` as astropy Time or ISO strings (scale of the index): observations
-            overlapping this interval (``tstart < stop`` and ``tstop > start``).
+        time : tuple or list of tuples, optional
+            ``(start, stop)``: the whole observations overlapping this interval (``tstart < stop``
+            and ``tstop > start``). A list ``[(start, stop), ...]`` (or a ``(starts, stops)``
+            pair of ``Time`` arrays, the established tool's ``obs_time``) also keeps the
+            observations overlapping any interval, and :meth:`observations` then cuts them into
+            one :class:`TimeSlice` per (interval, observation), as the established tool's
+            ``select_time`` does. Times: astropy ``Time``, ISO strings and ``datetime64`` (UTC),
+            MJD floats (TT).
         query : str, optional
             A :meth:`pandas.DataFrame.query` string on ``obs_table`` (backquote names such as
             ```date-obs```).
@@ -547,18 +602,26 @@ class DataStore:
             mask &= t.index.isin(t.query(query).index)
         if cone is not None:
             mask &= self._cone_mask(cone)
+        intervals = None
         if time is not None:
-            from astropy.time import Time
-
-            start, stop = (v if isinstance(v, Time) else Time(v, scale=self.time_ref.scale)
-                           for v in time)
-            ref = self.time_ref
-            t0, t1 = (start - ref).to_value("s"), (stop - ref).to_value("s")
+            sliced = _is_interval_list(time)
+            pairs = time_intervals(time if sliced else [time])
             if "tstart" not in t or "tstop" not in t:
                 raise XgammaIOError("obs index lacks TSTART/TSTOP for a time selection",
                                     expected="TSTART and TSTOP columns")
-            mask &= (t["tstart"].to_numpy(float) < t1) & (t["tstop"].to_numpy(float) > t0)
-        return self._subset(t.index[mask])
+            ref = self.time_ref
+            ts, te = t["tstart"].to_numpy(float), t["tstop"].to_numpy(float)
+            any_overlap = np.zeros(len(t), dtype=bool)
+            for start, stop in pairs:
+                t0, t1 = (start - ref).to_value("s"), (stop - ref).to_value("s")
+                any_overlap |= (ts < t1) & (te > t0)
+            mask &= any_overlap
+            if sliced:
+                intervals = pairs
+        out = self._subset(t.index[mask])
+        if intervals is not None:
+            out.time_intervals = intervals
+        return out
 
     def _cone_mask(self, cone: tuple[Any, ...]) -> np.ndarray:
         import astropy.units as u
@@ -628,6 +691,13 @@ class DataStore:
             Raise :class:`~xgamma.errors.XgammaIOError` on a missing IRF instead of skipping the
             observation with a warning.
 
+        Returns
+        -------
+        list
+            :class:`Observation` objects; :class:`TimeSlice` objects (interval-major, each with
+            its run's ``obs_id``, empty slices left out) when the store was selected with a list
+            of time intervals.
+
         Examples
         --------
         >>> import xgamma as xg
@@ -636,6 +706,10 @@ class DataStore:
         ...     obs = xg.open_store(d / "hess-dl3-dr1").observations(required_irf="full-enclosure")
         ...     assert len(obs) == 105
         """
+        if self.time_intervals is not None:
+            whole = DataStore(self.obs_table, self.hdu_table, self.base_dir)
+            runs = whole.observations(obs_ids, required_irf, strict)
+            return _slice_runs(runs, self.time_intervals)
         req: tuple[str, ...] = ()
         if isinstance(required_irf, str):
             req = _REQUIRED.get(required_irf, (required_irf,))
