@@ -39,6 +39,7 @@ from xgamma import irf, models  # isort: skip
 from xgamma.io.gadf import events_time, read_events, read_gti, read_irf
 from xgamma.io.ogip import read_ogip, write_ogip
 from xgamma.io.store import DataStore, Observation, open_store
+from xgamma.io.timeslice import TimeSlice, event_datetimes
 from xgamma.io.yaml import read_models, write_models
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
 from xgamma.models.spatial import SpatialModel, spatial_model
@@ -55,6 +56,7 @@ from xgamma.reduction.driver import reduce
 from xgamma.reduction.many import reduce_many
 from xgamma.reduction.reflected import find_reflected_regions
 from xgamma.reduction.safe_mask import make_safe_mask
+from xgamma.reduction.slices import reduce_spectra
 from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
 from xgamma.reduction.stacking import stack
 
@@ -86,6 +88,12 @@ from xgamma.estimators.profile import annulus_regions, box_profile_regions, flux
 from xgamma.estimators.sed import read_sed, write_sed
 from xgamma.estimators.sensitivity import sensitivity
 from xgamma.estimators.ts_map import ts_map
+from xgamma.estimators.variability import (
+    chi2_constancy,
+    doubling_time,
+    fractional_variance,
+    point_to_point_variance,
+)
 
 # simulation
 from xgamma import simulation  # isort: skip
@@ -128,7 +136,7 @@ __all__ = [
     "reduction", "background", "binning", "events", "reflected", "safe_mask", "spectrum",
     "fov_background", "ring_background", "bin_events", "reduce", "reduce_many",
     "find_reflected_regions", "make_safe_mask", "reduce_spectrum", "spectrum_info",
-    "stack_spectra", "stack",
+    "stack_spectra", "stack", "reduce_spectra", "TimeSlice", "event_datetimes",
     # fitting
     "fitting", "fold", "fold_map", "FitResult", "confidence", "fit", "stat_contour",
     "stat_profile", "stat_sum", "stat_surface", "ts", "fake", "npred", "npred_signal",
@@ -136,7 +144,8 @@ __all__ = [
     # estimators
     "estimators", "asmooth", "excess_map", "find_peaks", "significance_distribution",
     "flux_points", "light_curve", "annulus_regions", "box_profile_regions", "flux_profile",
-    "read_sed", "write_sed", "sensitivity", "ts_map",
+    "read_sed", "write_sed", "sensitivity", "ts_map", "chi2_constancy", "doubling_time",
+    "fractional_variance", "point_to_point_variance",
     # simulation
     "simulation", "EventSampler", "SimulatedObservation", "SimulationError", "check_gadf",
     "demo_irfs", "observation_from_irfs", "simulate_dataset", "simulate_events",

@@ -27,6 +27,7 @@ from xgamma.reduction import (
     observation,
     products,
     safe_mask,
+    slices,
     stacking,
 )
 from xgamma.reduction.background import fov_background, ring_background
@@ -42,6 +43,7 @@ from xgamma.reduction.products import (
     pixel_offsets,
 )
 from xgamma.reduction.safe_mask import make_safe_mask
+from xgamma.reduction.slices import reduce_spectra
 from xgamma.reduction.stacking import concat_obs, stack
 
 __all__ = [
@@ -49,5 +51,5 @@ __all__ = [
     "stack", "concat_obs", "fov_background", "ring_background", "bin_events", "make_safe_mask",
     "irf_geom", "make_exposure", "make_psf_map", "make_edisp_map", "pixel_offsets",
     "background", "binning", "driver", "events", "many", "observation", "products", "safe_mask",
-    "stacking",
+    "stacking", "slices", "reduce_spectra",
 ]
