@@ -249,6 +249,13 @@ def reduce_hawc(observation: Any, geom: xr.Dataset | xr.DataArray, transits: flo
     keep_rad = np.flatnonzero(np.asarray(psf["rad"].values) <= rad_max)
     p = np.asarray(psf.transpose("energy", "rad", "y", "x").values, float)[ip][:, keep_rad]
     pe = np.log(np.asarray(psf["energy"].values, float)[ip])
+    # reco bins where an event type has no PSF (all zero: no events there) take the PSF of the
+    # nearest bin that has one (a zero kernel would lose, or spread, the flux of those energies)
+    valid = np.flatnonzero(p.reshape(len(pe), -1).max(axis=1) > 0)
+    if valid.size == 0:
+        raise ReductionError(f"observation {oid}: the PSF map is zero in all the geometry's energy bins")
+    nearest = valid[np.argmin(np.abs(np.arange(len(pe))[:, None] - valid[None, :]), axis=1)]
+    p = p[nearest]
     lt = np.log(np.asarray(et.values, float))
     k = np.clip(np.searchsorted(pe, lt) - 1, 0, len(pe) - 2) if len(pe) > 1 else np.zeros(len(lt), int)
     if len(pe) > 1:
