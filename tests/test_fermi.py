@@ -135,3 +135,20 @@ def test_fermi_file_without_psf_one_line_error(gc_dir, tmp_path):
     with pytest.raises(XgammaIOError, match="exposure file not found"):
         read_fermi_cubes(gc_dir / "fermi-3fhl-gc-counts-cube.fits.gz", tmp_path / "absent.fits",
                          gc_dir / "fermi-3fhl-gc-psf-cube.fits.gz")
+
+
+def test_fermi_crab_file_image_form_irfs(data_path):
+    """The 3FHL Crab file keeps PSF and EDISP on their own coarse sky grids (image form): they are
+    taken at the grid pixel nearest the field centre; the log-parabola fit (reference 50 MeV, as
+    in the file's model) reproduces the file's model flux at 30 GeV, where the data constrain it."""
+    folder = data_path / "fermi-3fhl-crab"
+    ds = read_fermi(folder / "Fermi-LAT-3FHL_data_Fermi-LAT.fits").assign_attrs(name="Fermi-LAT")
+    assert ds.psf.dims == ("energy_true", "rad") and ds.edisp.dims == ("energy_true", "energy")
+    models = xg.read_models(folder / "Fermi-LAT-3FHL_models.yaml")
+    res = xg.fit(ds, models)
+    assert res.success
+    fitted, given = res.models["Crab Nebula"].spectral, models["Crab Nebula"].spectral
+    e = np.array([0.03])
+    f_fit = fitted.evaluate_values(e, list(fitted.parameters.values))
+    f_file = given.evaluate_values(e, list(given.parameters.values))
+    np.testing.assert_allclose(f_fit, f_file, rtol=0.2)

@@ -298,6 +298,32 @@ def fermi_dataset(ds: xr.Dataset, path: Any = None) -> xr.Dataset:
         if "exposure_irf" in out and pdim in out["exposure_irf"].dims:
             out = out.drop_vars("exposure_irf")
         out = out.drop_vars(drop)
+    # IRF maps on coarse sky grids (the image form): taken at the grid pixel nearest the map
+    # centre (the LAT response hardly varies over a field of a few degrees)
+    for var in ("psf", "edisp"):
+        if var not in out:
+            continue
+        ydim = next((str(d) for d in out[var].dims if str(d).startswith("y_")), None)
+        if ydim is None:
+            continue
+        xdim = "x_" + ydim[2:]
+        ny, nx = out.sizes["y"], out.sizes["x"]
+        c = sky.pix_to_sky(out, (nx - 1) / 2, (ny - 1) / 2)
+        sfx = ydim[1:]
+        frame, lon_name, lat_name = (("icrs", "ra", "dec") if f"ra{sfx}" in out.coords
+                                     else ("galactic", "glon", "glat"))
+        lon_c, lat_c = sky.lonlat(c, frame)
+        glon = out[f"{lon_name}{sfx}"].values
+        glat = out[f"{lat_name}{sfx}"].values
+        j, i = np.unravel_index(np.argmin(sky.separation_deg(glon, glat, float(lon_c), float(lat_c))), glon.shape)
+        out = out.assign({var: out[var].isel({ydim: int(j), xdim: int(i)}, drop=True)})
+        if not any(ydim in v.dims for v in out.data_vars.values()):
+            out = out.drop_vars([str(k) for k, v in out.coords.items() if ydim in v.dims or xdim in v.dims])
+            out.attrs.pop(f"wcs{ydim[1:]}", None)
+    if "exposure_irf" in out and any(str(d).startswith("y_") for d in out["exposure_irf"].dims):
+        out = out.drop_vars("exposure_irf")
+        out = out.drop_vars([str(k) for k, v in out.coords.items()
+                             if any(str(d).startswith(("y_", "x_")) for d in v.dims)])
     return out.assign_attrs(instrument=ds.attrs.get("instrument") or INSTRUMENT)
 
 
