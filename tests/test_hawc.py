@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import chi2 as chi2_dist
 
 import xgamma as xg
-from xgamma.errors import XgammaIOError
+from xgamma.errors import ReductionError, XgammaIOError
 from xgamma.fitting.fitter import stat_sum
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
 from xgamma.models.spatial import spatial_model
@@ -61,6 +61,8 @@ def test_index_pointing_at_absent_files_one_line_error(hawc_dir, geom):
     assert "\n" not in str(exc.value)
     with pytest.raises(XgammaIOError, match="fHitbin2GP"):
         reduce_hawc_event_types(hawc_dir, geom, [2, 5])
+    with pytest.raises(ReductionError, match=r"event types must be distinct.*\[5, 5\]"):
+        reduce_hawc_event_types(hawc_dir, geom, [5, 5])
 
 
 def test_reduction_per_event_type(crab, hawc_dir, geom):

@@ -324,6 +324,9 @@ def reduce_hawc_event_types(path: str | Path, geom: xr.Dataset | xr.DataArray, e
     ...     assert ds.sizes["event_type"] == 2 and ds.event_type.values.tolist() == [8, 9]
     """
     folder = Path(path)
+    types = [int(t) for t in event_types]
+    if not types or len(set(types)) != len(types):
+        raise ReductionError(f"event types must be distinct and at least one, got {types}")
     obs = []
     for et in event_types:
         store = hawc_store(folder, int(et), event_class)
