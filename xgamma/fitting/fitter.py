@@ -38,7 +38,8 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq, minimize
 
-from xgamma.conventions import validate
+from xgamma.conventions import dataset_kind, validate
+from xgamma.fitting.flux_points_dataset import flux_point_terms
 from xgamma.fitting.fold import as_array
 from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
@@ -153,6 +154,11 @@ class _Terms:
 
 
 def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index: int | None = None) -> Any:
+    if dataset_kind(ds) in ("flux_points", "light_curve"):
+        # flux points: chi2 / one-sided upper limits / likelihood profiles on the spectral models
+        if scale_index is not None:
+            raise NotImplementedError("energy_scale nuisance parameters are not supported for flux-point datasets")
+        return flux_point_terms(ds, models, offsets)
     if "y" in ds.dims and "x" in ds.dims:
         # 3D map datasets: forward folding with PSF and edisp (same .stat/.signal/.bkg_models)
 

@@ -434,9 +434,10 @@ class MapEvaluator:
         self.psf_containment = float(psf_containment)
         self.max_oversampling = max_oversampling
         self._subs: list[MapEvaluator] = []
-        if "obs" in dataset.dims:
-            self._subs = [MapEvaluator(dataset.isel(obs=i), models, psf_containment, max_oversampling)
-                          for i in range(dataset.sizes["obs"])]
+        split = next((d for d in ("obs", "event_type") if d in dataset.dims), None)
+        if split is not None:  # joint likelihood: a sum over observations and event types
+            self._subs = [MapEvaluator(dataset.isel({split: i}), models, psf_containment, max_oversampling)
+                          for i in range(dataset.sizes[split])]
             self.signal = [x for e in self._subs for x in e.signal]
             self.bkg_models = [x for e in self._subs for x in e.bkg_models]
             return

@@ -110,6 +110,20 @@ def _image_hdu(data: np.ndarray, wcs: WCS, axes: list[Any], name: str, unit: str
     return [img, _bands_hdu(axes, f"{name}_BANDS")]
 
 
+def _table_map_hdu(data: np.ndarray, axes: list[Any], name: str, unit: str) -> list[fits.BinTableHDU]:
+    """A map without sky pixels in table form: ``CHANNEL, DATA`` rows, first axis fastest."""
+    flat = np.asarray(data, dtype=float).ravel()
+    cols = [fits.Column("CHANNEL", "K", array=np.arange(flat.size)),
+            fits.Column("DATA", "D", unit=unit or None, array=flat)]
+    hdu = fits.BinTableHDU.from_columns(cols, name=name)
+    for i, (dim, *_rest) in enumerate(axes):
+        names = _colnames(dim)
+        hdu.header[f"AXCOLS{i + 1}"] = f"{names[1]},{names[2]}"
+        hdu.header[f"INTERP{i + 1}"] = _rest[-1]
+    hdu.header["BANDSHDU"] = f"{name}_BANDS"
+    return [hdu, _bands_hdu(axes, f"{name}_BANDS")]
+
+
 def _wcs_grid(ds: xr.Dataset, suffix: str) -> WCS:
     """WCS of a coarse grid (``attrs["wcs" + suffix]``) shifted to its own pixel coords."""
     with warnings.catch_warnings():
@@ -204,6 +218,16 @@ def to_hdulist(dataset: xr.Dataset) -> fits.HDUList:
         if var not in dataset:
             continue
         da = dataset[var]
+        if not str(da.dims[-1]).startswith("x"):  # no sky dims: the table form (Fermi-LAT)
+            adims = [str(d) for d in da.dims][::-1]
+            axes = [(_canonical(d), *_axis_arrays(dataset, d)) for d in adims]
+            hdus.extend(_table_map_hdu(da.values, axes, name, str(da.attrs.get("units", ""))))
+            exp_irf = dataset["exposure_irf"] if "exposure_irf" in dataset else None
+            if exp_irf is not None and exp_irf.dims == (adims[-1],):
+                sq = _squashed(dataset, next(d for d in adims if _canonical(d) == squash))
+                hdus.extend(_table_map_hdu(exp_irf.values[:, None], [(squash, *sq[1:]), axes[-1]],
+                                           f"{name}_EXPOSURE", str(exp_irf.attrs.get("units", ""))))
+            continue
         ydim, xdim = str(da.dims[-2]), str(da.dims[-1])
         suffix = ydim[1:]
         wirf = _wcs_grid(dataset, suffix)
@@ -299,17 +323,33 @@ def _read_axes(bands: fits.BinTableHDU, header: fits.Header, path: Any) -> list[
     return axes
 
 
-def _read_map(hdul: fits.HDUList, name: str, path: Any) -> tuple[np.ndarray, WCS, list[xr.DataArray], fits.Header]:
+def _read_map(hdul: fits.HDUList, name: str, path: Any) -> tuple[np.ndarray, WCS | None, list[xr.DataArray],
+                                                                  fits.Header]:
     hdu = hdul[name]
     header = hdu.header
     bands_name = header.get("BANDSHDU", f"{name}_BANDS")
     if bands_name not in hdul:
         raise XgammaIOError("missing bands table", path=path, hdu=bands_name,
                             expected=f"a {bands_name} HDU describing the axes of {name}")
+    axes = _read_axes(hdul[bands_name], header, path)
+    if isinstance(hdu, fits.BinTableHDU):
+        # table form (a map without sky pixels, e.g. Fermi-LAT PSF/EDISP): one row per
+        # CHANNEL, first axis fastest; there is no WCS to read (WCS() of a table header is
+        # what failed in WCSLIB)
+        if "DATA" not in hdu.columns.names:
+            raise XgammaIOError("table-form map without a DATA column", path=path, hdu=name,
+                                expected="columns CHANNEL, DATA")
+        rows = np.asarray(hdu.data["DATA"], dtype=float)
+        if "CHANNEL" in hdu.columns.names:
+            rows = rows[np.argsort(np.asarray(hdu.data["CHANNEL"]), kind="stable")]
+        shape = tuple(int(a.size) for a in axes[::-1])
+        if rows.size != int(np.prod(shape)):
+            raise XgammaIOError(f"table-form map has {rows.size} rows for axes of shape {shape}",
+                                path=path, hdu=name)
+        return rows.reshape(shape), None, axes, header
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         wcs = WCS(header).celestial
-    axes = _read_axes(hdul[bands_name], header, path)
     data = np.asarray(hdu.data)
     return data, wcs, axes, header
 
@@ -340,6 +380,8 @@ def from_hdulist(hdul: fits.HDUList, path: Any = None) -> xr.Dataset:
     if main is None:
         raise XgammaIOError("no map HDU found", path=path, expected="COUNTS, EXPOSURE or BACKGROUND")
     data, wcs, axes, _ = _read_map(hdul, main, path)
+    if wcs is None:
+        raise XgammaIOError("map HDU without sky pixels", path=path, hdu=main, expected="an image HDU")
     geom = sky.geom_from_wcs(wcs, data.shape[-2:])
     coords: dict[str, Any] = {str(k): v.variable for k, v in geom.coords.items()}
     out_vars: dict[str, Any] = {}
@@ -374,14 +416,17 @@ def from_hdulist(hdul: fits.HDUList, path: Any = None) -> xr.Dataset:
             continue
         d, w, axs, header = _read_map(hdul, hname, path)
         suffix = "_irf"
-        if irf_grid is None:
+        if w is None:  # table form: the same IRF everywhere, no sky dims
+            ydim = xdim = ""
+        elif irf_grid is None:
             irf_grid = (w, d.shape[-2:])
         elif not (w.wcs.compare(irf_grid[0].wcs, tolerance=1e-9) and d.shape[-2:] == irf_grid[1]):
             suffix = f"_{var}"
-        ig = sky.geom_from_wcs(w, d.shape[-2:])
-        lname, bname = ("ra", "dec") if ig.attrs["frame"] == "icrs" else ("glon", "glat")
-        ydim, xdim = "y" + suffix, "x" + suffix
-        if ydim not in coords:
+        if w is not None:
+            ig = sky.geom_from_wcs(w, d.shape[-2:])
+            lname, bname = ("ra", "dec") if ig.attrs["frame"] == "icrs" else ("glon", "glat")
+            ydim, xdim = "y" + suffix, "x" + suffix
+        if w is not None and ydim not in coords:
             coords[ydim] = (ydim, ig["y"].values)
             coords[xdim] = (xdim, ig["x"].values)
             coords[f"{lname}{suffix}"] = ((ydim, xdim), ig[lname].values, {"units": "deg"})
@@ -407,13 +452,14 @@ def from_hdulist(hdul: fits.HDUList, path: Any = None) -> xr.Dataset:
             var = "edisp_migra"
         unit = "sr-1" if var == "psf" else ""
         f, unit_out = _unit_factor(header, unit)
-        out_vars[var] = ((*dims[::-1], ydim, xdim), np.asarray(d, dtype=float) * f,
+        sky_dims = (ydim, xdim) if w is not None else ()
+        out_vars[var] = ((*dims[::-1], *sky_dims), np.asarray(d, dtype=float) * f,
                          {"units": unit_out})
         ename = f"{hname}_EXPOSURE"
         if ename in names and "exposure_irf" not in out_vars and suffix == "_irf":
             de, _we, axe, he = _read_map(hdul, ename, path)
             fe, ue = _unit_factor(he, "cm2 s")
-            out_vars["exposure_irf"] = ((dims[-1], ydim, xdim),
+            out_vars["exposure_irf"] = ((dims[-1], *sky_dims),
                                         np.asarray(de, dtype=float)[:, 0] * fe, {"units": ue})
     ds = xr.Dataset(out_vars, coords=coords, attrs=attrs)
     prim = hdul[0].header
