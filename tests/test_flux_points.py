@@ -4,7 +4,6 @@ analytic Poisson upper limits, simulated pulls, joint/obs-dim/dask equivalence, 
 from __future__ import annotations
 
 import math
-import time
 
 import dask
 import numpy as np
@@ -140,16 +139,13 @@ def test_joint_list_obs_dim_and_stacked(crab):
     assert np.all(np.abs(d) < 0.3)
 
 
-def test_dask_schedulers_identical_and_fast(crab):
+def test_dask_schedulers_identical(crab):
     _, stacked, models = crab
     with dask.config.set(scheduler="synchronous"):
         a = flux_points(stacked, models, "Crab", EDGES)
     with dask.config.set(scheduler="threads", num_workers=2):
-        t0 = time.perf_counter()
         b = flux_points(stacked, models, "Crab", EDGES, progress=True)
-        dt = time.perf_counter() - t0
-    xr.testing.assert_identical(a, b)
-    assert dt < 3.0  # target < 1 s (the established tool: 11.6 s); lenient on a shared machine
+    xr.testing.assert_identical(a, b)  # timings: benchmarks/bench_estimators.py
 
 
 def test_reoptimize_matches_fast_path_when_nothing_else_is_free(crab):

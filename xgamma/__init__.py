@@ -36,6 +36,7 @@ from xgamma.version import __version__
 # sky, IRFs, models, files
 from xgamma import sky  # isort: skip
 from xgamma import irf, models  # isort: skip
+from xgamma.io.fermi import read_fermi, read_fermi_cubes
 from xgamma.io.gadf import events_time, read_events, read_gti, read_irf
 from xgamma.io.ogip import read_ogip, write_ogip
 from xgamma.io.store import DataStore, Observation, open_store
@@ -53,6 +54,7 @@ from xgamma.reduction import background, binning, events, reflected, safe_mask, 
 from xgamma.reduction.background import fov_background, ring_background
 from xgamma.reduction.binning import bin_events
 from xgamma.reduction.driver import reduce
+from xgamma.reduction.hawc import reduce_hawc, reduce_hawc_event_types
 from xgamma.reduction.many import reduce_many
 from xgamma.reduction.reflected import find_reflected_regions
 from xgamma.reduction.safe_mask import make_safe_mask
@@ -73,6 +75,7 @@ from xgamma.fitting.fitter import (
     stat_surface,
     ts,
 )
+from xgamma.fitting.flux_points_dataset import flux_points_dataset
 from xgamma.fitting.fold import fake, npred, npred_signal
 from xgamma.fitting.fold_map import MapEvaluator, npred_map
 from xgamma.fitting.sampling import corner_plot, sample
@@ -140,7 +143,8 @@ __all__ = [
     # fitting
     "fitting", "fold", "fold_map", "FitResult", "confidence", "fit", "stat_contour",
     "stat_profile", "stat_sum", "stat_surface", "ts", "fake", "npred", "npred_signal",
-    "MapEvaluator", "npred_map", "sample", "corner_plot", "dm_profile", "jfactor_map",
+    "MapEvaluator", "npred_map", "flux_points_dataset", "read_fermi", "read_fermi_cubes",
+    "reduce_hawc", "reduce_hawc_event_types", "sample", "corner_plot", "dm_profile", "jfactor_map",
     # estimators
     "estimators", "asmooth", "excess_map", "find_peaks", "significance_distribution",
     "flux_points", "light_curve", "annulus_regions", "box_profile_regions", "flux_profile",
