@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import yaml
 
 import xgamma as xg
 from xgamma import sky
+from xgamma.fitting.fitter import fit_summary
 from xgamma.io.dl4 import write_dl4
 from xgamma.io.fermi import read_fermi_cubes
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
@@ -34,22 +33,6 @@ def gc_models(dataset_name: str) -> Models:
     sp = sp.with_parameters(sp.parameters.with_bounds("lon_0", -0.5, 0.5).with_bounds("lat_0", -0.5, 0.5))
     src = SkyModel("gc", spectral_model("pl", index=2.5, amplitude=1e-8, reference=0.03), spatial=sp)
     return Models([src, BackgroundModel((dataset_name,))])
-
-
-def fit_summary(res: Any) -> dict[str, Any]:
-    """The ``fit_result.yaml`` content written by ``xgamma run`` (same keys and layout)."""
-    r = res.result
-    params = {str(n): {"value": float(r["value"].sel(param=n)), "error": float(r["error"].sel(param=n))}
-              for n in r["param"].values}
-    return {
-        "success": bool(res.success),
-        "message": str(r.attrs.get("message", "")),
-        "stat_sum": float(r.attrs.get("stat_sum", np.nan)),
-        "nfev": int(r.attrs.get("nfev", -1)),
-        "backend": str(r.attrs.get("backend", "")),
-        "parameters": params,
-        "covariance": {"param": [str(p) for p in r["param"].values], "matrix": r["covariance"].values.tolist()},
-    }
 
 
 def main() -> None:

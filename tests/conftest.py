@@ -86,3 +86,11 @@ def backend(request):
 
     convert.name = request.param
     return convert
+
+
+@pytest.fixture(scope="session")
+def sim_irfs():
+    """The analytic demo instrument's IRFs (xgamma.simulation.demo_irfs)."""
+    from xgamma.simulation import demo_irfs
+
+    return demo_irfs()

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 import xarray as xr
+from simulation_helpers import PNT, PROD5, SRC, sim_geom, sim_obs
 
 import xgamma as xg
 from xgamma.errors import XgammaIOError
@@ -16,7 +17,6 @@ from xgamma.models import SkyModel, spectral_model
 from xgamma.simulation import (
     SimulationError,
     check_gadf,
-    demo_irfs,
     observation_from_irfs,
     simulate_events,
     simulate_from_config,
@@ -24,35 +24,10 @@ from xgamma.simulation import (
     write_dl3,
 )
 
-PNT = (83.633, 22.514)
-SRC = (83.633, 22.014)
-PROD5 = "cta-caldb/Prod5-South-20deg-AverageAz-14MSTs37SSTs.180000s-v0.1.fits.gz"
 
-
-@pytest.fixture(scope="module")
-def irfs() -> dict[str, xr.DataArray]:
-    return demo_irfs()
-
-
-def _obs(irfs, livetime=600.0, **kw):
-    return observation_from_irfs(irfs, PNT, livetime, tstart=1000.0, **kw)
-
-
-def _geom(width=1.2, binsz=0.1, center=SRC, emin=1.0, emax=10.0, nbins=3):
-    return xg.wcs_geom(center, width, binsz, axes=[xg.energy_axis(emin, emax, nbins)])
-
-
-
-
-
-
-
-
-
-
-def test_write_read_check_demo(irfs, tmp_path):
+def test_write_read_check_demo(sim_irfs, tmp_path):
     src = SkyModel("src", spectral_model("pl", amplitude=1e-11), xg.spatial_model("point", lon_0=SRC[0], lat_0=SRC[1]))
-    obs = [simulate_observation(observation_from_irfs(irfs, PNT, "5 min", tstart=300.0 * i, obs_id=i), [src], rng=i)
+    obs = [simulate_observation(observation_from_irfs(sim_irfs, PNT, "5 min", tstart=300.0 * i, obs_id=i), [src], rng=i)
            for i in (1, 2)]
     out = write_dl3(obs, tmp_path / "store")
     assert check_gadf(out) == []
@@ -64,7 +39,7 @@ def test_write_read_check_demo(irfs, tmp_path):
     for kind in ("aeff", "edisp", "psf", "bkg"):
         xr.testing.assert_allclose(getattr(back, kind).drop_attrs(), getattr(obs[1], kind).drop_attrs())
     # same reduced counts as the in-memory observation
-    geom = _geom()
+    geom = sim_geom()
     assert (xg.reduce(back, geom, products=["counts"]).counts == xg.reduce(obs[1], geom, products=["counts"]).counts).all()
 
 
@@ -86,10 +61,10 @@ def test_round_trip_of_a_real_store(tmp_path, data_path):
     pd.testing.assert_frame_equal(b2.events, again.observation(23523).events)
 
 
-def test_checker_finds_problems(irfs, tmp_path):
+def test_checker_finds_problems(sim_irfs, tmp_path):
     from astropy.io import fits
 
-    obs = simulate_observation(_obs(irfs, livetime=60.0), rng=0)
+    obs = simulate_observation(sim_obs(sim_irfs, livetime=60.0), rng=0)
     out = write_dl3([obs], tmp_path / "s")
     f = out / "data" / "obs_000001.fits"
     with fits.open(f, mode="update") as hl:
@@ -107,7 +82,7 @@ def test_observation_from_prod5(data_path):
     obs = observation_from_irfs(data_path / PROD5, SRC, "1 h", "2025-01-01T00:00:00", obs_id=3, deadc=0.95)
     assert obs.livetime == 3600.0 and obs.ontime == pytest.approx(3600 / 0.95)
     assert obs.psf.attrs["psf_class"] == "PSF_3GAUSS" and obs.bkg.attrs["fovalign"] == "RADEC"
-    ds = xg.reduce(obs, _geom(), products=["counts", "exposure"])
+    ds = xg.reduce(obs, sim_geom(), products=["counts", "exposure"])
     assert float(ds.counts.sum()) == 0 and float(ds.exposure.max()) > 1e13
 
 
@@ -145,21 +120,21 @@ def test_irf_file_without_hdu(tmp_path, data_path):
     assert "nopsf.fits" in msg and "POINT SPREAD FUNCTION" in msg and "\n" not in msg
 
 
-def test_zero_livetime(irfs):
+def test_zero_livetime(sim_irfs):
     with pytest.raises(SimulationError, match="livetime must be positive") as exc:
-        observation_from_irfs(irfs, PNT, 0.0)
+        observation_from_irfs(sim_irfs, PNT, 0.0)
     assert "\n" not in str(exc.value)
 
 
-def test_model_outside_fov(irfs, tmp_path):
+def test_model_outside_fov(sim_irfs, tmp_path):
     far = SkyModel("far", spectral_model("pl"), xg.spatial_model("point", lon_0=120.0, lat_0=-40.0))
     with pytest.raises(SimulationError, match="'far'.*outside the field of view") as exc:
-        simulate_events(_obs(irfs), [far], rng=0)
+        simulate_events(sim_obs(sim_irfs), [far], rng=0)
     assert "\n" not in str(exc.value)
 
 
-def test_existing_output_folder(irfs, tmp_path):
-    obs = simulate_observation(_obs(irfs, livetime=60.0), rng=0)
+def test_existing_output_folder(sim_irfs, tmp_path):
+    obs = simulate_observation(sim_obs(sim_irfs, livetime=60.0), rng=0)
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "keep.txt").write_text("x")
     with pytest.raises(XgammaIOError, match="output folder exists") as exc:
@@ -172,8 +147,8 @@ def test_existing_output_folder(irfs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
 
 
-def test_failed_write_leaves_nothing(irfs, tmp_path):
-    good = simulate_observation(_obs(irfs, livetime=60.0), rng=0)
+def test_failed_write_leaves_nothing(sim_irfs, tmp_path):
+    good = simulate_observation(sim_obs(sim_irfs, livetime=60.0), rng=0)
     bad = replace(good, obs_id="x")  # not an integer: fails after the first file is written
     with pytest.raises(ValueError):
         write_dl3([good, bad], tmp_path / "s")

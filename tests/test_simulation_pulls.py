@@ -5,48 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
-import xarray as xr
+from simulation_helpers import SRC, sim_dataset, sim_geom, sim_obs
 
 import xgamma as xg
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.simulation import (
-    demo_irfs,
-    observation_from_irfs,
     simulate_dataset,
     simulate_events,
 )
 from xgamma.simulation.events import EventSampler, fov_to_radec, radec_to_fov
-
-PNT = (83.633, 22.514)
-SRC = (83.633, 22.014)
-PROD5 = "cta-caldb/Prod5-South-20deg-AverageAz-14MSTs37SSTs.180000s-v0.1.fits.gz"
-
-
-@pytest.fixture(scope="module")
-def irfs() -> dict[str, xr.DataArray]:
-    return demo_irfs()
-
-
-def _obs(irfs, livetime=600.0, **kw):
-    return observation_from_irfs(irfs, PNT, livetime, tstart=1000.0, **kw)
-
-
-def _geom(width=1.2, binsz=0.1, center=SRC, emin=1.0, emax=10.0, nbins=3):
-    return xg.wcs_geom(center, width, binsz, axes=[xg.energy_axis(emin, emax, nbins)])
-
-
-def _dataset(obs, geom):
-    # 36 true-energy bins per decade: with 12, npred's forward folding (exposure and edisp at
-    # the bin centres) is 0.3 % high for these spectra, which 500 realisations would resolve
-    et = xg.energy_axis(0.3, 30, 72, name="energy_true")
-    return xg.reduce(obs, geom, energy_true=et)
-
-
-
-
-
-
 
 
 def test_fov_coordinates_round_trip():
@@ -59,8 +26,8 @@ def test_fov_coordinates_round_trip():
     assert np.allclose(fov_coordinates(ra, dec, (83.6, -60.0)), (lon, lat), atol=1e-9)
 
 
-def test_seeded_and_sorted(irfs):
-    obs = _obs(irfs, livetime=60.0)
+def test_seeded_and_sorted(sim_irfs):
+    obs = sim_obs(sim_irfs, livetime=60.0)
     a = simulate_events(obs, rng=7)
     b = simulate_events(obs, rng=np.random.default_rng(7))
     pd.testing.assert_frame_equal(a, b)
@@ -68,15 +35,15 @@ def test_seeded_and_sorted(irfs):
     assert list(a.event_id) == list(range(1, len(a) + 1))
 
 
-def test_fit_pulls(irfs):
+def test_fit_pulls(sim_irfs):
     """Index and amplitude fitted back on 300 event realisations (~200 source counts each)
     binned on a small geometry: pulls with mean 0 and width 1. Standard errors of the mean and
     width are 0.058 and 0.041; the bounds are about 2.5 of them."""
     truth = {"index": 2.4, "amplitude": 3e-12}
     src = SkyModel("src", spectral_model("pl", **truth), xg.spatial_model("point", lon_0=SRC[0], lat_0=SRC[1]))
-    obs = _obs(irfs, livetime=1200.0)
-    geom = _geom(width=0.6, binsz=0.1, emin=0.5, emax=20.0, nbins=5)
-    ds = _dataset(obs, geom)
+    obs = sim_obs(sim_irfs, livetime=1200.0)
+    geom = sim_geom(width=0.6, binsz=0.1, emin=0.5, emax=20.0, nbins=5)
+    ds = sim_dataset(obs, geom)
     ds = ds.assign(counts=(("energy", "y", "x"), np.zeros(ds.background.shape)),
                    mask_safe=(("energy", "y", "x"), np.ones(ds.background.shape, bool)))
     models = Models([src.with_parameters(src.parameters.with_frozen(["spatial.lon_0", "spatial.lat_0"]))])

@@ -41,7 +41,7 @@ from xgamma.estimators.excess_map import excess_map
 from xgamma.estimators.flux_points import flux_points
 from xgamma.estimators.light_curve import light_curve
 from xgamma.estimators.sed import write_sed
-from xgamma.fitting.fitter import fit
+from xgamma.fitting.fitter import fit, fit_summary
 from xgamma.fitting.fold import npred, with_fit_range
 from xgamma.io.store import open_store
 from xgamma.io.yaml import read_models, write_models
@@ -465,7 +465,7 @@ class Analysis:
 
             put("models.yaml", lambda p: write_models(self.models, p, write_covariance_file=False))
         if self.fit_result is not None:
-            put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(_fit_summary(self.fit_result),
+            put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(fit_summary(self.fit_result),
                                                                          sort_keys=False)))
         if self.datasets and self.config.output.datasets == "zarr":
 
@@ -601,24 +601,6 @@ def _summary(ds: xr.Dataset) -> str:
         bkg = float(ds["background"].where(mask, 0).sum())
         parts += [f"background {bkg:.1f}", f"excess {counts - bkg:.1f}"]
     return ", ".join(parts)
-
-
-def _fit_summary(res: Any) -> dict[str, Any]:
-    r = res.result
-    params = {}
-    for name in r["param"].values:
-        params[str(name)] = {"value": float(r["value"].sel(param=name)),
-                             "error": float(r["error"].sel(param=name))}
-    cov = r["covariance"].values.tolist() if "covariance" in r else None
-    return {
-        "success": bool(res.success),
-        "message": str(r.attrs.get("message", "")),
-        "stat_sum": float(r.attrs.get("stat_sum", np.nan)),
-        "nfev": int(r.attrs.get("nfev", -1)),
-        "backend": str(r.attrs.get("backend", "")),
-        "parameters": params,
-        "covariance": {"param": [str(p) for p in r["param"].values], "matrix": cov},
-    }
 
 
 def _plot_spectrum_fit(datasets: list[xr.Dataset], models: Any) -> Any:

@@ -48,6 +48,7 @@ from xgamma.models.priors import prior_terms
 
 __all__ = [
     "FitResult",
+    "fit_summary",
     "fit",
     "stat_sum",
     "stat_profile",
@@ -754,3 +755,33 @@ def ts(datasets: Any, models: Any, source: str, backend: str = "minuit") -> floa
     rest = models.without(source)
     without = fit(datasets, rest, backend=backend, covariance=False).stat_sum
     return float(without - with_src)
+
+
+def fit_summary(res: FitResult) -> dict[str, Any]:
+    """A fit result as plain data: the content of ``fit_result.yaml`` written by ``xgamma run``
+    (success, message, statistic, evaluations, backend, parameter values and errors, covariance).
+
+    Examples
+    --------
+    >>> from xgamma.fitting.fold import example_dataset, fake
+    >>> from xgamma.models import spectral_model
+    >>> r = fit(fake(example_dataset(), spectral_model("pl"), seed=1), spectral_model("pl"))
+    >>> s = fit_summary(r)
+    >>> s["success"], sorted(s["parameters"])[0], len(s["covariance"]["param"])
+    (True, 'source.spectral.amplitude', 2)
+    """
+    r = res.result
+    params = {}
+    for name in r["param"].values:
+        params[str(name)] = {"value": float(r["value"].sel(param=name)),
+                             "error": float(r["error"].sel(param=name))}
+    cov = r["covariance"].values.tolist() if "covariance" in r else None
+    return {
+        "success": bool(res.success),
+        "message": str(r.attrs.get("message", "")),
+        "stat_sum": float(r.attrs.get("stat_sum", np.nan)),
+        "nfev": int(r.attrs.get("nfev", -1)),
+        "backend": str(r.attrs.get("backend", "")),
+        "parameters": params,
+        "covariance": {"param": [str(p) for p in r["param"].values], "matrix": cov},
+    }
