@@ -35,6 +35,7 @@ import yaml
 from xgamma import sky
 from xgamma.axes import edges, energy_axis
 from xgamma.config import AnalysisConfig, ConfigError
+from xgamma.errors import XgammaIOError
 from xgamma.estimators.core import plot_light_curve, plot_sed
 from xgamma.estimators.excess_map import excess_map
 from xgamma.estimators.flux_points import flux_points
@@ -44,7 +45,7 @@ from xgamma.fitting.fitter import fit
 from xgamma.fitting.fold import npred, with_fit_range
 from xgamma.io.store import open_store
 from xgamma.io.yaml import read_models, write_models
-from xgamma.io.zarr import to_zarr
+from xgamma.io.zarr import open_zarr, to_zarr
 from xgamma.models import BackgroundModel, Models
 from xgamma.reduction.background import ring_background
 from xgamma.reduction.many import reduce_many
@@ -357,11 +358,20 @@ class Analysis:
         return self.light_curve
 
     # ------------------------------------------------------------------ all steps
-    def run(self, models: Any = None, steps: Any = None) -> Analysis:
+    def run(self, models: Any = None, steps: Any = None,
+            checkpoint: Callable[[Analysis], Any] | None = None) -> Analysis:
         """Run every configured step: observations, datasets, fit (if models), flux points,
-        light curve, excess map."""
+        light curve, excess map.
+
+        Datasets already present (reduced earlier, or reused by ``xgamma run --resume``) are
+        not reduced again; ``checkpoint(self)`` is called right after a reduction (the command
+        line stores the datasets there, so that a killed run can resume from them).
+        """
         self.get_observations()
-        self.get_datasets()
+        if not self.datasets:
+            self.get_datasets()
+            if checkpoint is not None:
+                checkpoint(self)
         models = models or self.config.general.models_file
         if models is not None:
             self.set_models(models)
@@ -375,13 +385,43 @@ class Analysis:
         return self
 
     # ------------------------------------------------------------------ outputs
-    def write(self, outdir: str | os.PathLike[str], plots: bool = True) -> list[Path]:
-        """Write every product that exists into ``outdir`` (created), atomically per file."""
+    def write_datasets(self, path: str | os.PathLike[str]) -> list[str]:
+        """Write the reduced datasets as one zarr group each under ``path``; returns their
+        names in order (see :func:`read_datasets`)."""
+        names = []
+        for i, ds in enumerate(self.datasets):
+            names.append(str(ds.attrs.get("name", i)))
+            to_zarr(ds, Path(path) / names[-1])
+        return names
+
+    @staticmethod
+    def read_datasets(path: str | os.PathLike[str], names: list[str] | None = None) -> list[xr.Dataset]:
+        """Read (into memory) datasets written by :meth:`write_datasets`, in the order of
+        ``names`` (default: sorted folder names)."""
+        folder = Path(path)
+        if names is None:
+            names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        out = []
+        for name in names:
+            if not (folder / name).is_dir():
+                raise XgammaIOError("dataset missing", path=folder / name)
+            ds = open_zarr(folder / name)
+            if not isinstance(ds, xr.Dataset):
+                raise XgammaIOError("not a dataset", path=folder / name)
+            out.append(ds.load())
+        return out
+
+    def write(self, outdir: str | os.PathLike[str], plots: bool = True,
+              skip: tuple[str, ...] = ()) -> list[Path]:
+        """Write every product that exists into ``outdir`` (created), atomically per file;
+        products named in ``skip`` (e.g. ``"datasets.zarr"`` already written) are left alone."""
         out = Path(outdir)
         out.mkdir(parents=True, exist_ok=True)
         written: list[Path] = []
 
         def put(name: str, writer: Callable[[Path], Any]) -> None:
+            if name in skip:
+                return
             with _atomic(out / name) as tmp:
                 writer(tmp)
             written.append(out / name)
@@ -394,12 +434,7 @@ class Analysis:
             put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(_fit_summary(self.fit_result),
                                                                          sort_keys=False)))
         if self.datasets and self.config.output.datasets == "zarr":
-
-            def write_ds(p: Path) -> None:
-                for i, ds in enumerate(self.datasets):
-                    to_zarr(ds, p / str(ds.attrs.get("name", i)))
-
-            put("datasets.zarr", write_ds)
+            put("datasets.zarr", self.write_datasets)
         if self.flux_points is not None:
 
             fp = self.flux_points

@@ -11,7 +11,9 @@ xgamma ...
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +24,7 @@ from xgamma._paths import data_dir
 from xgamma.analysis import Analysis
 from xgamma.config import AnalysisConfig, ConfigError
 from xgamma.errors import XgammaError
+from xgamma.io.transaction import OutputTransaction
 from xgamma.version import __version__
 
 __all__ = ["main"]
@@ -73,11 +76,31 @@ def _run(args: argparse.Namespace) -> int:
         if args.models is not None and not Path(args.models).is_file():
             raise ConfigError(f"--models: file not found: {args.models}")
         out = Path(args.out or cfg.general.outdir)
-        with _scheduler(args.scheduler or cfg.dask.scheduler, cfg.dask.n_workers,
-                        cfg.dask.threads_per_worker):
+        with OutputTransaction(out, key=_reduction_key(cfg)) as tx, \
+                _scheduler(args.scheduler or cfg.dask.scheduler, cfg.dask.n_workers,
+                           cfg.dask.threads_per_worker):
+            analysis = Analysis(cfg)
+            if args.resume:
+                reused = tx.resume_datasets(
+                    lambda p, meta: Analysis.read_datasets(p, meta.get("datasets")))
+                if reused:
+                    analysis.datasets = reused
+                    logging.getLogger("xgamma.analysis").info(
+                        "resume: reusing %d verified reduced dataset(s)", len(reused))
+            tx.clean()
 
-            analysis = Analysis(cfg).run(models=args.models)
-            analysis.write(out)
+            def checkpoint(a: Analysis) -> None:
+                if cfg.output.datasets == "zarr":
+                    tx.meta["datasets"] = a.write_datasets(tx.path / "datasets.zarr")
+                    tx.record("datasets.zarr")
+
+            analysis.run(models=args.models, checkpoint=checkpoint)
+            skip = ("datasets.zarr",) if (tx.path / "datasets.zarr").is_dir() else ()
+            if analysis.datasets and not skip and cfg.output.datasets == "zarr":
+                checkpoint(analysis)  # reused datasets: copied into the new set
+                skip = ("datasets.zarr",)
+            analysis.write(tx.path, skip=skip)
+            tx.commit()
     except Exception as exc:  # noqa: BLE001 - the command line reports every failure in one line
         if args.verbose:
             import traceback
@@ -92,6 +115,19 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_result(analysis, out)
     return 0
+
+
+def _reduction_key(cfg: AnalysisConfig) -> str:
+    """A hash of everything that decides the reduced datasets (``--resume`` reuses only
+    datasets with the same key)."""
+    d = cfg.to_dict()
+    obs = dict(d["observations"])
+    try:
+        obs["datastore"] = str(cfg.datastore_path())
+    except ConfigError:
+        pass
+    text = json.dumps([__version__, obs, d["datasets"], d["fit"]], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _print_result(analysis: Any, out: Path) -> None:
@@ -140,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_run.add_argument("config", help="YAML configuration file (Gammapy AnalysisConfig keys accepted)")
     p_run.add_argument("--models", help="model YAML file (Gammapy format accepted)")
     p_run.add_argument("--out", help="output folder (default: general.outdir of the config)")
+    p_run.add_argument("--resume", action="store_true",
+                       help="reuse the verified reduced datasets of the last run into --out (same "
+                            "observations and reduction settings; checksums checked)")
     p_run.add_argument("--scheduler", help="dask.distributed scheduler address (default: threads)")
     verbosity = p_run.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="only errors")
