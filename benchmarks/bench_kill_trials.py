@@ -74,7 +74,7 @@ def check(out: Path, configs: dict[str, str], allow_marker: bool = True) -> str:
         return "incomplete"
     assert state == "complete", f"{out}: {state}"
     text = (out / "config.yaml").read_text()
-    which = [k for k, v in configs.items() if v == text]
+    which = [k for k, v in configs.items() if v == text]  # the products match their config
     assert which, "config.yaml matches neither configuration"
     return f"set {which[0]}"
 

@@ -35,7 +35,7 @@ import yaml
 from xgamma import sky
 from xgamma.axes import edges, energy_axis
 from xgamma.config import AnalysisConfig, ConfigError
-from xgamma.errors import XgammaIOError
+from xgamma.errors import ReductionError, XgammaError, XgammaIOError
 from xgamma.estimators.core import plot_light_curve, plot_sed
 from xgamma.estimators.excess_map import excess_map
 from xgamma.estimators.flux_points import flux_points
@@ -48,7 +48,7 @@ from xgamma.io.yaml import read_models, write_models
 from xgamma.io.zarr import open_zarr, to_zarr
 from xgamma.models import BackgroundModel, Models
 from xgamma.reduction.background import ring_background
-from xgamma.reduction.many import reduce_many
+from xgamma.reduction.many import SkippedObservation, reduce_many, skipped_from_error
 from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
 from xgamma.reduction.stacking import stack
 
@@ -106,6 +106,8 @@ class Analysis:
         self.excess_map: xr.Dataset | None = None
         self._geom: xr.Dataset | None = None
         self._reduce_kwargs: dict[str, Any] = {}
+        #: Observations left out by ``observations.on_error: skip`` (obs id, file, HDU, reason).
+        self.skipped: list[SkippedObservation] = []
         _setup_logging(self.config)
 
     # ------------------------------------------------------------------ observations
@@ -129,7 +131,17 @@ class Analysis:
         self.observations = sel.observations(required_irf=required if required != "all-optional" else None)
         if not self.observations:
             raise ConfigError(f"observations.required_irf: no selected observation has {required}")
-        livetime = sum(float(o.livetime) for o in self.observations)
+        livetime = 0.0
+        for o in list(self.observations):
+            try:
+                livetime += float(o.livetime)  # reads the EVENTS header: a broken file shows here
+            except Exception as exc:
+                if self.config.observations.on_error != "skip":
+                    raise ReductionError(f"observation {o.obs_id}: {_first_line(exc)}") from exc
+                self._skip(skipped_from_error(o, exc))
+        if not self.observations:
+            raise ReductionError("observations: every selected observation failed to read "
+                                 "(see the skipped observations above)")
         log.info("selected %d observations (%.2f h livetime): %s", len(self.observations),
                  livetime / 3600, [o.obs_id for o in self.observations])
         return self.observations
@@ -221,7 +233,16 @@ class Analysis:
         self._geom, self._reduce_kwargs = geom, kwargs
         out = []
         for obs in _progress(self.observations, "reduce 1d"):
-            out.append(reduce_spectrum(obs, geom, name=f"obs_{obs.obs_id}", **kwargs))
+            try:
+                out.append(reduce_spectrum(obs, geom, name=f"obs_{obs.obs_id}", **kwargs))
+            except Exception as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                if self.config.observations.on_error != "skip":
+                    raise ReductionError(f"observation {obs.obs_id}: {_first_line(exc)}") from exc
+                self._skip(skipped_from_error(obs, exc))
+        if not out:
+            raise ReductionError("every observation failed; see the skipped observations above")
         if d.stack:
             return [stack_spectra(out, name="stacked")]
         return out
@@ -253,7 +274,10 @@ class Analysis:
                       background_method=background_method, exclusion_mask=exclusion,
                       offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf))
         self._geom, self._reduce_kwargs = geom, kwargs
-        out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO), **kwargs)
+        out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO),
+                          on_error=self.config.observations.on_error, **kwargs)
+        for sk in out.attrs.pop("skipped", []):
+            self._skip(SkippedObservation(**sk), logged=True)
         datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if d.stack:
             datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]
@@ -263,6 +287,13 @@ class Analysis:
             datasets = [ring_background(ds, r_in=r_in, width=width, exclusion_mask=exclusion)
                         for ds in datasets]
         return datasets
+
+    def _skip(self, sk: SkippedObservation, logged: bool = False) -> None:
+        self.skipped.append(sk)
+        self.observations = [o for o in self.observations if o.obs_id != sk.obs_id]
+        if not logged:
+            log.warning("skipped observation %s (file %s, HDU %s): %s", sk.obs_id, sk.file,
+                        sk.hdu, sk.reason)
 
     # ------------------------------------------------------------------ models and fit
     def set_models(self, models: Any) -> Any:
@@ -315,6 +346,7 @@ class Analysis:
         fp = self.config.flux_points
         if self.models is None:
             raise ConfigError("flux_points: fit models first (set_models / run_fit)")
+        _need_source(self.models, fp.source, "flux_points.source")
         e = energy_axis(_tev(fp.energy.min), _tev(fp.energy.max), fp.energy.nbins)
         self.flux_points = flux_points(self.datasets, self.models, source=fp.source,
                                        energy_edges=edges(e))
@@ -343,6 +375,7 @@ class Analysis:
         lc = self.config.light_curve
         if self.models is None:
             raise ConfigError("light_curve: set models first (set_models / run_fit)")
+        _need_source(self.models, lc.source, "light_curve.source")
         if self._geom is None:
             self.get_datasets()
         e = energy_axis(_tev(lc.energy_edges.min), _tev(lc.energy_edges.max), lc.energy_edges.nbins)
@@ -376,7 +409,9 @@ class Analysis:
         if models is not None:
             self.set_models(models)
             self.run_fit()
-            if self.config.flux_points.energy.nbins:
+            fp_named = "flux_points" in self.config.model_fields_set or self.config.flux_points.source in [
+                getattr(c, "name", None) for c in self.models]
+            if self.config.flux_points.energy.nbins and fp_named:
                 self.get_flux_points()
             if self.config.light_curve.time_intervals.start is not None:
                 self.get_light_curve()
@@ -430,9 +465,13 @@ class Analysis:
         if self.models is not None:
 
             put("models.yaml", lambda p: write_models(self.models, p, write_covariance_file=False))
+        skipped = [sk.as_dict() for sk in self.skipped]
         if self.fit_result is not None:
-            put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(_fit_summary(self.fit_result),
-                                                                         sort_keys=False)))
+            summary = {**_fit_summary(self.fit_result), "skipped_observations": skipped}
+            put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(summary, sort_keys=False)))
+        if self.config.observations.on_error == "skip" or skipped:
+            put("skipped.yaml", lambda p: p.write_text(yaml.safe_dump(
+                {"skipped_observations": skipped}, sort_keys=False)))
         if self.datasets and self.config.output.datasets == "zarr":
             put("datasets.zarr", self.write_datasets)
         if self.flux_points is not None:
@@ -501,6 +540,21 @@ def _setup_logging(config: AnalysisConfig) -> None:
                                                lc.datefmt))
         if not any(isinstance(h, logging.FileHandler) for h in log.handlers):
             log.addHandler(handler)
+
+
+def _need_source(models: Any, name: str, key: str) -> None:
+    names = [getattr(c, "name", None) for c in models]
+    if name not in names:
+        raise ConfigError(f"{key}: no model component {name!r} in the models; have "
+                          f"{[n for n in names if n and not str(n).endswith('-bkg')]}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    if not isinstance(exc, XgammaError | OSError):
+        msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return msg
 
 
 def _progress(items: list[Any], desc: str) -> Any:
