@@ -130,6 +130,25 @@ def folder_state(folder: str | os.PathLike[str]) -> str:
     return "complete"
 
 
+def _remove(folder: Path) -> None:
+    """Delete a folder so that a kill at any moment leaves it marked ``.incomplete`` or empty."""
+    if not folder.is_dir():
+        return
+    try:
+        (folder / MARKER).write_text("being removed\n")
+    except OSError:
+        pass
+    for child in folder.iterdir():
+        if child.name == MARKER:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+    (folder / MARKER).unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths (Linux ``renameat2``); False where unsupported."""
     try:
@@ -217,7 +236,7 @@ class OutputTransaction:
         if not self.committed:
             # a failed run: keep the old folder, drop the partial one (a kill leaves it to the
             # next run, which removes it)
-            shutil.rmtree(self.path, ignore_errors=True)
+            _remove(self.path)
         self._unlock()
 
     def _lock(self) -> None:
@@ -272,7 +291,7 @@ class OutputTransaction:
         """Remove the temporary/old folders of killed runs (the lock is held); returns them."""
         gone = self.leftovers()
         for p in gone:
-            shutil.rmtree(p, ignore_errors=True)
+            _remove(p)
         return gone
 
     # -- products --------------------------------------------------------------------------
@@ -304,7 +323,7 @@ class OutputTransaction:
             os.rename(self.path, self.target)
             self.path = old
         # self.path now holds the old set (or nothing)
-        shutil.rmtree(self.path, ignore_errors=True)
+        _remove(self.path)
         self.path = self.target
         self.committed = True
         self.clean()
