@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,8 +47,9 @@ from xgamma.fitting.fold import npred, with_fit_range
 from xgamma.io.store import open_store
 from xgamma.io.yaml import read_models, write_models
 from xgamma.io.zarr import open_zarr, to_zarr
-from xgamma.models import BackgroundModel, Models
+from xgamma.models import BackgroundModel, GenericModel, Models
 from xgamma.reduction.background import ring_background
+from xgamma.reduction.checks import check_memory, check_observation
 from xgamma.reduction.many import SkippedObservation, reduce_many, skipped_from_error
 from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
 from xgamma.reduction.stacking import stack
@@ -115,18 +117,7 @@ class Analysis:
         """Open the data store and select observations (ids, file, cone, time, required IRFs)."""
 
         oc = self.config.observations
-        store = open_store(self.config.datastore_path())
-        ids: list[int] = list(oc.obs_ids)
-        if oc.obs_file:
-            ids += _read_obs_file(oc.obs_file)
-        sel = store.select(obs_ids=ids) if ids else store
-        cone = oc.obs_cone
-        if cone.lon is not None and cone.lat is not None and cone.radius is not None:
-            sel = sel.select(cone=(_deg(cone.lon), _deg(cone.lat), _deg(cone.radius), cone.frame or "icrs"))
-        if oc.obs_time.start is not None or oc.obs_time.stop is not None:
-            sel = sel.select(time=(oc.obs_time.start, oc.obs_time.stop))
-        if len(sel.obs_ids) == 0:
-            raise ConfigError("observations: the selection (obs_ids, obs_file, obs_cone, obs_time) is empty")
+        sel = self._select()
         required = oc.required_irf
         self.observations = sel.observations(required_irf=required if required != "all-optional" else None)
         if not self.observations:
@@ -137,7 +128,7 @@ class Analysis:
                 livetime += float(o.livetime)  # reads the EVENTS header: a broken file shows here
             except Exception as exc:
                 if self.config.observations.on_error != "skip":
-                    raise ReductionError(f"observation {o.obs_id}: {_first_line(exc)}") from exc
+                    raise ReductionError(_about(o.obs_id, exc)) from exc
                 self._skip(skipped_from_error(o, exc))
         if not self.observations:
             raise ReductionError("observations: every selected observation failed to read "
@@ -145,6 +136,107 @@ class Analysis:
         log.info("selected %d observations (%.2f h livetime): %s", len(self.observations),
                  livetime / 3600, [o.obs_id for o in self.observations])
         return self.observations
+
+    def _select(self) -> Any:
+        """The selected part of the data store (index files only); named errors for ids that
+        are not in the store and for an empty selection."""
+        oc = self.config.observations
+        path = self.config.datastore_path()
+        store = open_store(path)
+        if len(store.obs_ids) == 0:
+            raise ConfigError(f"observations.datastore: the data store {path} lists no observations")
+        sel = store
+        for key, ids in (("obs_ids", list(oc.obs_ids)),
+                         ("obs_file", _read_obs_file(oc.obs_file) if oc.obs_file else [])):
+            if not ids:
+                continue
+            have = set(store.obs_ids)
+            missing = [i for i in ids if i not in have]
+            if missing:
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise ConfigError(f"observations.{key}: {missing[:5]}{more} not in the data store "
+                                  f"{path} ({len(have)} observations)")
+            sel = sel.select(obs_ids=ids)
+        cone = oc.obs_cone
+        if cone.lon is not None and cone.lat is not None and cone.radius is not None:
+            sel = sel.select(cone=(_deg(cone.lon), _deg(cone.lat), _deg(cone.radius), cone.frame or "icrs"))
+        elif any(v is not None for v in (cone.lon, cone.lat, cone.radius)):
+            raise ConfigError("observations.obs_cone: give lon, lat and radius together")
+        if oc.obs_time.start is not None or oc.obs_time.stop is not None:
+            if oc.obs_time.start is None or oc.obs_time.stop is None:
+                raise ConfigError("observations.obs_time: give start and stop together")
+            sel = sel.select(time=(oc.obs_time.start, oc.obs_time.stop))
+        if len(sel.obs_ids) == 0:
+            raise ConfigError("observations: the selection (obs_ids, obs_file, obs_cone, obs_time) is empty")
+        return sel
+
+    def validate(self, models: Any = None) -> list[str]:
+        """Every check that reads no events and no IRFs, made by :meth:`run` first and by
+        ``xgamma check``: map sizes against ``datasets.max_memory``, the data store and the
+        selection (unknown ids, empty selection), the regions and background method, the
+        models file and the sources named by ``flux_points`` and ``light_curve``.
+
+        ``models`` (a file path, as for :meth:`run`) replaces ``general.models_file``.
+        Returns the selected observation ids; raises :class:`~xgamma.config.ConfigError`
+        naming the key.
+        """
+        cfg = self.config
+        check_memory(cfg)
+        d = cfg.datasets
+        if d.type == "1d":
+            on = d.on_region
+            if on.lon is None or on.lat is None or on.radius is None:
+                raise ConfigError("datasets.on_region: a 1d analysis needs lon, lat and radius")
+            if d.background.method not in (None, "reflected"):
+                raise ConfigError(f"datasets.background.method: a 1d analysis supports 'reflected', "
+                                  f"got {d.background.method!r}")
+        else:
+            self._center()
+            if d.background.method == "reflected":
+                raise ConfigError("datasets.background.method: 'reflected' needs datasets.type: 1d")
+        exc = d.background.exclusion
+        if exc and not Path(os.path.expandvars(exc)).expanduser().is_file():
+            try:
+                sky.region_from_string(exc)
+            except Exception as err:  # noqa: BLE001 - re-raised with the key path
+                raise ConfigError(f"datasets.background.exclusion: expected a region string such as "
+                                  f"'icrs;circle(83.63,22.01,0.3)' or a FITS mask file, got {exc!r} "
+                                  f"({_first_line(err)})") from None
+        fr = cfg.fit.fit_range
+        ea = d.geom.axes.energy
+        if fr.min is not None and fr.max is not None and fr.min >= fr.max:
+            raise ConfigError(f"fit.fit_range: min ({fr.min}) must be below max ({fr.max})")
+        if (fr.max is not None and ea.min is not None and fr.max <= ea.min) or (
+                fr.min is not None and ea.max is not None and fr.min >= ea.max):
+            raise ConfigError(f"fit.fit_range: [{fr.min}, {fr.max}] does not overlap the energy axis "
+                              f"datasets.geom.axes.energy [{ea.min}, {ea.max}]")
+        mf = models if isinstance(models, str | os.PathLike) else cfg.general.models_file
+        if mf is not None:
+            path = Path(os.path.expandvars(str(mf))).expanduser()
+            key = "--models" if mf is models else "general.models_file"
+            if not path.is_file():
+                raise ConfigError(f"{key}: file not found: {path}")
+            try:
+                text = yaml.safe_load(path.read_text())
+                if isinstance(text, Mapping) and not isinstance(text.get("components", []), list):
+                    raise ConfigError("components: expected a list of model components")
+                with warnings.catch_warnings():
+                    if cfg.datasets.type == "3d":  # a 3D fit evaluates every spatial model
+                        warnings.simplefilter("error", UserWarning)
+                    models = read_models(path)
+            except Exception as err:  # noqa: BLE001 - re-raised naming the key and the file
+                raise ConfigError(f"{key}: {path}: {_model_error(err)}") from None
+            for comp in models:
+                for part in ("spectral", "spatial", "temporal")[:1 if cfg.datasets.type == "1d" else 3]:
+                    sub = getattr(comp, part, None)
+                    if isinstance(sub, GenericModel):
+                        raise ConfigError(f"{key}: {path}: component {getattr(comp, 'name', '?')!r}: "
+                                          f"unknown {part} model type {getattr(sub, 'type', '?')!r}")
+            if "flux_points" in cfg.model_fields_set:
+                _need_source(models, cfg.flux_points.source, "flux_points.source")
+            if cfg.light_curve.time_intervals.start is not None:
+                _need_source(models, cfg.light_curve.source, "light_curve.source")
+        return [int(i) if isinstance(i, np.integer) else i for i in self._select().obs_ids]
 
     # ------------------------------------------------------------------ datasets
     def _energy_axes(self) -> tuple[xr.DataArray, xr.DataArray]:
@@ -234,12 +326,14 @@ class Analysis:
         out = []
         for obs in _progress(self.observations, "reduce 1d"):
             try:
+                for warning in check_observation(obs):
+                    log.warning("%s", warning)
                 out.append(reduce_spectrum(obs, geom, name=f"obs_{obs.obs_id}", **kwargs))
             except Exception as exc:
                 if isinstance(exc, ConfigError):
                     raise
                 if self.config.observations.on_error != "skip":
-                    raise ReductionError(f"observation {obs.obs_id}: {_first_line(exc)}") from exc
+                    raise ReductionError(_about(obs.obs_id, exc)) from exc
                 self._skip(skipped_from_error(obs, exc))
         if not out:
             raise ReductionError("every observation failed; see the skipped observations above")
@@ -400,6 +494,7 @@ class Analysis:
         not reduced again; ``checkpoint(self)`` is called right after a reduction (the command
         line stores the datasets there, so that a killed run can resume from them).
         """
+        self.validate(models)
         self.get_observations()
         if not self.datasets:
             self.get_datasets()
@@ -547,6 +642,18 @@ def _need_source(models: Any, name: str, key: str) -> None:
     if name not in names:
         raise ConfigError(f"{key}: no model component {name!r} in the models; have "
                           f"{[n for n in names if n and not str(n).endswith('-bkg')]}")
+
+
+def _model_error(err: BaseException) -> str:
+    if isinstance(err, KeyError):
+        return f"a model component lacks the key {err.args[0]!r}"
+    msg = _first_line(err)
+    return msg.split(": ", 1)[1] if msg.startswith("/") and ": " in msg else msg
+
+
+def _about(oid: Any, exc: BaseException) -> str:
+    msg = _first_line(exc)
+    return msg if msg.startswith(f"observation {oid}") else f"observation {oid}: {msg}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -50,16 +50,26 @@ def _info() -> int:
     return 0
 
 
-def _check(path: str) -> int:
+def _check(path: str, models: str | None = None) -> int:
 
     try:
         cfg = AnalysisConfig.read(path)
         store = cfg.datastore_path()
-    except ConfigError as exc:
-        print(f"xgamma: error: {path}: {exc}", file=sys.stderr)
+        ids = Analysis(cfg).validate(models)
+    except Exception as exc:  # noqa: BLE001 - the command line reports every failure in one line
+        print(f"xgamma: error: {path}: {_one_line(exc)}", file=sys.stderr)
         return 1
-    print(f"{path}: valid ({cfg.datasets.type} analysis, data store {store})")
+    print(f"{path}: valid ({cfg.datasets.type} analysis, {len(ids)} observation(s) selected in "
+          f"data store {store})")
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    msg = text.splitlines()[0] if text else ""
+    if not isinstance(exc, XgammaError | OSError):
+        msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return msg
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -172,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("config", help="print the default analysis configuration with comments")
     p_check = sub.add_parser("check", help="validate a configuration file without running it")
     p_check.add_argument("config", help="YAML configuration file")
+    p_check.add_argument("--models", help="model YAML file to check with it")
     p_run = sub.add_parser("run", help="run the analysis of a configuration file")
     p_run.add_argument("config", help="YAML configuration file (Gammapy AnalysisConfig keys accepted)")
     p_run.add_argument("--models", help="model YAML file (Gammapy format accepted)")
@@ -193,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(AnalysisConfig().to_yaml(comments=True))
         return 0
     if args.command == "check":
-        return _check(args.config)
+        return _check(args.config, args.models)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import astropy.units as u
+import numpy as np
 import yaml
 from astropy.time import Time
 from pydantic import (
@@ -75,6 +76,8 @@ def _quantity_validator(physical_type: str, example: str):
             raise ValueError(f"expected {what} like '{example}', got {v!r}")
         if not q.isscalar:
             raise ValueError(f"expected a single {physical_type} like '{example}', got {v!r}")
+        if not np.isfinite(q.value):
+            raise ValueError(f"expected a finite {physical_type} like '{example}', got {v!r}")
         return q
 
     return parse
@@ -292,7 +295,7 @@ class DatasetsConfig(_Base):
     def _memory(cls, v: str) -> str:
         try:
             q = u.Quantity(v)
-            ok = q.unit.physical_type == "information" and q.isscalar and q.value > 0
+            ok = q.unit.is_equivalent(u.byte) and q.isscalar and bool(q.value > 0)
         except (TypeError, ValueError):
             ok = False
         if not ok:

@@ -32,6 +32,7 @@ import xarray as xr
 
 from xgamma.compute import compute
 from xgamma.errors import ReductionError, XgammaError
+from xgamma.reduction.checks import check_observation
 from xgamma.reduction.driver import reduce
 from xgamma.reduction.observation import obs_id
 from xgamma.reduction.stacking import concat_obs, stack_obs, stack_pair
@@ -106,6 +107,8 @@ def _reduce_task(obs: Any, geom: Any, kwargs: dict[str, Any],
 
     obs = _detached(obs)
     try:
+        for warning in check_observation(obs):
+            log.warning("%s", warning)
         g = geom(obs) if callable(geom) else geom
         ds = reduce(obs, g, **kwargs)
         return postprocess(ds) if postprocess is not None else ds
