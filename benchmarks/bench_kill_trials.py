@@ -136,7 +136,7 @@ def main() -> None:
             if p.poll() is not None and not ends[k]:
                 ends[k] = time.perf_counter() - t
         time.sleep(0.05)
-    for k, p in enumerate(procs):
+    for k in range(len(procs)):
         ends[k] = ends[k] or time.perf_counter() - t
     errs = [p.stderr.read().strip() if p.stderr else "" for p in procs]
     codes = [p.returncode for p in procs]

@@ -51,8 +51,8 @@ def test_skip_one_of_twenty_is_identical_to_a_clean_run(caplog, twenty):
     xr.testing.assert_identical(got, clean)
     assert "skipped observation 107 (file run_107.fits.gz, HDU EVENTS)" in caplog.text
     # stacked: the same pairwise tree over the 19
-    st = reduce_many(bad, GEOM, on_error="skip", stack=True, products=["counts"])
-    st_clean = reduce_many(obs[:7] + obs[8:], GEOM, stack=True, products=["counts"])
+    st = reduce_many(bad, GEOM, on_error="skip", stack=True, **KW)
+    st_clean = reduce_many(obs[:7] + obs[8:], GEOM, stack=True, **KW)
     assert [s["obs_id"] for s in st.attrs.pop("skipped")] == [107]
     xr.testing.assert_identical(st, st_clean)
     np.testing.assert_allclose(float(st["counts"].sum()), float(clean["counts"].sum()))

@@ -179,7 +179,7 @@ def test_kill_trials(tmp_path):
     full = time.perf_counter() - t0
     outcomes = []
     current = "A"
-    for i in range(10):
+    for _ in range(10):
         new = "B" if current == "A" else "A"
         pid = _fork(_write_set, out, new, 0.01)
         time.sleep(rng.uniform(0, 1.2 * full))

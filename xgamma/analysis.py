@@ -170,7 +170,7 @@ class Analysis:
             raise ConfigError("observations: the selection (obs_ids, obs_file, obs_cone, obs_time) is empty")
         return sel
 
-    def validate(self, models: Any = None) -> list[str]:
+    def validate(self, models: Any = None) -> list[Any]:
         """Every check that reads no events and no IRFs, made by :meth:`run` first and by
         ``xgamma check``: map sizes against ``datasets.max_memory``, the data store and the
         selection (unknown ids, empty selection), the regions and background method, the
