@@ -17,7 +17,7 @@ Examples
 ...     check_memory(cfg)
 ... except Exception as err:
 ...     print(str(err)[:60])
-datasets.geom.wcs.binsize: the counts map would need 18.6 Ti
+datasets.geom.wcs.binsize: the exposure map would need 298.0
 """
 
 from __future__ import annotations
