@@ -84,6 +84,8 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir")
+    ap.add_argument("--late", action="store_true",
+                    help="draw the kill moments in [0.75 T, 1.1 T] (the writing phase)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="xgamma-kill-"))
@@ -101,10 +103,10 @@ def main() -> None:
     texts["B"] = (out / "config.yaml").read_text()
     print(f"unkilled run: {full:.1f} s")
     current = "B"
-    counts = {"old": 0, "new": 0, "incomplete": 0, "failed": 0}
+    counts = {"old": 0, "new": 0, "incomplete": 0, "failed": 0, "leftover": 0}
     for i in range(args.trials):
         new = "A" if current == "B" else "B"
-        delay = rng.uniform(0, 1.1 * full)
+        delay = rng.uniform(0.75 * full if args.late else 0.0, 1.1 * full)
         proc = subprocess.Popen(_cmd(cfgs[new], out), env=_env(), stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
@@ -113,19 +115,23 @@ def main() -> None:
             state = check(out, texts)
             kind = ("incomplete" if state == "incomplete" else "new" if state.endswith(new) else "old")
             counts[kind] += 1
+            left = [folder_state(p) for p in work.iterdir() if p.name.startswith(".out.xgamma-tmp")]
+            counts["leftover"] += len(left)
+            kind += f" ({len(left)} leftover: {', '.join(left)})" if left else ""
             subprocess.run(_cmd(cfgs[new], out), env=_env(), check=True)
             assert check(out, texts, allow_marker=False) == f"set {new}"
             left = [p.name for p in work.iterdir() if p.name.startswith(".out.")]
             assert not left, left
             assert not (out / MARKER).exists()
             current = new
-            print(f"trial {i + 1:2d}: kill after {delay:5.1f} s -> {kind:10s} rerun: set {new}, "
+            print(f"trial {i + 1:2d}: kill after {delay:5.1f} s -> {kind:10s}; rerun: set {new}, "
                   "no leftovers")
         except AssertionError as exc:
             counts["failed"] += 1
             print(f"trial {i + 1:2d}: kill after {delay:5.1f} s -> FAILED: {exc}")
     print(f"{args.trials} trials: {counts['old']} old set, {counts['new']} new set, "
-          f"{counts['incomplete']} marked .incomplete, {counts['failed']} failed")
+          f"{counts['incomplete']} marked .incomplete, {counts['failed']} failed; "
+          f"{counts['leftover']} sibling folders left by the kills, all removed by the reruns")
     # two concurrent runs, started together: one takes the lock, the other fails at once
     t = time.perf_counter()
     procs = [subprocess.Popen(_cmd(cfgs[k], out), env=_env(), stderr=subprocess.PIPE, text=True)

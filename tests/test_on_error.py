@@ -26,6 +26,8 @@ class _Truncated:
         self._obs = obs
 
     def __getattr__(self, name):
+        if name.startswith("__") or name == "_obs":  # pickling (distributed workers)
+            raise AttributeError(name)
         if name == "events":
             raise XgammaIOError("corrupt or truncated gzip stream", path=f"run_{self._obs.obs_id}.fits.gz",
                                 hdu="EVENTS")
@@ -153,3 +155,35 @@ def test_cli_skip_and_raise(tmp_path, broken_store, hess_path, capsys):
     assert err.count("\n") == 1
     assert err.startswith("xgamma: error: observation 23526: ") and "obs_id_023526.fits.gz" in err
     assert not (tmp_path / "raise").exists()
+
+
+def _die_once(marker: str):
+    """A postprocess that kills its worker process the first time it runs (a lost worker)."""
+    import os
+
+    def post(ds):
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+        return int(ds["counts"].sum())
+    return post
+
+
+def test_lost_worker_is_retried_and_skip_still_applies(tmp_path, twenty):
+    """On a ``distributed`` cluster a worker killed mid-task is replaced and its task rerun;
+    the broken observation is still skipped and reported."""
+    distributed = pytest.importorskip("distributed")
+    obs = twenty[:4]
+    bad = [obs[0], _Truncated(obs[1]), obs[2], obs[3]]
+    expected = [int(reduce_many([o], GEOM, **KW)["counts"].sum()) for o in (obs[0], obs[2], obs[3])]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster):
+            out = reduce_many(bad, GEOM, on_error="skip", postprocess=_die_once(str(tmp_path / "died")),
+                              **KW)
+    assert (tmp_path / "died").exists()
+    assert isinstance(out[1], SkippedObservation) and out[1].obs_id == 101
+    assert [out[0], out[2], out[3]] == expected
