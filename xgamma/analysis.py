@@ -517,7 +517,7 @@ class Analysis:
     # ------------------------------------------------------------------ outputs
     def write_datasets(self, path: str | os.PathLike[str]) -> list[str]:
         """Write the reduced datasets as one zarr group each under ``path``; returns their
-        names in order (see :func:`read_datasets`)."""
+        names in order (see :meth:`read_datasets`)."""
         names = []
         for i, ds in enumerate(self.datasets):
             names.append(str(ds.attrs.get("name", i)))

@@ -133,9 +133,15 @@ def _reduction_key(cfg: AnalysisConfig) -> str:
     d = cfg.to_dict()
     obs = dict(d["observations"])
     try:
-        obs["datastore"] = str(cfg.datastore_path())
+        store = cfg.datastore_path()
+        obs["datastore"] = str(store)
+        # the index files and the obs_file: a changed store or id list is another reduction
+        obs["indexes"] = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                                for p in store.glob("*index*.fits*"))
     except ConfigError:
         pass
+    if cfg.observations.obs_file and Path(cfg.observations.obs_file).is_file():
+        obs["obs_file_text"] = Path(cfg.observations.obs_file).read_text()
     text = json.dumps([__version__, obs, d["datasets"], d["fit"]], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
