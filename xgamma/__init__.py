@@ -55,7 +55,7 @@ from xgamma.reduction.background import fov_background, ring_background
 from xgamma.reduction.binning import bin_events
 from xgamma.reduction.driver import reduce
 from xgamma.reduction.hawc import reduce_hawc, reduce_hawc_event_types
-from xgamma.reduction.many import reduce_many
+from xgamma.reduction.many import SkippedObservation, reduce_many
 from xgamma.reduction.reflected import find_reflected_regions
 from xgamma.reduction.safe_mask import make_safe_mask
 from xgamma.reduction.slices import reduce_spectra
@@ -138,7 +138,7 @@ __all__ = [
     # reduction
     "reduction", "background", "binning", "events", "reflected", "safe_mask", "spectrum",
     "fov_background", "ring_background", "bin_events", "reduce", "reduce_many",
-    "find_reflected_regions", "make_safe_mask", "reduce_spectrum", "spectrum_info",
+    "find_reflected_regions", "make_safe_mask", "SkippedObservation", "reduce_spectrum", "spectrum_info",
     "stack_spectra", "stack", "reduce_spectra", "TimeSlice", "event_datetimes",
     # fitting
     "fitting", "fold", "fold_map", "FitResult", "confidence", "fit", "stat_contour",

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ import yaml
 from xgamma import sky
 from xgamma.axes import edges, energy_axis
 from xgamma.config import AnalysisConfig, ConfigError
-from xgamma.errors import XgammaError
+from xgamma.errors import ReductionError, XgammaError, XgammaIOError
 from xgamma.estimators.core import plot_light_curve, plot_sed
 from xgamma.estimators.excess_map import excess_map
 from xgamma.estimators.flux_points import flux_points
@@ -45,10 +46,11 @@ from xgamma.fitting.fitter import fit, fit_summary
 from xgamma.fitting.fold import npred, with_fit_range
 from xgamma.io.store import open_store
 from xgamma.io.yaml import read_models, write_models
-from xgamma.io.zarr import to_zarr
-from xgamma.models import BackgroundModel, Models
+from xgamma.io.zarr import open_zarr, to_zarr
+from xgamma.models import BackgroundModel, GenericModel, Models
 from xgamma.reduction.background import ring_background
-from xgamma.reduction.many import reduce_many
+from xgamma.reduction.checks import check_memory, check_observation
+from xgamma.reduction.many import SkippedObservation, reduce_many, skipped_from_error
 from xgamma.reduction.slices import reduce_spectra
 from xgamma.reduction.spectrum import spectrum_info, stack_spectra
 from xgamma.reduction.stacking import stack
@@ -113,6 +115,8 @@ class Analysis:
         self._reduce_kwargs: dict[str, Any] = {}
         #: steps that failed in :meth:`run` (step name -> one-line message)
         self.step_errors: dict[str, str] = {}
+        #: Observations left out by ``observations.on_error: skip`` (obs id, file, HDU, reason).
+        self.skipped: list[SkippedObservation] = []
         _setup_logging(self.config)
 
     # ------------------------------------------------------------------ observations
@@ -120,26 +124,24 @@ class Analysis:
         """Open the data store and select observations (ids, file, cone, time, required IRFs)."""
 
         oc = self.config.observations
-        store = open_store(self.config.datastore_path())
-        ids: list[int] = list(oc.obs_ids)
-        if oc.obs_file:
-            ids += _read_obs_file(oc.obs_file)
-        sel = store.select(obs_ids=ids) if ids else store
-        cone = oc.obs_cone
-        if cone.lon is not None and cone.lat is not None and cone.radius is not None:
-            sel = sel.select(cone=(_deg(cone.lon), _deg(cone.lat), _deg(cone.radius), cone.frame or "icrs"))
-        intervals = oc.obs_time.intervals()
-        if intervals:
-            # the established tool's select_time: one time slice per (interval, run)
-            sel = sel.select(time=intervals)
-        if len(sel.obs_ids) == 0:
-            raise ConfigError("observations: the selection (obs_ids, obs_file, obs_cone, obs_time) is empty")
+        sel = self._select()
         required = oc.required_irf
         self.observations = sel.observations(required_irf=required if required != "all-optional" else None)
+        intervals = oc.obs_time.intervals()
         if not self.observations:
             what = f"{required}" if not intervals else f"{required} and GTIs inside obs_time"
-            raise ConfigError(f"observations: no selected observation has {what}")
-        livetime = sum(float(o.livetime) for o in self.observations)
+            raise ConfigError(f"observations.required_irf: no selected observation has {what}")
+        livetime = 0.0
+        for o in list(self.observations):
+            try:
+                livetime += float(o.livetime)  # reads the EVENTS header: a broken file shows here
+            except Exception as exc:
+                if self.config.observations.on_error != "skip":
+                    raise ReductionError(_about(o.obs_id, exc)) from exc
+                self._skip(skipped_from_error(o, exc))
+        if not self.observations:
+            raise ReductionError("observations: every selected observation failed to read "
+                                 "(see the skipped observations above)")
         ids = sorted({o.obs_id for o in self.observations})
         if intervals:
             log.info("selected %d time slices of %d observations in %d obs_time intervals (%.2f h livetime): %s",
@@ -148,6 +150,107 @@ class Analysis:
             log.info("selected %d observations (%.2f h livetime): %s", len(self.observations),
                      livetime / 3600, ids)
         return self.observations
+
+    def _select(self) -> Any:
+        """The selected part of the data store (index files only); named errors for ids that
+        are not in the store and for an empty selection."""
+        oc = self.config.observations
+        path = self.config.datastore_path()
+        store = open_store(path)
+        if len(store.obs_ids) == 0:
+            raise ConfigError(f"observations.datastore: the data store {path} lists no observations")
+        sel = store
+        for key, ids in (("obs_ids", list(oc.obs_ids)),
+                         ("obs_file", _read_obs_file(oc.obs_file) if oc.obs_file else [])):
+            if not ids:
+                continue
+            have = set(store.obs_ids)
+            missing = [i for i in ids if i not in have]
+            if missing:
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise ConfigError(f"observations.{key}: {missing[:5]}{more} not in the data store "
+                                  f"{path} ({len(have)} observations)")
+            sel = sel.select(obs_ids=ids)
+        cone = oc.obs_cone
+        if cone.lon is not None and cone.lat is not None and cone.radius is not None:
+            sel = sel.select(cone=(_deg(cone.lon), _deg(cone.lat), _deg(cone.radius), cone.frame or "icrs"))
+        elif any(v is not None for v in (cone.lon, cone.lat, cone.radius)):
+            raise ConfigError("observations.obs_cone: give lon, lat and radius together")
+        intervals = oc.obs_time.intervals()
+        if intervals:
+            # the established tool's select_time: one time slice per (interval, run)
+            sel = sel.select(time=intervals)
+        if len(sel.obs_ids) == 0:
+            raise ConfigError("observations: the selection (obs_ids, obs_file, obs_cone, obs_time) is empty")
+        return sel
+
+    def validate(self, models: Any = None) -> list[Any]:
+        """Every check that reads no events and no IRFs, made by :meth:`run` first and by
+        ``xgamma check``: map sizes against ``datasets.max_memory``, the data store and the
+        selection (unknown ids, empty selection), the regions and background method, the
+        models file and the sources named by ``flux_points`` and ``light_curve``.
+
+        ``models`` (a file path, as for :meth:`run`) replaces ``general.models_file``.
+        Returns the selected observation ids; raises :class:`~xgamma.config.ConfigError`
+        naming the key.
+        """
+        cfg = self.config
+        check_memory(cfg)
+        d = cfg.datasets
+        if d.type == "1d":
+            on = d.on_region
+            if on.lon is None or on.lat is None or on.radius is None:
+                raise ConfigError("datasets.on_region: a 1d analysis needs lon, lat and radius")
+            if d.background.method not in (None, "reflected"):
+                raise ConfigError(f"datasets.background.method: a 1d analysis supports 'reflected', "
+                                  f"got {d.background.method!r}")
+        else:
+            self._center()
+            if d.background.method == "reflected":
+                raise ConfigError("datasets.background.method: 'reflected' needs datasets.type: 1d")
+        exc = d.background.exclusion
+        if exc and not Path(os.path.expandvars(exc)).expanduser().is_file():
+            try:
+                sky.region_from_string(exc)
+            except Exception as err:  # noqa: BLE001 - re-raised with the key path
+                raise ConfigError(f"datasets.background.exclusion: expected a region string such as "
+                                  f"'icrs;circle(83.63,22.01,0.3)' or a FITS mask file, got {exc!r} "
+                                  f"({_first_line(err)})") from None
+        fr = cfg.fit.fit_range
+        ea = d.geom.axes.energy
+        if fr.min is not None and fr.max is not None and fr.min >= fr.max:
+            raise ConfigError(f"fit.fit_range: min ({fr.min}) must be below max ({fr.max})")
+        if (fr.max is not None and ea.min is not None and fr.max <= ea.min) or (
+                fr.min is not None and ea.max is not None and fr.min >= ea.max):
+            raise ConfigError(f"fit.fit_range: [{fr.min}, {fr.max}] does not overlap the energy axis "
+                              f"datasets.geom.axes.energy [{ea.min}, {ea.max}]")
+        mf = models if isinstance(models, str | os.PathLike) else cfg.general.models_file
+        if mf is not None:
+            path = Path(os.path.expandvars(str(mf))).expanduser()
+            key = "--models" if mf is models else "general.models_file"
+            if not path.is_file():
+                raise ConfigError(f"{key}: file not found: {path}")
+            try:
+                text = yaml.safe_load(path.read_text())
+                if isinstance(text, Mapping) and not isinstance(text.get("components", []), list):
+                    raise ConfigError("components: expected a list of model components")
+                with warnings.catch_warnings():
+                    if cfg.datasets.type == "3d":  # a 3D fit evaluates every spatial model
+                        warnings.simplefilter("error", UserWarning)
+                    models = read_models(path)
+            except Exception as err:  # noqa: BLE001 - re-raised naming the key and the file
+                raise ConfigError(f"{key}: {path}: {_model_error(err)}") from None
+            for comp in models:
+                for part in ("spectral", "spatial", "temporal")[:1 if cfg.datasets.type == "1d" else 3]:
+                    sub = getattr(comp, part, None)
+                    if isinstance(sub, GenericModel):
+                        raise ConfigError(f"{key}: {path}: component {getattr(comp, 'name', '?')!r}: "
+                                          f"unknown {part} model type {getattr(sub, 'type', '?')!r}")
+            if "flux_points" in cfg.model_fields_set:
+                _need_source(models, cfg.flux_points.source, "flux_points.source")
+            if cfg.light_curve.time_intervals.start is not None:
+                _need_source(models, cfg.light_curve.source, "light_curve.source")
+        return [int(i) if isinstance(i, np.integer) else i for i in self._select().obs_ids]
 
     # ------------------------------------------------------------------ datasets
     def _energy_axes(self) -> tuple[xr.DataArray, xr.DataArray]:
@@ -234,8 +337,40 @@ class Analysis:
                       exclusion_mask=exclusion, safe_mask=list(d.safe_mask.methods),
                       safe_mask_params=dict(d.safe_mask.parameters), **params)
         self._geom, self._reduce_kwargs = geom, kwargs
-        # each run reduced and searched for OFF regions once, whatever the number of its slices
-        out = reduce_spectra(self.observations, geom, names=_dataset_names(self.observations), **kwargs)
+        ok = []
+        for obs in self.observations:
+            try:
+                for warning in check_observation(obs):
+                    log.warning("%s", warning)
+                ok.append(obs)
+            except Exception as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                if self.config.observations.on_error != "skip":
+                    raise ReductionError(_about(obs.obs_id, exc)) from exc
+                self._skip(skipped_from_error(obs, exc))
+        names = _dataset_names(ok)
+        out = []
+        try:
+            # each run reduced and searched for OFF regions once, whatever the number of its slices
+            out = reduce_spectra(ok, geom, names=names, **kwargs)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            if self.config.observations.on_error != "skip":
+                oid = getattr(exc, "obs_id", None)
+                raise ReductionError(_about(oid, exc) if oid is not None else _first_line(exc)) from exc
+            # isolate the failing runs: one reduction per run, its slices together
+            for oid in dict.fromkeys(o.obs_id for o in ok):
+                part = [(o, n) for o, n in zip(ok, names, strict=True) if o.obs_id == oid]
+                try:
+                    out += reduce_spectra([o for o, _ in part], geom, names=[n for _, n in part], **kwargs)
+                except ConfigError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - reported as skipped
+                    self._skip(skipped_from_error(part[0][0], err))
+        if not out:
+            raise ReductionError("every observation failed; see the skipped observations above")
         if d.stack:
             # livetime/ontime of the stack: only observations with a safe bin contribute (one
             # without OFF region, or outside the field of view, has mask_safe all False)
@@ -277,7 +412,10 @@ class Analysis:
                       background_method=background_method, exclusion_mask=exclusion,
                       offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf))
         self._geom, self._reduce_kwargs = geom, kwargs
-        out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO), **kwargs)
+        out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO),
+                          on_error=self.config.observations.on_error, **kwargs)
+        for sk in out.attrs.pop("skipped", []):
+            self._skip(SkippedObservation(**sk), logged=True)
         datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if d.stack:
             datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]
@@ -287,6 +425,13 @@ class Analysis:
             datasets = [ring_background(ds, r_in=r_in, width=width, exclusion_mask=exclusion)
                         for ds in datasets]
         return datasets
+
+    def _skip(self, sk: SkippedObservation, logged: bool = False) -> None:
+        self.skipped.append(sk)
+        self.observations = [o for o in self.observations if o.obs_id != sk.obs_id]
+        if not logged:
+            log.warning("skipped observation %s (file %s, HDU %s): %s", sk.obs_id, sk.file,
+                        sk.hdu, sk.reason)
 
     # ------------------------------------------------------------------ models and fit
     def set_models(self, models: Any) -> Any:
@@ -339,6 +484,7 @@ class Analysis:
         fp = self.config.flux_points
         if self.models is None:
             raise ConfigError("flux_points: fit models first (set_models / run_fit)")
+        _need_source(self.models, fp.source, "flux_points.source")
         e = energy_axis(_tev(fp.energy.min), _tev(fp.energy.max), fp.energy.nbins)
         self.flux_points = flux_points(self.datasets, self.models, source=fp.source,
                                        energy_edges=edges(e))
@@ -367,6 +513,7 @@ class Analysis:
         lc = self.config.light_curve
         if self.models is None:
             raise ConfigError("light_curve: set models first (set_models / run_fit)")
+        _need_source(self.models, lc.source, "light_curve.source")
         if self._geom is None:
             self.get_datasets()
         e = energy_axis(_tev(lc.energy_edges.min), _tev(lc.energy_edges.max), lc.energy_edges.nbins)
@@ -382,7 +529,8 @@ class Analysis:
         return self.light_curve
 
     # ------------------------------------------------------------------ all steps
-    def run(self, models: Any = None, steps: Any = None) -> Analysis:
+    def run(self, models: Any = None, steps: Any = None,
+            checkpoint: Callable[[Analysis], Any] | None = None) -> Analysis:
         """Run every configured step: observations, datasets, fit (if models), flux points,
         light curve, excess map.
 
@@ -392,10 +540,18 @@ class Analysis:
         a message, and a step that fails is logged and recorded in :attr:`step_errors` while the
         others still run; :meth:`write` writes every product computed and then raises
         :class:`AnalysisStepError` naming the failed steps.
+
+        Datasets already present (reduced earlier, or reused by ``xgamma run --resume``) are
+        not reduced again; ``checkpoint(self)`` is called right after a reduction (the command
+        line stores the datasets there, so that a killed run can resume from them).
         """
         self.step_errors = {}
+        self.validate(models)
         self.get_observations()
-        self.get_datasets()
+        if not self.datasets:
+            self.get_datasets()
+            if checkpoint is not None:
+                checkpoint(self)
         models = models or self.config.general.models_file
         fitted = False
         if models is None:
@@ -438,8 +594,36 @@ class Analysis:
         return self._step(name, func)
 
     # ------------------------------------------------------------------ outputs
-    def write(self, outdir: str | os.PathLike[str], plots: bool = True) -> list[Path]:
-        """Write every product that exists into ``outdir`` (created), atomically per file.
+    def write_datasets(self, path: str | os.PathLike[str]) -> list[str]:
+        """Write the reduced datasets as one zarr group each under ``path``; returns their
+        names in order (see :meth:`read_datasets`)."""
+        names = []
+        for i, ds in enumerate(self.datasets):
+            names.append(str(ds.attrs.get("name", i)))
+            to_zarr(ds, Path(path) / names[-1])
+        return names
+
+    @staticmethod
+    def read_datasets(path: str | os.PathLike[str], names: list[str] | None = None) -> list[xr.Dataset]:
+        """Read (into memory) datasets written by :meth:`write_datasets`, in the order of
+        ``names`` (default: sorted folder names)."""
+        folder = Path(path)
+        if names is None:
+            names = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        out = []
+        for name in names:
+            if not (folder / name).is_dir():
+                raise XgammaIOError("dataset missing", path=folder / name)
+            ds = open_zarr(folder / name)
+            if not isinstance(ds, xr.Dataset):
+                raise XgammaIOError("not a dataset", path=folder / name)
+            out.append(ds.load())
+        return out
+
+    def write(self, outdir: str | os.PathLike[str], plots: bool = True,
+              skip: tuple[str, ...] = ()) -> list[Path]:
+        """Write every product that exists into ``outdir`` (created), atomically per file;
+        products named in ``skip`` (e.g. ``"datasets.zarr"`` already written) are left alone.
 
         A product that fails to write does not stop the others. Raises
         :class:`AnalysisStepError` at the end when a step of :meth:`run` or a write failed.
@@ -450,6 +634,8 @@ class Analysis:
         failed: dict[str, str] = {}
 
         def put(name: str, writer: Callable[[Path], Any]) -> None:
+            if name in skip:
+                return
             try:
                 with _atomic(out / name) as tmp:
                     writer(tmp)
@@ -464,16 +650,15 @@ class Analysis:
         if self.models is not None:
 
             put("models.yaml", lambda p: write_models(self.models, p, write_covariance_file=False))
+        skipped = [sk.as_dict() for sk in self.skipped]
         if self.fit_result is not None:
-            put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(fit_summary(self.fit_result),
-                                                                         sort_keys=False)))
+            summary = {**fit_summary(self.fit_result), "skipped_observations": skipped}
+            put("fit_result.yaml", lambda p: p.write_text(yaml.safe_dump(summary, sort_keys=False)))
+        if self.config.observations.on_error == "skip" or skipped:
+            put("skipped.yaml", lambda p: p.write_text(yaml.safe_dump(
+                {"skipped_observations": skipped}, sort_keys=False)))
         if self.datasets and self.config.output.datasets == "zarr":
-
-            def write_ds(p: Path) -> None:
-                for i, ds in enumerate(self.datasets):
-                    to_zarr(ds, p / str(ds.attrs.get("name", i)))
-
-            put("datasets.zarr", write_ds)
+            put("datasets.zarr", self.write_datasets)
         if self.flux_points is not None:
 
             fp = self.flux_points
@@ -556,6 +741,33 @@ def _dataset_names(observations: list[Any]) -> list[str]:
         seen[o.obs_id] = k + 1
         names.append(f"obs_{o.obs_id}_{k}")
     return names
+
+
+def _need_source(models: Any, name: str, key: str) -> None:
+    names = [getattr(c, "name", None) for c in models]
+    if name not in names:
+        raise ConfigError(f"{key}: no model component {name!r} in the models; have "
+                          f"{[n for n in names if n and not str(n).endswith('-bkg')]}")
+
+
+def _model_error(err: BaseException) -> str:
+    if isinstance(err, KeyError):
+        return f"a model component lacks the key {err.args[0]!r}"
+    msg = _first_line(err)
+    return msg.split(": ", 1)[1] if msg.startswith("/") and ": " in msg else msg
+
+
+def _about(oid: Any, exc: BaseException) -> str:
+    msg = _first_line(exc)
+    return msg if msg.startswith(f"observation {oid}") else f"observation {oid}: {msg}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else ""
+    if not isinstance(exc, XgammaError | OSError):
+        msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return msg
 
 
 def _read_obs_file(path: str) -> list[int]:

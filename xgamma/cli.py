@@ -11,18 +11,23 @@ xgamma ...
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from xgamma._paths import data_dir
-from xgamma.analysis import Analysis
+from xgamma.analysis import Analysis, AnalysisStepError
 from xgamma.config import AnalysisConfig, ConfigError
 from xgamma.download import download
 from xgamma.errors import XgammaError
+from xgamma.io.transaction import OutputTransaction
 from xgamma.simulation.run import simulate_from_config
 from xgamma.version import __version__
 
@@ -49,16 +54,26 @@ def _info() -> int:
     return 0
 
 
-def _check(path: str) -> int:
+def _check(path: str, models: str | None = None) -> int:
 
     try:
         cfg = AnalysisConfig.read(path)
         store = cfg.datastore_path()
-    except ConfigError as exc:
-        print(f"xgamma: error: {path}: {exc}", file=sys.stderr)
+        ids = Analysis(cfg).validate(models)
+    except Exception as exc:  # noqa: BLE001 - the command line reports every failure in one line
+        print(f"xgamma: error: {path}: {_one_line(exc)}", file=sys.stderr)
         return 1
-    print(f"{path}: valid ({cfg.datasets.type} analysis, data store {store})")
+    print(f"{path}: valid ({cfg.datasets.type} analysis, {len(ids)} observation(s) selected in "
+          f"data store {store})")
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    msg = text.splitlines()[0] if text else ""
+    if not isinstance(exc, XgammaError | OSError):
+        msg = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return msg
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -75,11 +90,41 @@ def _run(args: argparse.Namespace) -> int:
         if args.models is not None and not Path(args.models).is_file():
             raise ConfigError(f"--models: file not found: {args.models}")
         out = Path(args.out or cfg.general.outdir)
-        with _scheduler(args.scheduler or cfg.dask.scheduler, cfg.dask.n_workers,
-                        cfg.dask.threads_per_worker):
+        with OutputTransaction(out, key=_reduction_key(cfg)) as tx, \
+                _scheduler(args.scheduler or cfg.dask.scheduler, cfg.dask.n_workers,
+                           cfg.dask.threads_per_worker):
+            analysis = Analysis(cfg)
+            if args.resume:
+                reused = tx.resume_datasets(
+                    lambda p, meta: Analysis.read_datasets(p, meta.get("datasets")))
+                if reused:
+                    analysis.datasets = reused
+                    logging.getLogger("xgamma.analysis").info(
+                        "resume: reusing %d verified reduced dataset(s)", len(reused))
+            tx.clean()
 
-            analysis = Analysis(cfg).run(models=args.models)
-            analysis.write(out)
+            def checkpoint(a: Analysis) -> None:
+                if cfg.output.datasets == "zarr":
+                    tx.meta["datasets"] = a.write_datasets(tx.path / "datasets.zarr")
+                    tx.record("datasets.zarr")
+
+            analysis.run(models=args.models, checkpoint=checkpoint)
+            skip = ("datasets.zarr",) if (tx.path / "datasets.zarr").is_dir() else ()
+            if analysis.datasets and not skip and cfg.output.datasets == "zarr":
+                checkpoint(analysis)  # reused datasets: copied into the new set
+                skip = ("datasets.zarr",)
+            try:
+                analysis.write(tx.path, skip=skip)
+                failed = None
+            except AnalysisStepError as exc:
+                # every product that was computed is written: the new set goes in, with the
+                # failed steps listed beside them, and the run still exits non-zero
+                failed = exc
+                (tx.path / "failed_steps.yaml").write_text(
+                    yaml.safe_dump({"failed_steps": dict(analysis.step_errors)}, sort_keys=False))
+            tx.commit()
+            if failed is not None:
+                raise failed
     except Exception as exc:  # noqa: BLE001 - the command line reports every failure in one line
         if args.verbose:
             import traceback
@@ -121,6 +166,25 @@ def _download(args: argparse.Namespace) -> int:
         return 1
     print(f"data in {dest}/ (set XGAMMA_DATA={dest})")
     return 0
+
+
+def _reduction_key(cfg: AnalysisConfig) -> str:
+    """A hash of everything that decides the reduced datasets (``--resume`` reuses only
+    datasets with the same key)."""
+    d = cfg.to_dict()
+    obs = dict(d["observations"])
+    try:
+        store = cfg.datastore_path()
+        obs["datastore"] = str(store)
+        # the index files and the obs_file: a changed store or id list is another reduction
+        obs["indexes"] = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                                for p in store.glob("*index*.fits*"))
+    except ConfigError:
+        pass
+    if cfg.observations.obs_file and Path(cfg.observations.obs_file).is_file():
+        obs["obs_file_text"] = Path(cfg.observations.obs_file).read_text()
+    text = json.dumps([__version__, obs, d["datasets"], d["fit"]], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _print_result(analysis: Any, out: Path) -> None:
@@ -165,10 +229,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("config", help="print the default analysis configuration with comments")
     p_check = sub.add_parser("check", help="validate a configuration file without running it")
     p_check.add_argument("config", help="YAML configuration file")
+    p_check.add_argument("--models", help="model YAML file to check with it")
     p_run = sub.add_parser("run", help="run the analysis of a configuration file")
     p_run.add_argument("config", help="YAML configuration file (Gammapy AnalysisConfig keys accepted)")
     p_run.add_argument("--models", help="model YAML file (Gammapy format accepted)")
     p_run.add_argument("--out", help="output folder (default: general.outdir of the config)")
+    p_run.add_argument("--resume", action="store_true",
+                       help="reuse the verified reduced datasets of the last run into --out (same "
+                            "observations and reduction settings; checksums checked)")
     p_run.add_argument("--scheduler", help="dask.distributed scheduler address (default: threads)")
     verbosity = p_run.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true", help="only errors")
@@ -195,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(AnalysisConfig().to_yaml(comments=True))
         return 0
     if args.command == "check":
-        return _check(args.config)
+        return _check(args.config, args.models)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
     return 2  # pragma: no cover
 

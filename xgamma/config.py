@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import astropy.units as u
+import numpy as np
 import yaml
 from astropy.time import Time
 from pydantic import (
@@ -75,6 +76,8 @@ def _quantity_validator(physical_type: str, example: str):
             raise ValueError(f"expected {what} like '{example}', got {v!r}")
         if not q.isscalar:
             raise ValueError(f"expected a single {physical_type} like '{example}', got {v!r}")
+        if not np.isfinite(q.value):
+            raise ValueError(f"expected a finite {physical_type} like '{example}', got {v!r}")
         return q
 
     return parse
@@ -264,6 +267,9 @@ class ObservationsConfig(_Base):
     required_irf: list[Literal["aeff", "edisp", "psf", "bkg", "rad_max"]] | Literal[
         "full-enclosure", "point-like", "all-optional"
     ] = ["aeff", "edisp", "psf", "bkg"]
+    on_error: Literal["raise", "skip"] = Field(
+        "raise", description="an observation that fails to read or reduce stops the run (raise) "
+                             "or is left out and listed in skipped.yaml (skip)")
 
 
 class EnergyAxisConfig(_Base):
@@ -342,6 +348,25 @@ class DatasetsConfig(_Base):
     safe_mask: SafeMaskConfig = SafeMaskConfig()
     on_region: ConeConfig = ConeConfig()
     containment_correction: bool = True
+    max_memory: str = Field(
+        "8 GiB", description="xgamma: refuse a reduction whose largest map would need more "
+                             "memory than this (checked before any data is read)")
+
+    @field_validator("max_memory")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        try:
+            q = u.Quantity(v)
+            ok = q.unit.is_equivalent(u.byte) and q.isscalar and bool(q.value > 0)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"expected a positive memory size like '8 GiB' or '500 MB', got {v!r}")
+        return str(v)
+
+    def max_memory_bytes(self) -> float:
+        """``max_memory`` in bytes."""
+        return float(u.Quantity(self.max_memory).to_value(u.byte))
 
 
 class FitRangeConfig(_Base):

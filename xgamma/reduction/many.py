@@ -22,19 +22,24 @@ Examples
 from __future__ import annotations
 
 import copy
+import logging
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import xarray as xr
 
 from xgamma.compute import compute
-from xgamma.errors import ReductionError
+from xgamma.errors import ReductionError, XgammaError
+from xgamma.reduction.checks import check_observation
 from xgamma.reduction.driver import reduce
 from xgamma.reduction.observation import obs_id
 from xgamma.reduction.stacking import concat_obs, stack_obs, stack_pair
 
-__all__ = ["reduce_many"]
+__all__ = ["reduce_many", "SkippedObservation", "skipped_from_error"]
+
+log = logging.getLogger("xgamma.reduction")
 
 
 def _detached(obs: Any) -> Any:
@@ -45,15 +50,71 @@ def _detached(obs: Any) -> Any:
     return obs
 
 
+@dataclass(frozen=True)
+class SkippedObservation:
+    """An observation left out by ``on_error="skip"``: its id, the file and HDU named by the
+    error (None when the error names none) and the one-line reason.
+
+    Examples
+    --------
+    >>> SkippedObservation(7, "run7.fits", "EVENTS", "truncated").as_dict()["obs_id"]
+    7
+    """
+
+    obs_id: Any
+    file: str | None
+    hdu: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain types (YAML/JSON-ready)."""
+        oid = self.obs_id.item() if hasattr(self.obs_id, "item") else self.obs_id
+        return {"obs_id": oid, "file": self.file, "hdu": self.hdu, "reason": self.reason}
+
+
+def skipped_from_error(obs: Any, exc: BaseException) -> SkippedObservation:
+    """The :class:`SkippedObservation` of ``obs`` failing with ``exc`` (the file and HDU of the
+    first error in the chain that names them).
+
+    Examples
+    --------
+    >>> from xgamma.errors import XgammaIOError
+    >>> from xgamma import testing
+    >>> err = XgammaIOError("truncated", path="a.fits", hdu="EVENTS")
+    >>> skipped_from_error(testing.make_observation(obs_id=3, n_events=10), err).file
+    'a.fits'
+    """
+    file = hdu = None
+    e: BaseException | None = exc
+    seen = 0
+    while e is not None and seen < 10:
+        path = getattr(e, "path", None)
+        if path is not None and file is None:
+            file = str(path)
+            h = getattr(e, "hdu", None)
+            hdu = None if h is None else str(h)
+        e = e.__cause__ or e.__context__
+        seen += 1
+    text = str(exc).strip().splitlines()
+    reason = text[0] if text else type(exc).__name__
+    if not isinstance(exc, XgammaError):
+        reason = f"{type(exc).__name__}: {reason}"
+    return SkippedObservation(obs_id(obs), file, hdu, reason)
+
+
 def _reduce_task(obs: Any, geom: Any, kwargs: dict[str, Any],
-                 postprocess: Callable[[xr.Dataset], Any] | None) -> Any:
+                 postprocess: Callable[[xr.Dataset], Any] | None, on_error: str = "raise") -> Any:
 
     obs = _detached(obs)
     try:
+        for warning in check_observation(obs):
+            log.warning("%s", warning)
         g = geom(obs) if callable(geom) else geom
         ds = reduce(obs, g, **kwargs)
         return postprocess(ds) if postprocess is not None else ds
     except Exception as exc:
+        if on_error == "skip":
+            return skipped_from_error(obs, exc)
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         raise ReductionError(f"observation {obs_id(obs)} failed: {type(exc).__name__}: {exc}\n"
                              f"--- original traceback ---\n{tb}") from exc
@@ -66,6 +127,7 @@ def reduce_many(
     stack: bool = False,
     progress: bool = False,
     postprocess: Callable[[xr.Dataset], Any] | None = None,
+    on_error: str = "raise",
     **kwargs: Any,
 ) -> Any:
     """Reduce many observations in parallel, one dask task per observation.
@@ -87,6 +149,13 @@ def reduce_many(
     postprocess : callable, optional
         Applied to each reduced dataset inside its task (e.g. write it to disk or summarise
         it); only its result travels back.
+    on_error : {"raise", "skip"}
+        ``"raise"``: the first failing observation stops the reduction (a
+        :class:`~xgamma.errors.ReductionError` naming it). ``"skip"``: a failing observation
+        is left out with a warning on the ``xgamma.reduction`` logger and the rest completes;
+        the :class:`SkippedObservation` records (obs id, file, HDU, reason) are in
+        ``attrs["skipped"]`` of the result (as dicts) or, for a list result, in place of the
+        failed entries. All observations failing raises.
 
     Notes
     -----
@@ -121,12 +190,16 @@ def reduce_many(
 
     obs_list = list(observations)
     if not obs_list:
-        raise ValueError("no observations to reduce")
+        raise ReductionError("no observations to reduce")
+    if on_error not in ("raise", "skip"):
+        raise ReductionError(f"on_error: expected 'raise' or 'skip', got {on_error!r}")
     if stack and (postprocess is not None or callable(geom)):
         raise ValueError("stack=True needs one geometry and no postprocess")
     task = dask.delayed(_reduce_task, pure=True)
-    tasks = [task(o, geom, kwargs, postprocess, dask_key_name=f"reduce-{obs_id(o)}-{i}")
+    tasks = [task(o, geom, kwargs, postprocess, on_error, dask_key_name=f"reduce-{obs_id(o)}-{i}")
              for i, o in enumerate(obs_list)]
+    if on_error == "skip":
+        return _reduce_skipping(tasks, stack, progress, postprocess is not None or callable(geom))
     if stack:
         level = tasks
         pair = dask.delayed(stack_pair, pure=True)
@@ -141,3 +214,31 @@ def reduce_many(
     if postprocess is not None or callable(geom):
         return results
     return concat_obs(results)
+
+
+def _reduce_skipping(tasks: list[Any], stack: bool, progress: bool, as_list: bool) -> Any:
+    """Compute the per-observation tasks, log and set aside the skipped ones, then combine."""
+    results = compute(tasks, progress, "reduce")
+    skipped = [r for r in results if isinstance(r, SkippedObservation)]
+    for sk in skipped:
+        log.warning("skipped observation %s (file %s, HDU %s): %s", sk.obs_id, sk.file, sk.hdu,
+                    sk.reason)
+    if as_list:
+        return results
+    good = [r for r in results if not isinstance(r, SkippedObservation)]
+    if not good:
+        raise ReductionError(f"every observation failed; first: observation {skipped[0].obs_id}: "
+                             f"{skipped[0].reason}")
+    if stack:
+        level = good  # the pairwise tree of reduce_many(stack=True): same sums, same order
+        while len(level) > 1:
+            nxt = [stack_pair(level[k], level[k + 1]) for k in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level = nxt
+        out = level[0]
+        out = out if "obs" not in out.dims else stack_obs(out, "stacked")
+    else:
+        out = concat_obs(good)
+    out.attrs["skipped"] = [sk.as_dict() for sk in skipped]
+    return out
