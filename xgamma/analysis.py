@@ -33,7 +33,7 @@ import xarray as xr
 import yaml
 
 from xgamma import sky
-from xgamma.axes import edges, energy_axis
+from xgamma.axes import energy_axis
 from xgamma.config import AnalysisConfig, ConfigError
 from xgamma.estimators.core import plot_light_curve, plot_sed
 from xgamma.estimators.excess_map import excess_map
@@ -314,9 +314,11 @@ class Analysis:
         fp = self.config.flux_points
         if self.models is None:
             raise ConfigError("flux_points: fit models first (set_models / run_fit)")
-        e = energy_axis(_tev(fp.energy.min), _tev(fp.energy.max), fp.energy.nbins)
+        fp_edges = fp.energy.edges_tev()
+        if fp_edges is None:
+            raise ConfigError("flux_points.energy: set min, max and nbins")
         self.flux_points = flux_points(self.datasets, self.models, source=fp.source,
-                                       energy_edges=edges(e))
+                                       energy_edges=fp_edges)
         log.info("flux points: %d bins for %s", self.flux_points.sizes.get("energy", 0), fp.source)
         return self.flux_points
 
@@ -326,10 +328,9 @@ class Analysis:
         if self.config.datasets.type != "3d":
             raise ConfigError("excess_map: needs datasets.type: 3d")
         em = self.config.excess_map
-        e = energy_axis(_tev(em.energy_edges.min), _tev(em.energy_edges.max), em.energy_edges.nbins)
         radius = _deg(em.correlation_radius)
         self.excess_map = excess_map(self.datasets[0], correlation_radius=0.1 if radius is None else radius,
-                                     energy_edges=edges(e))
+                                     energy_edges=em.energy_edges.edges_tev())
         log.info("excess map: max significance %.1f",
                  float(np.nanmax(self.excess_map["sqrt_ts"].values)))
         return self.excess_map
@@ -344,12 +345,15 @@ class Analysis:
             raise ConfigError("light_curve: set models first (set_models / run_fit)")
         if self._geom is None:
             self.get_datasets()
-        e = energy_axis(_tev(lc.energy_edges.min), _tev(lc.energy_edges.max), lc.energy_edges.nbins)
+        ax = self.config.datasets.geom.axes.energy
+        lc_edges = lc.energy_edges.edges_tev()
+        if lc_edges is None:  # Gammapy's null energy_edges: one band over the dataset's range
+            lc_edges = np.array([_tev(ax.min), _tev(ax.max)])
         ti = lc.time_intervals
         intervals: Any = "observation"
         if ti.start is not None and ti.stop is not None:
             intervals = [(a.tt.mjd, b.tt.mjd) for a, b in zip(ti.start, ti.stop, strict=True)]
-        self.light_curve = light_curve(self.observations, self.models, lc.source, edges(e),
+        self.light_curve = light_curve(self.observations, self.models, lc.source, lc_edges,
                                        geom=self._geom, time_intervals=intervals,
                                        reduce_kwargs=self._reduce_kwargs,
                                        progress=log.isEnabledFor(logging.INFO))
