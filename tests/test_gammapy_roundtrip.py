@@ -3,6 +3,7 @@ in xgamma, and what xgamma writes in those formats has the same columns, shapes 
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 import pytest
 import yaml
@@ -123,3 +124,118 @@ def test_sed_per_dataset_columns_sum(tmp_path, ref):
     t.write(tmp_path / "two.ecsv")
     np.testing.assert_allclose(read_sed(tmp_path / "two.ecsv").npred.values, np.asarray(
         Table.read(ref / "crab_flux_points_likelihood.ecsv")["npred"])[:, 0])
+
+
+# ------------------------------------------------------------------------------------ 1D datasets
+
+def test_spectrum_fits_reads_and_fits_like_gammapy(ref):
+    import xgamma as xg
+    from xgamma.io.spectrum_fits import read_datasets
+
+    (ds,) = read_datasets(ref / "crab_1d_datasets.yaml")
+    assert ds.attrs["name"] == "stacked" and ds.attrs["obs_id"] == [23523, 23526, 23559, 23592]
+    assert ds.attrs["region"] == "icrs;circle(83.63,22.01,0.11)"
+    assert ds.sizes == {"energy": 15, "energy_true": 30}
+    assert int(ds.counts.where(ds.mask_safe).sum()) == 389
+    assert ds.exposure.attrs["units"] == "cm2 s"
+    # Gammapy's fit of the same file (crab_models_fitted.yaml): index 2.5996 +- 0.0871
+    gp = xg.read_models(ref / "crab_models_fitted.yaml")
+    start = xg.read_models(ref / "crab_models_fitted.yaml")
+    res = xg.fit(ds, start)
+    got = res.result["value"].to_series()
+    for p in ("Crab.spectral.index", "Crab.spectral.amplitude"):
+        want = float(gp.covariance.sel(param=p, param_=p)) ** 0.5
+        assert abs(got[p] - _param(gp, p)) < 0.05 * want, p
+        np.testing.assert_allclose(float(res.result["error"].sel(param=p)), want, rtol=0.02)
+
+
+def _param(models, full):
+    from xgamma.io.yaml import models_to_dict
+
+    name, part, par = full.split(".")
+    comp = next(c for c in models_to_dict(models)["components"] if c["name"] == name)
+    return next(x["value"] for x in comp[part]["parameters"] if x["name"] == par)
+
+
+def test_spectrum_fits_hdu_by_hdu(ref, tmp_path):
+    from xgamma.io.spectrum_fits import read_spectrum_fits, write_spectrum_fits
+
+    src = ref / "pha_obsstacked.fits"
+    ds = read_spectrum_fits(src)
+    out = write_spectrum_fits(ds, tmp_path / "pha_obsstacked.fits")
+    with fits.open(src) as a, fits.open(out) as b:
+        assert [h.name for h in b] == [h.name for h in a]
+        for ha, hb in zip(a[1:], b[1:], strict=True):
+            ta, tb = Table.read(ha), Table.read(hb)
+            assert tb.colnames == ta.colnames, ha.name
+            for c in ta.colnames:
+                assert tb[c].shape == ta[c].shape, (ha.name, c)
+                assert (tb[c].unit or "") == (ta[c].unit or ""), (ha.name, c)
+                if ta[c].dtype.kind in "fi":
+                    np.testing.assert_allclose(np.asarray(tb[c], float), np.asarray(ta[c], float),
+                                               rtol=1e-6, err_msg=f"{ha.name}.{c}")
+                elif c not in ("TELESCOP", "OBS_MODE"):
+                    np.testing.assert_array_equal(tb[c], ta[c], err_msg=f"{ha.name}.{c}")
+            for k in ("AXCOLS1", "INTERP1", "AXCOLS2", "MJDREFI", "CTYPE1", "CRVAL1", "CDELT2"):
+                assert hb.header.get(k) == ha.header.get(k), (ha.name, k)
+        assert b[0].header["NAME"] == "stacked"
+    back = read_spectrum_fits(out)
+    xr_ds = back.drop_attrs() if hasattr(back, "drop_attrs") else back
+    assert xr_ds.equals(ds.drop_attrs() if hasattr(ds, "drop_attrs") else ds)
+    assert back.attrs == ds.attrs
+
+
+def test_datasets_yaml_round_trip(ref, tmp_path):
+    from xgamma.io.spectrum_fits import read_datasets, write_datasets
+
+    (ds,) = read_datasets(ref / "crab_1d_datasets.yaml")
+    p = write_datasets([ds], tmp_path / "datasets.yaml")
+    theirs = yaml.safe_load((ref / "crab_1d_datasets.yaml").read_text())["datasets"]
+    assert yaml.safe_load(p.read_text())["datasets"] == theirs
+    (back,) = read_datasets(p)
+    assert back.equals(ds)
+
+
+def test_spectrum_fits_bad_inputs(tmp_path, ref):
+    from xgamma.errors import XgammaIOError
+    from xgamma.io.spectrum_fits import read_datasets, read_spectrum_fits
+
+    with pytest.raises(XgammaIOError, match="file not found"):
+        read_spectrum_fits(tmp_path / "nope.fits")
+    with pytest.raises(XgammaIOError, match="no COUNTS region table"):
+        read_spectrum_fits(ref / "crab_flux_points_likelihood.fits")
+    (tmp_path / "d.yaml").write_text("datasets: [{name: a}]")
+    with pytest.raises(XgammaIOError, match=r"datasets\[0\]: no filename"):
+        read_datasets(tmp_path / "d.yaml")
+
+
+# ------------------------------------------------------------------------------------ models
+
+def test_models_with_covariance_round_trip(ref, tmp_path):
+    import xgamma as xg
+
+    m = xg.read_models(ref / "crab_models_fitted.yaml")
+    cov = m.covariance
+    assert cov.sizes["param"] == 5
+    np.testing.assert_allclose(float(cov.sel(param="Crab.spectral.index", param_="Crab.spectral.index")),
+                               0.0075868051927183225)
+    out = xg.write_models(m, tmp_path / "crab_models_fitted.yaml")
+    mine, theirs = yaml.safe_load(out.read_text()), yaml.safe_load((ref / "crab_models_fitted.yaml").read_text())
+    assert mine["covariance"] == theirs["covariance"]
+    assert [c["name"] for c in mine["components"]] == ["Crab"]
+    for part in ("spectral", "spatial"):
+        a, b = mine["components"][0][part], theirs["components"][0][part]
+        assert a["type"] == b["type"]
+        pa = {p["name"]: p for p in a["parameters"]}
+        for p in b["parameters"]:
+            assert pa[p["name"]]["value"] == pytest.approx(p["value"]), p["name"]
+            assert u.Unit(pa[p["name"]].get("unit", "")) == u.Unit(p.get("unit", "")), p["name"]
+            # the established tool leaves out defaults (``reference`` is frozen unless stated)
+            assert pa[p["name"]].get("frozen", False) == p.get("frozen", p["name"] == "reference"), p["name"]
+            if "error" in p:
+                assert pa[p["name"]]["error"] == pytest.approx(p["error"]), p["name"]
+    ta = (tmp_path / "crab_models_fitted_covariance.dat").read_text().splitlines()
+    tb = (ref / "crab_models_fitted_covariance.dat").read_text().splitlines()
+    assert [r.split("|")[1].strip() for r in ta] == [r.split("|")[1].strip() for r in tb]
+    back = xg.read_models(out)
+    np.testing.assert_allclose(back.covariance.values, cov.values, rtol=1e-12)

@@ -134,11 +134,11 @@ def sed_table(result: xr.Dataset, sed_type: str = "likelihood", format: str = "a
     data = result if sed_type == "likelihood" else to_sed_type(result, sed_type)
     if sed_type != "likelihood":  # what to_sed_type leaves out, in the established tool's columns
         sens = result.get("norm_sensitivity")
-        extra = {k: result[k] for k in ("stat", "stat_null") if k in result}
+        more = {k: result[k] for k in ("stat", "stat_null") if k in result}
         if sens is not None:
-            extra[f"{sed_type}_sensitivity"] = (sens * result[f"ref_{sed_type}"]).assign_attrs(
+            more[f"{sed_type}_sensitivity"] = (sens * result[f"ref_{sed_type}"]).assign_attrs(
                 units=_SED_UNITS[sed_type])
-        data = data.assign(extra)
+        data = data.assign(more)
     names = [v for v in _gammapy_columns(sed_type) if v in data and v not in ("stat_scan", "norm_scan")]
     # xgamma's own variables after the established tool's (it ignores columns it does not know)
     names += [str(v) for v in data.data_vars if v not in names and v not in _NOT_WRITTEN
