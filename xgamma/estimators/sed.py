@@ -5,8 +5,11 @@ A flux-point table has one row per energy bin: ``e_ref``, ``e_min``, ``e_max`` [
 ``ts``, ``sqrt_ts``, ``npred``, ``npred_excess``, ``counts``, ``stat``, ``stat_null``, ``is_ul``,
 ``success``, ``ref_dnde``, ``ref_flux``, ``ref_eflux``, ``ref_e2dnde`` and the array columns
 ``norm_scan``/``stat_scan``; for ``dnde``/``e2dnde``/``flux``/``eflux`` tables the columns
-``<type>``, ``<type>_err``, ``_errp``, ``_errn``, ``_ul`` (with units), ``ts``, ``sqrt_ts``,
-``is_ul``. A light-curve table has one row per time bin with ``time_min``/``time_max`` [MJD]
+``<type>``, ``<type>_err``, ``_errp``, ``_errn``, ``_ul``, ``_sensitivity`` (with units; energy
+fluxes in erg as the established tool writes them), ``ts``, ``sqrt_ts``, ``npred``, ``npred_excess``,
+``stat``, ``stat_null``, ``is_ul``, ``counts``, ``success``. Columns come in the established tool's
+order; ``npred``, ``npred_excess`` and ``counts`` are 2D (bin x dataset, one dataset column) as it
+writes them, and are summed over datasets on reading. A light-curve table has one row per time bin with ``time_min``/``time_max`` [MJD]
 and the same quantities as vector columns over the energy bins (``e_min``/``e_max`` too).
 
 Meta: ``SED_TYPE``, ``UL_CONF`` (confidence of the upper
@@ -104,8 +107,8 @@ def sed_table(result: xr.Dataset, sed_type: str = "likelihood", format: str = "a
     >>> from xgamma.models import spectral_model
     >>> r = estimator_result({"norm": [2.0]}, xg.energy_axis(1, 100, 1), spectral_model("pl", index=2))
     >>> t = sed_table(r, "e2dnde")
-    >>> t.meta["SED_TYPE"], round(float(t["e2dnde"][0]) * 1e12, 6), str(t["e2dnde"].unit)
-    ('e2dnde', 2.0, 'TeV / (s cm2)')
+    >>> t.meta["SED_TYPE"], round(float(t["e2dnde"].to_value("TeV cm-2 s-1")[0]) * 1e12, 6), str(t["e2dnde"].unit)
+    ('e2dnde', 2.0, 'erg / (s cm2)')
     """
     from astropy.table import Table
 

@@ -35,7 +35,7 @@ Examples
 >>> from xgamma.fitting.fold import example_dataset
 >>> ds = example_dataset(livetime=3600.0)
 >>> p = os.path.join(tempfile.mkdtemp(), "pha_obs1.fits")
->>> write_spectrum_fits(ds, p)
+>>> _ = write_spectrum_fits(ds, p)
 >>> back = read_spectrum_fits(p)
 >>> bool((back.counts == ds.counts).all()), back.sizes["energy_true"] == ds.sizes["energy_true"]
 (True, True)
