@@ -107,7 +107,7 @@ def sed_table(result: xr.Dataset, sed_type: str = "likelihood", format: str = "a
     >>> from xgamma.models import spectral_model
     >>> r = estimator_result({"norm": [2.0]}, xg.energy_axis(1, 100, 1), spectral_model("pl", index=2))
     >>> t = sed_table(r, "e2dnde")
-    >>> t.meta["SED_TYPE"], round(float(t["e2dnde"].to_value("TeV cm-2 s-1")[0]) * 1e12, 6), str(t["e2dnde"].unit)
+    >>> t.meta["SED_TYPE"], round(float(t["e2dnde"].quantity[0].to_value("TeV cm-2 s-1")) * 1e12, 6), str(t["e2dnde"].unit)
     ('e2dnde', 2.0, 'erg / (s cm2)')
     """
     from astropy.table import Table
