@@ -399,9 +399,8 @@ class Analysis:
                                                                          sort_keys=False)))
         if self.datasets and self.config.output.datasets == "zarr":
 
-            def write_ds(p: Path) -> None:
-                for i, ds in enumerate(self.datasets):
-                    to_zarr(ds, p / str(ds.attrs.get("name", i)))
+            def write_ds(p: Path) -> None:  # one zarr group per dataset under one root group
+                to_zarr({str(ds.attrs.get("name", i)): ds for i, ds in enumerate(self.datasets)}, p)
 
             put("datasets.zarr", write_ds)
         if self.flux_points is not None:

@@ -512,9 +512,11 @@ class AnalysisConfig(_Base):
         return AnalysisConfig.from_dict(_merge(base, upd))
 
     # ------------------------------------------------------------------ helpers
-    def datastore_path(self) -> Path:
+    def datastore_path(self) -> Path | str:
         """The data store folder with ``$VAR`` expanded; ``$GAMMAPY_DATA`` falls back to
-        xgamma's data folder. Raises :class:`ConfigError` when it does not exist."""
+        xgamma's data folder. Raises :class:`ConfigError` when it does not exist. An fsspec URL
+        (``s3://bucket/hess-dl3-dr1``, ``https://...``, ``memory://...``) is returned as given
+        (``$VAR`` expanded): :func:`xgamma.open_store` reads it remotely."""
         raw = self.observations.datastore
         env = dict(os.environ)
         if "XGAMMA_DATA" not in env or "GAMMAPY_DATA" not in env:
@@ -528,7 +530,10 @@ class AnalysisConfig(_Base):
             raise ConfigError(
                 f"observations.datastore: environment variable ${missing[0]} is not set ({raw!r})"
             )
-        path = Path(string.Template(raw).substitute(env)).expanduser()
+        expanded = string.Template(raw).substitute(env)
+        if "://" in expanded and not expanded.startswith("file://"):
+            return expanded
+        path = Path(expanded).expanduser()
         if not path.exists():
             raise ConfigError(f"observations.datastore: no data store at {path}")
         return path
