@@ -304,7 +304,7 @@ class Analysis:
         for name in res.result["param"].values:
             v = float(res.result["value"].sel(param=name))
             err = float(res.result["error"].sel(param=name))
-            log.info("  %-40s %12.5g +- %.3g", name, v, err)
+            log.debug("  %-40s %12.5g +- %.3g", name, v, err)  # the CLI prints them once, with units
         return res
 
     # ------------------------------------------------------------------ estimators
@@ -472,7 +472,7 @@ def _setup_logging(config: AnalysisConfig) -> None:
 
 
 def _progress(items: list[Any], desc: str) -> Any:
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(items, desc=desc, disable=not log.isEnabledFor(logging.INFO) or len(items) < 2)
 

@@ -10,7 +10,7 @@
    ``mask_fit``);
 2. each band image is correlated with a top-hat disk (astropy's ``Tophat2DKernel`` normalised
    to its peak: weight 1 for the pixels whose centre lies within ``correlation_radius`` of the
-   centre pixel's, radius in pixels = radius / mean |CDELT|);
+   centre pixel's, radius in pixels = radius / mean ``|CDELT|``);
 3. per pixel: ``sqrt_ts`` = Cash significance of the correlated counts over the correlated
    background (signed), or Li & Ma (WStat) with ``alpha = background_corr / counts_off_corr``
    for ON/OFF data; ``npred_excess = counts - background``; profile-likelihood errors and
@@ -91,7 +91,7 @@ def default_reference() -> SpectralModelBase:
 
 
 def pixel_scale(obj: Any) -> float:
-    """Mean absolute pixel size [deg] of a WCS map (mean |CDELT|, as Gammapy).
+    """Mean absolute pixel size [deg] of a WCS map (mean ``|CDELT|``, as Gammapy).
 
     Examples
     --------

@@ -7,20 +7,20 @@ FITS file of region maps: for each quantity an HDU ``<NAME>`` (columns ``CHANNEL
 ``ENERGY_TRUE, ENERGY_TRUE_MIN, ENERGY_TRUE_MAX`` for true energy) and a ``<NAME>_REGION`` table
 (the ON region in pixel coordinates of a small TAN WCS in its header). The quantities:
 
-==================  ======================  =========================================
-HDU                 axes                    xgamma variable
-==================  ======================  =========================================
-``COUNTS``          energy                  ``counts``
-``EXPOSURE``        energy_true             ``exposure`` [m2 s on disk, cm2 s in xgamma]
-``BACKGROUND``      energy                  ``background`` (not for ON/OFF)
-``EDISP``           energy, energy_true     ``edisp`` (rows: true energy)
-``EDISP_EXPOSURE``  one energy, energy_true ``edisp_exposure`` (the kernel's stacking weight)
-``MASK_SAFE``       energy                  ``mask_safe``
-``MASK_FIT``        energy                  ``mask_fit``
-``COUNTS_OFF``      energy                  ``counts_off``
-``ACCEPTANCE``      energy                  ``acceptance``
-``ACCEPTANCE_OFF``  energy                  ``acceptance_off``
-==================  ======================  =========================================
+==================  =======================  =================================================
+HDU                 axes                     xgamma variable
+==================  =======================  =================================================
+``COUNTS``          energy                   ``counts``
+``EXPOSURE``        energy_true              ``exposure`` [m2 s on disk, cm2 s in xgamma]
+``BACKGROUND``      energy                   ``background`` (not for ON/OFF)
+``EDISP``           energy, energy_true      ``edisp`` (rows: true energy)
+``EDISP_EXPOSURE``  one energy, energy_true  ``edisp_exposure`` (the kernel's stacking weight)
+``MASK_SAFE``       energy                   ``mask_safe``
+``MASK_FIT``        energy                   ``mask_fit``
+``COUNTS_OFF``      energy                   ``counts_off``
+``ACCEPTANCE``      energy                   ``acceptance``
+``ACCEPTANCE_OFF``  energy                   ``acceptance_off``
+==================  =======================  =================================================
 
 plus ``GTI`` (``START``, ``STOP`` [s] since ``MJDREFI + MJDREFF``) and ``META_TABLE`` (one row,
 vector columns ``TELESCOP``, ``OBS_ID``, ``OBS_MODE``, ``RA_PNT``, ``DEC_PNT``). The file holds no
