@@ -62,7 +62,6 @@ def test_cash_crossings(counts):
 
 def test_known_values_and_dask():
     import dask.array as da
-
     from scipy.optimize import brentq
 
     # n = 100, no background: 2 (mu - n ln mu) - 2 (n - n ln n) = 1, solved independently
