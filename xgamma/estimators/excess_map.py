@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.signal import fftconvolve
 
 from xgamma import sky, stats
 from xgamma.axes import axis_from_edges, edges
@@ -133,6 +132,8 @@ def correlate(images: np.ndarray, kernel: np.ndarray, integer: bool = False) -> 
     """
     a = np.asarray(images, float)
     k = np.asarray(kernel, float)[(None,) * (a.ndim - 2)]
+    from scipy.signal import fftconvolve  # ~1.5 s to import (scipy.stats): loaded on first use
+
     out = fftconvolve(a, k[..., ::-1, ::-1], mode="same", axes=(-2, -1))
     scale = float(np.abs(a).max(initial=0.0)) * float(np.abs(kernel).sum())
     out = np.where(np.abs(out) < 1e-9 * max(scale, 1e-300), 0.0, out)

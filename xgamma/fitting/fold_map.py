@@ -60,7 +60,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.signal import fftconvolve
 
 from xgamma import sky
 from xgamma.axes import edges
@@ -647,6 +646,8 @@ class MapEvaluator:
                     hk = s.h_psf
                     dy, dx = np.mgrid[-hk:hk + 1, -hk:hk + 1].astype(float)
                     s.kernel, s.kernel_pos = _kernel(coef, d.rad, s.jac, dx, dy, s.n_os, s.r_k), (lon, lat)
+                from scipy.signal import fftconvolve  # ~1.5 s to import (scipy.stats): loaded on first use
+
                 cube = fftconvolve(cube, s.kernel, mode="same", axes=(1, 2))
             s.a = np.ascontiguousarray(np.asarray(cube, dtype=float).reshape(n_et, -1))
             s.b = ed
