@@ -132,7 +132,8 @@ def correlate(images: np.ndarray, kernel: np.ndarray, integer: bool = False) -> 
     """
     a = np.asarray(images, float)
     k = np.asarray(kernel, float)[(None,) * (a.ndim - 2)]
-    from scipy.signal import fftconvolve  # scipy.signal costs ~1.5 s at import: first use
+    # scipy.signal costs ~1.5 s at import: loaded on first use
+    from scipy.signal import fftconvolve
 
     out = fftconvolve(a, k[..., ::-1, ::-1], mode="same", axes=(-2, -1))
     scale = float(np.abs(a).max(initial=0.0)) * float(np.abs(kernel).sum())

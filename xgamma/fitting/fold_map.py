@@ -646,7 +646,8 @@ class MapEvaluator:
                     hk = s.h_psf
                     dy, dx = np.mgrid[-hk:hk + 1, -hk:hk + 1].astype(float)
                     s.kernel, s.kernel_pos = _kernel(coef, d.rad, s.jac, dx, dy, s.n_os, s.r_k), (lon, lat)
-                from scipy.signal import fftconvolve  # scipy.signal costs ~1.5 s at import: first use
+                # scipy.signal costs ~1.5 s at import: loaded on first use
+                from scipy.signal import fftconvolve
 
                 cube = fftconvolve(cube, s.kernel, mode="same", axes=(1, 2))
             s.a = np.ascontiguousarray(np.asarray(cube, dtype=float).reshape(n_et, -1))
