@@ -42,6 +42,7 @@ from xgamma.estimators.light_curve import light_curve
 from xgamma.estimators.sed import write_sed
 from xgamma.fitting.fitter import fit
 from xgamma.fitting.fold import npred, with_fit_range
+from xgamma.fitting.plots import plot_significance_map
 from xgamma.io.store import open_store
 from xgamma.io.yaml import read_models, write_models
 from xgamma.io.zarr import to_zarr
@@ -449,7 +450,7 @@ class Analysis:
             files.append(out / "light_curve.png")
         if self.excess_map is not None:
             with _atomic(out / "significance_map.png") as tmp:
-                ax = self.excess_map["sqrt_ts"].xg.plot()
+                ax = plot_significance_map(self.excess_map["sqrt_ts"])  # +-5 sigma, 3/5 sigma contours
                 ax.set_title(f"significance, correlation radius {self.config.excess_map.correlation_radius}")
                 ax.figure.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
                 plt.close(ax.figure)
