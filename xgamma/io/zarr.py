@@ -98,7 +98,15 @@ def cf_encode(ds: xr.Dataset) -> xr.Dataset:
 
 
 def cf_decode(ds: xr.Dataset) -> xr.Dataset:
-    """Undo :func:`cf_encode` (nothing to do for stores written without it)."""
+    """Undo :func:`cf_encode` (nothing to do for stores written without it).
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> ds = xg.energy_axis(1, 10, 3).to_dataset(name="e").drop_vars("e")
+    >>> sorted(cf_decode(cf_encode(ds)).coords)
+    ['energy', 'energy_max', 'energy_min']
+    """
     raw = ds.attrs.get(_CF_KEY)
     if raw is None:
         return ds
