@@ -25,7 +25,12 @@ autodoc_typehints = "none"
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
-suppress_warnings = ["autosummary", "ref.python", "docutils", "autodoc.import_object"]
+# type names in numpydoc "Parameters" sections that exist in more than one module
+napoleon_preprocess_types = True
+napoleon_type_aliases = {
+    "Observation": "~xgamma.reduction.observation.Observation",
+    "path": "~pathlib.Path",
+}
 exclude_patterns = ["_build", "_generated"]
 html_theme = "alabaster"
 html_title = f"xgamma {release}"

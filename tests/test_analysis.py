@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import xarray as xr
 import yaml
 
 import xgamma as xg
@@ -45,6 +46,8 @@ def test_gammapy_config_runs_unchanged(reference, data_path, tmp_path, monkeypat
     assert index.error == pytest.approx(fit["parameters"]["Crab.spectral.index"]["error"])
     # the reduced dataset archive opens back with the reference counts
     back = xg.io.zarr.open_zarr(out / "datasets.zarr" / "stacked")
+    # one zarr group per dataset under one root: xarray's DataTree opens the archive
+    assert list(xr.open_datatree(out / "datasets.zarr", engine="zarr").children) == ["stacked"]
     assert int(back["counts"].where(back["mask_safe"], 0).sum()) == values["stacked"]["counts"]
     # no temporary files are left behind
     assert not [p for p in out.iterdir() if p.name.startswith(".")]

@@ -39,6 +39,12 @@ from xgamma import irf, models  # isort: skip
 from xgamma.io.fermi import read_fermi, read_fermi_cubes
 from xgamma.io.gadf import events_time, read_events, read_gti, read_irf
 from xgamma.io.ogip import read_ogip, write_ogip
+from xgamma.io.spectrum_fits import (
+    read_datasets,
+    read_spectrum_fits,
+    write_datasets,
+    write_spectrum_fits,
+)
 from xgamma.io.store import DataStore, Observation, open_store
 from xgamma.io.timeslice import TimeSlice, event_datetimes
 from xgamma.io.yaml import read_models, write_models
@@ -78,6 +84,7 @@ from xgamma.fitting.fitter import (
 from xgamma.fitting.flux_points_dataset import flux_points_dataset
 from xgamma.fitting.fold import fake, npred, npred_signal
 from xgamma.fitting.fold_map import MapEvaluator, npred_map
+from xgamma.fitting.plots import plot_fit, plot_residuals, plot_significance_map, residuals
 from xgamma.fitting.sampling import corner_plot, sample
 from xgamma.models.dark_matter import dm_profile, jfactor_map
 
@@ -143,7 +150,8 @@ __all__ = [
     # fitting
     "fitting", "fold", "fold_map", "FitResult", "confidence", "fit", "stat_contour",
     "stat_profile", "stat_sum", "stat_surface", "ts", "fake", "npred", "npred_signal",
-    "MapEvaluator", "npred_map", "flux_points_dataset", "read_fermi", "read_fermi_cubes",
+    "MapEvaluator", "npred_map", "plot_fit", "plot_residuals", "plot_significance_map",
+    "residuals", "read_datasets", "read_spectrum_fits", "write_datasets", "write_spectrum_fits", "flux_points_dataset", "read_fermi", "read_fermi_cubes",
     "reduce_hawc", "reduce_hawc_event_types", "sample", "corner_plot", "dm_profile", "jfactor_map",
     # estimators
     "estimators", "asmooth", "excess_map", "find_peaks", "significance_distribution",

@@ -16,6 +16,9 @@ Examples
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
+import sys
 from typing import Any
 
 import numpy as np
@@ -23,7 +26,6 @@ import pandas as pd
 import xarray as xr
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
-from dask.dataframe.extensions import register_dataframe_accessor as _register_dask_accessor
 
 from xgamma import axes, plot, sky
 from xgamma.io import zarr as _zarr
@@ -156,7 +158,6 @@ class XgDatasetAccessor(_XgCommon):
 
 
 @pd.api.extensions.register_dataframe_accessor("xg")
-@_register_dask_accessor("xg")
 class XgDataFrameAccessor:
     """``DataFrame.xg`` on pandas and dask event tables.
 
@@ -194,3 +195,40 @@ class XgDataFrameAccessor:
     def offset(self, ra: Any, dec: Any = None) -> Any:
         """:func:`xgamma.events.offset`."""
         return events.offset(self._obj, ra, dec)
+
+
+# ``.xg`` on dask DataFrames: registered once ``dask.dataframe`` is imported (by the user or by
+# xgamma's readers), so that ``import xgamma`` does not pay dask.dataframe's ~1.8 s.
+def _register_dask_accessor() -> None:
+    from dask.dataframe.extensions import register_dataframe_accessor
+
+    register_dataframe_accessor("xg")(XgDataFrameAccessor)
+
+
+class _AfterDaskDataFrameImport(importlib.abc.MetaPathFinder):
+    """A one-shot import hook: wraps the loader of ``dask.dataframe`` to register the accessor
+    right after the module has run."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "dask.dataframe":
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        loader = None if spec is None else spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _register_dask_accessor()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if "dask.dataframe" in sys.modules:
+    _register_dask_accessor()
+elif not any(isinstance(f, _AfterDaskDataFrameImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AfterDaskDataFrameImport())

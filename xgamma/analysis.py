@@ -34,7 +34,7 @@ import xarray as xr
 import yaml
 
 from xgamma import sky
-from xgamma.axes import edges, energy_axis
+from xgamma.axes import energy_axis
 from xgamma.config import AnalysisConfig, ConfigError
 from xgamma.errors import ReductionError, XgammaError, XgammaIOError
 from xgamma.estimators.core import plot_light_curve, plot_sed
@@ -44,6 +44,7 @@ from xgamma.estimators.light_curve import light_curve
 from xgamma.estimators.sed import write_sed
 from xgamma.fitting.fitter import fit, fit_summary
 from xgamma.fitting.fold import npred, with_fit_range
+from xgamma.fitting.plots import plot_significance_map
 from xgamma.io.store import open_store
 from xgamma.io.yaml import read_models, write_models
 from xgamma.io.zarr import open_zarr, to_zarr
@@ -474,7 +475,7 @@ class Analysis:
         for name in res.result["param"].values:
             v = float(res.result["value"].sel(param=name))
             err = float(res.result["error"].sel(param=name))
-            log.info("  %-40s %12.5g +- %.3g", name, v, err)
+            log.debug("  %-40s %12.5g +- %.3g", name, v, err)  # the CLI prints them once, with units
         return res
 
     # ------------------------------------------------------------------ estimators
@@ -485,9 +486,11 @@ class Analysis:
         if self.models is None:
             raise ConfigError("flux_points: fit models first (set_models / run_fit)")
         _need_source(self.models, fp.source, "flux_points.source")
-        e = energy_axis(_tev(fp.energy.min), _tev(fp.energy.max), fp.energy.nbins)
+        fp_edges = fp.energy.edges_tev()
+        if fp_edges is None:
+            raise ConfigError("flux_points.energy: set min, max and nbins")
         self.flux_points = flux_points(self.datasets, self.models, source=fp.source,
-                                       energy_edges=edges(e))
+                                       energy_edges=fp_edges)
         log.info("flux points: %d bins for %s", self.flux_points.sizes.get("energy", 0), fp.source)
         return self.flux_points
 
@@ -497,10 +500,9 @@ class Analysis:
         if self.config.datasets.type != "3d":
             raise ConfigError("excess_map: needs datasets.type: 3d")
         em = self.config.excess_map
-        e = energy_axis(_tev(em.energy_edges.min), _tev(em.energy_edges.max), em.energy_edges.nbins)
         radius = _deg(em.correlation_radius)
         self.excess_map = excess_map(self.datasets[0], correlation_radius=0.1 if radius is None else radius,
-                                     energy_edges=edges(e))
+                                     energy_edges=em.energy_edges.edges_tev())
         log.info("excess map: max significance %.1f",
                  float(np.nanmax(self.excess_map["sqrt_ts"].values)))
         return self.excess_map
@@ -516,12 +518,15 @@ class Analysis:
         _need_source(self.models, lc.source, "light_curve.source")
         if self._geom is None:
             self.get_datasets()
-        e = energy_axis(_tev(lc.energy_edges.min), _tev(lc.energy_edges.max), lc.energy_edges.nbins)
+        ax = self.config.datasets.geom.axes.energy
+        lc_edges = lc.energy_edges.edges_tev()
+        if lc_edges is None:  # Gammapy's null energy_edges: one band over the dataset's range
+            lc_edges = np.array([_tev(ax.min), _tev(ax.max)])
         ti = lc.time_intervals
         intervals: Any = "observation"
         if ti.start is not None and ti.stop is not None:
             intervals = [(a.tt.mjd, b.tt.mjd) for a, b in zip(ti.start, ti.stop, strict=True)]
-        self.light_curve = light_curve(self.observations, self.models, lc.source, edges(e),
+        self.light_curve = light_curve(self.observations, self.models, lc.source, lc_edges,
                                        geom=self._geom, time_intervals=intervals,
                                        reduce_kwargs=self._reduce_kwargs,
                                        progress=log.isEnabledFor(logging.INFO))
@@ -595,13 +600,12 @@ class Analysis:
 
     # ------------------------------------------------------------------ outputs
     def write_datasets(self, path: str | os.PathLike[str]) -> list[str]:
-        """Write the reduced datasets as one zarr group each under ``path``; returns their
+        """Write the reduced datasets as one zarr group each under one root group at ``path``
+        (``xr.open_datatree(path, engine="zarr")`` and ``xg.open_zarr`` open it); returns their
         names in order (see :meth:`read_datasets`)."""
-        names = []
-        for i, ds in enumerate(self.datasets):
-            names.append(str(ds.attrs.get("name", i)))
-            to_zarr(ds, Path(path) / names[-1])
-        return names
+        named = {str(ds.attrs.get("name", i)): ds for i, ds in enumerate(self.datasets)}
+        to_zarr(named, Path(path))
+        return list(named)
 
     @staticmethod
     def read_datasets(path: str | os.PathLike[str], names: list[str] | None = None) -> list[xr.Dataset]:
@@ -706,7 +710,7 @@ class Analysis:
         if self.excess_map is not None:
             def sig() -> Any:
                 assert self.excess_map is not None
-                ax = self.excess_map["sqrt_ts"].xg.plot()
+                ax = plot_significance_map(self.excess_map["sqrt_ts"])  # +-5 sigma, 3/5 sigma contours
                 ax.set_title(f"significance, correlation radius {self.config.excess_map.correlation_radius}")
                 return ax.figure
             put("significance_map.png", save(sig))

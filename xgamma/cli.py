@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import importlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -177,8 +178,9 @@ def _reduction_key(cfg: AnalysisConfig) -> str:
         store = cfg.datastore_path()
         obs["datastore"] = str(store)
         # the index files and the obs_file: a changed store or id list is another reduction
-        obs["indexes"] = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                                for p in store.glob("*index*.fits*"))
+        if isinstance(store, Path):  # a local store (remote URLs: the path alone)
+            obs["indexes"] = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                                    for p in store.glob("*index*.fits*"))
     except ConfigError:
         pass
     if cfg.observations.obs_file and Path(cfg.observations.obs_file).is_file():
@@ -192,9 +194,10 @@ def _print_result(analysis: Any, out: Path) -> None:
     if res is not None:
         r = res.result
         print(f"fit: {'converged' if res.success else 'FAILED'}, stat = {float(r.attrs['stat_sum']):.3f}")
-        for name in r["param"].values:
+        units = r["unit"].values if "unit" in r.coords else [""] * r.sizes["param"]
+        for name, unit in zip(r["param"].values, units, strict=True):
             print(f"  {name:35s} {float(r['value'].sel(param=name)):12.5g} "
-                  f"+- {float(r['error'].sel(param=name)):.3g}")
+                  f"+- {float(r['error'].sel(param=name)):.3g} {unit}".rstrip())
     print(f"outputs in {out}/")
 
 
@@ -218,12 +221,31 @@ def _scheduler(address: str | None, n_workers: int | None, threads: int | None) 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``xgamma`` command line; returns the exit code.
 
+    A closed output pipe (``xgamma config | head``) ends quietly; Ctrl-C ends with one line
+    (``xgamma: interrupted``) and exit code 130.
+
     Examples
     --------
     >>> main(["check", "/nonexistent.yaml"])
     1
     """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # the reader went away (``| head``): silence the flush at exit, as Python's docs advise
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print("xgamma: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xgamma", description="Gamma-ray analysis with xgamma.")
+    parser.add_argument("--version", action="version", version=f"xgamma {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="version, dependencies and the data location found")
     sub.add_parser("config", help="print the default analysis configuration with comments")

@@ -12,9 +12,11 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import dask
+import dask.threaded
 
 __all__ = ["active_client", "compute"]
 
@@ -28,9 +30,23 @@ def active_client() -> Any:
     ...     print(active_client())
     None
     """
+    if _no_client_possible():
+        return None
     sched = dask.base.get_scheduler()
     client = getattr(sched, "__self__", None)
     return client if type(client).__name__ == "Client" else None
+
+
+def _no_client_possible() -> bool:
+    """No scheduler configured and ``distributed`` never imported: no client can be active.
+    (dask's own check imports ``distributed``, ~2 s on the first compute of a session.)"""
+    return "distributed" not in sys.modules and dask.config.get("scheduler", None) is None
+
+
+def _local_kwargs() -> dict[str, Any]:
+    """The threaded scheduler (as a callable) when no client can be active (dask's default for delayed tasks),
+    so that dask does not import ``distributed`` to look for one."""
+    return {"scheduler": dask.threaded.get} if _no_client_possible() else {}
 
 
 def compute(tasks: list[Any], progress: bool = False, desc: str = "") -> list[Any]:
@@ -57,7 +73,7 @@ def compute(tasks: list[Any], progress: bool = False, desc: str = "") -> list[An
     """
     client = active_client()
     if not progress:
-        return list(dask.compute(*tasks))
+        return list(dask.compute(*tasks, **_local_kwargs()))
     from tqdm.auto import tqdm  # lazy: loads only with a bar
 
     if client is not None:
@@ -82,4 +98,4 @@ def compute(tasks: list[Any], progress: bool = False, desc: str = "") -> list[An
                 self.bar.update(1)
 
     with tqdm(total=len(tasks), desc=desc) as bar, _Bar(bar):
-        return list(dask.compute(*tasks))
+        return list(dask.compute(*tasks, **_local_kwargs()))

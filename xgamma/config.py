@@ -287,6 +287,42 @@ class EnergyAxisConfig(_Base):
         return self
 
 
+class EnergyEdgesConfig(_Base):
+    """Energy bins of an estimator (``flux_points.energy``, ``excess_map.energy_edges``,
+    ``light_curve.energy_edges``): all three keys null (Gammapy's default) means "not set"."""
+
+    min: Energy = None
+    max: Energy = None
+    nbins: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> EnergyEdgesConfig:
+        given = [v is not None for v in (self.min, self.max, self.nbins)]
+        if any(given) and not all(given):
+            raise ValueError("give min, max and nbins together (or leave all three null)")
+        if self.min is not None and self.max is not None:
+            if self.min.value <= 0:
+                raise ValueError(f"min must be positive, got {self.min}")
+            if self.min >= self.max:
+                raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        return self
+
+    def edges_tev(self) -> np.ndarray | None:
+        """Log-spaced bin edges in TeV, or None when the keys are null.
+
+        Examples
+        --------
+        >>> EnergyEdgesConfig(min="1 TeV", max="100 TeV", nbins=2).edges_tev()
+        array([  1.,  10., 100.])
+        >>> EnergyEdgesConfig().edges_tev() is None
+        True
+        """
+        if self.min is None or self.max is None or self.nbins is None:
+            return None
+        lo, hi = self.min.to_value("TeV"), self.max.to_value("TeV")
+        return np.geomspace(lo, hi, self.nbins + 1)
+
+
 class EnergyAxesConfig(_Base):
     energy: EnergyAxisConfig = EnergyAxisConfig()
     energy_true: EnergyAxisConfig = EnergyAxisConfig(
@@ -379,7 +415,7 @@ class FitConfig(_Base):
 
 
 class FluxPointsConfig(_Base):
-    energy: EnergyAxisConfig = EnergyAxisConfig()
+    energy: EnergyEdgesConfig = EnergyEdgesConfig()
     source: str = "source"
     parameters: dict[str, Any] = {"selection_optional": "all"}
 
@@ -387,7 +423,7 @@ class FluxPointsConfig(_Base):
 class ExcessMapConfig(_Base):
     correlation_radius: Angle = u.Quantity("0.1 deg")
     parameters: dict[str, Any] = {}
-    energy_edges: EnergyAxisConfig = EnergyAxisConfig()
+    energy_edges: EnergyEdgesConfig = EnergyEdgesConfig()
 
 
 class TimeIntervalsConfig(_Base):
@@ -411,7 +447,7 @@ class TimeIntervalsConfig(_Base):
 
 class LightCurveConfig(_Base):
     time_intervals: TimeIntervalsConfig = TimeIntervalsConfig()
-    energy_edges: EnergyAxisConfig = EnergyAxisConfig()
+    energy_edges: EnergyEdgesConfig = EnergyEdgesConfig()
     source: str = "source"
     parameters: dict[str, Any] = {"selection_optional": "all"}
 
@@ -496,11 +532,30 @@ class AnalysisConfig(_Base):
             raise ConfigError(f"config file not found: {p}")
         return cls.from_yaml(p.read_text())
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict with quantities as strings (YAML-ready)."""
-        return self.model_dump(mode="json")
+    def to_dict(self, gammapy: bool = False) -> dict[str, Any]:
+        """Plain dict with quantities as strings (YAML-ready).
 
-    def to_yaml(self, comments: bool = False) -> str:
+        With ``gammapy=True`` only the keys of Gammapy's ``AnalysisConfig`` are kept (xgamma's
+        ``dask`` and ``output`` sections and ``datasets.geom.wcs.projection`` are dropped), so
+        that the established tool, which rejects unknown keys, reads the file.
+
+        Examples
+        --------
+        >>> d = AnalysisConfig().to_dict(gammapy=True)
+        >>> "dask" in d, d["flux_points"]["energy"]
+        (False, {'min': None, 'max': None, 'nbins': None})
+        """
+        data = self.model_dump(mode="json")
+        if gammapy:
+            for key in _XGAMMA_ONLY:
+                *parents, leaf = key.split(".")
+                node = data
+                for p in parents:
+                    node = node[p]
+                node.pop(leaf, None)
+        return data
+
+    def to_yaml(self, comments: bool = False, gammapy: bool = False) -> str:
         """YAML text of the full config, optionally with a comment above each section.
 
         Examples
@@ -509,20 +564,20 @@ class AnalysisConfig(_Base):
         # general: logging, output folder (n_jobs is ignored: the dask scheduler decides)
         """
         if not comments:
-            return yaml.safe_dump(self.to_dict(), sort_keys=False)
+            return yaml.safe_dump(self.to_dict(gammapy=gammapy), sort_keys=False)
         parts = []
-        for key, value in self.to_dict().items():
+        for key, value in self.to_dict(gammapy=gammapy).items():
             parts.append(f"# {key}: {_SECTION_DOCS.get(key, '')}".rstrip())
             parts.append(yaml.safe_dump({key: value}, sort_keys=False).rstrip())
             parts.append("")
         return "\n".join(parts)
 
-    def write(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
-        """Write the config as YAML."""
+    def write(self, path: str | os.PathLike[str], overwrite: bool = False, gammapy: bool = False) -> None:
+        """Write the config as YAML (``gammapy=True``: only the established tool's keys)."""
         p = Path(path)
         if p.exists() and not overwrite:
             raise ConfigError(f"{p} exists; pass overwrite=True")
-        p.write_text(self.to_yaml())
+        p.write_text(self.to_yaml(gammapy=gammapy))
 
     def update(self, other: Mapping[str, Any] | AnalysisConfig | str) -> AnalysisConfig:
         """A new config with ``other`` (dict, YAML text or config) merged in, recursively.
@@ -543,9 +598,11 @@ class AnalysisConfig(_Base):
         return AnalysisConfig.from_dict(_merge(base, upd))
 
     # ------------------------------------------------------------------ helpers
-    def datastore_path(self) -> Path:
+    def datastore_path(self) -> Path | str:
         """The data store folder with ``$VAR`` expanded; ``$GAMMAPY_DATA`` falls back to
-        xgamma's data folder. Raises :class:`ConfigError` when it does not exist."""
+        xgamma's data folder. Raises :class:`ConfigError` when it does not exist. An fsspec URL
+        (``s3://bucket/hess-dl3-dr1``, ``https://...``, ``memory://...``) is returned as given
+        (``$VAR`` expanded): :func:`xgamma.open_store` reads it remotely."""
         raw = self.observations.datastore
         env = dict(os.environ)
         if "XGAMMA_DATA" not in env or "GAMMAPY_DATA" not in env:
@@ -559,11 +616,17 @@ class AnalysisConfig(_Base):
             raise ConfigError(
                 f"observations.datastore: environment variable ${missing[0]} is not set ({raw!r})"
             )
-        path = Path(string.Template(raw).substitute(env)).expanduser()
+        expanded = string.Template(raw).substitute(env)
+        if "://" in expanded and not expanded.startswith("file://"):
+            return expanded
+        path = Path(expanded).expanduser()
         if not path.exists():
             raise ConfigError(f"observations.datastore: no data store at {path}")
         return path
 
+
+#: Keys that xgamma adds to Gammapy's AnalysisConfig (dropped by ``to_dict(gammapy=True)``).
+_XGAMMA_ONLY = ("dask", "output", "datasets.geom.wcs.projection")
 
 _SECTION_DOCS = {
     "general": "logging, output folder (n_jobs is ignored: the dask scheduler decides)",

@@ -10,7 +10,7 @@
    ``mask_fit``);
 2. each band image is correlated with a top-hat disk (astropy's ``Tophat2DKernel`` normalised
    to its peak: weight 1 for the pixels whose centre lies within ``correlation_radius`` of the
-   centre pixel's, radius in pixels = radius / mean |CDELT|);
+   centre pixel's, radius in pixels = radius / mean ``|CDELT|``);
 3. per pixel: ``sqrt_ts`` = Cash significance of the correlated counts over the correlated
    background (signed), or Li & Ma (WStat) with ``alpha = background_corr / counts_off_corr``
    for ON/OFF data; ``npred_excess = counts - background``; profile-likelihood errors and
@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.signal import fftconvolve
 
 from xgamma import sky, stats
 from xgamma.axes import axis_from_edges, edges
@@ -91,7 +90,7 @@ def default_reference() -> SpectralModelBase:
 
 
 def pixel_scale(obj: Any) -> float:
-    """Mean absolute pixel size [deg] of a WCS map (mean |CDELT|, as Gammapy).
+    """Mean absolute pixel size [deg] of a WCS map (mean ``|CDELT|``, as Gammapy).
 
     Examples
     --------
@@ -133,6 +132,9 @@ def correlate(images: np.ndarray, kernel: np.ndarray, integer: bool = False) -> 
     """
     a = np.asarray(images, float)
     k = np.asarray(kernel, float)[(None,) * (a.ndim - 2)]
+    # scipy.signal costs ~1.5 s at import: loaded on first use
+    from scipy.signal import fftconvolve
+
     out = fftconvolve(a, k[..., ::-1, ::-1], mode="same", axes=(-2, -1))
     scale = float(np.abs(a).max(initial=0.0)) * float(np.abs(kernel).sum())
     out = np.where(np.abs(out) < 1e-9 * max(scale, 1e-300), 0.0, out)

@@ -5,8 +5,11 @@ A flux-point table has one row per energy bin: ``e_ref``, ``e_min``, ``e_max`` [
 ``ts``, ``sqrt_ts``, ``npred``, ``npred_excess``, ``counts``, ``stat``, ``stat_null``, ``is_ul``,
 ``success``, ``ref_dnde``, ``ref_flux``, ``ref_eflux``, ``ref_e2dnde`` and the array columns
 ``norm_scan``/``stat_scan``; for ``dnde``/``e2dnde``/``flux``/``eflux`` tables the columns
-``<type>``, ``<type>_err``, ``_errp``, ``_errn``, ``_ul`` (with units), ``ts``, ``sqrt_ts``,
-``is_ul``. A light-curve table has one row per time bin with ``time_min``/``time_max`` [MJD]
+``<type>``, ``<type>_err``, ``_errp``, ``_errn``, ``_ul``, ``_sensitivity`` (with units; energy
+fluxes in erg as the established tool writes them), ``ts``, ``sqrt_ts``, ``npred``, ``npred_excess``,
+``stat``, ``stat_null``, ``is_ul``, ``counts``, ``success``. Columns come in the established tool's
+order; ``npred``, ``npred_excess`` and ``counts`` are 2D (bin x dataset, one dataset column) as it
+writes them, and are summed over datasets on reading. A light-curve table has one row per time bin with ``time_min``/``time_max`` [MJD]
 and the same quantities as vector columns over the energy bins (``e_min``/``e_max`` too).
 
 Meta: ``SED_TYPE``, ``UL_CONF`` (confidence of the upper
@@ -61,6 +64,26 @@ _LIKE = ("norm", "norm_err", "norm_errp", "norm_errn", "norm_ul", "ts", "sqrt_ts
          "counts", "stat", "stat_null", "is_ul", "success", "valid")
 _REF = ("ref_dnde", "ref_flux", "ref_eflux", "ref_e2dnde")
 _SED_UNITS = {"dnde": "cm-2 s-1 TeV-1", "e2dnde": "TeV cm-2 s-1", "flux": "cm-2 s-1", "eflux": "TeV cm-2 s-1"}
+#: Units of the established tool's SED tables (energy fluxes in erg).
+_GAMMAPY_SED_UNITS = {"dnde": "cm-2 s-1 TeV-1", "e2dnde": "erg cm-2 s-1", "flux": "cm-2 s-1",
+                      "eflux": "erg cm-2 s-1"}
+#: Columns with one value per dataset (2D in the established tool's tables: energy x dataset).
+_PER_DATASET = ("npred", "npred_excess", "counts")
+#: Columns the established tool writes without a unit.
+_NO_UNIT = ("stat", "stat_scan", "is_ul")
+#: Reference columns of a likelihood table (``ref_e2dnde`` is derived, not written).
+_REF_WRITTEN = ("ref_dnde", "ref_flux", "ref_eflux")
+_NOT_WRITTEN = ("stat_scan", "norm_scan", "ref_e2dnde")
+
+
+def _gammapy_columns(sed_type: str) -> tuple[str, ...]:
+    """Column order of the established tool's GADF SED tables (after ``e_ref, e_min, e_max``)."""
+    tail = ("ts", "sqrt_ts", "npred", "npred_excess", "stat", "stat_null", "stat_scan", "is_ul", "counts",
+            "success", "norm_scan")
+    if sed_type == "likelihood":
+        return ("ref_dnde", "ref_flux", "ref_eflux", "norm", "norm_err", "norm_errn", "norm_errp", "norm_ul",
+                "norm_sensitivity", *tail)
+    return tuple(sed_type + s for s in ("", "_err", "_errp", "_errn", "_ul", "_sensitivity")) + tail
 
 
 def _fmt(path: Path, format: str | None) -> str:
@@ -84,8 +107,8 @@ def sed_table(result: xr.Dataset, sed_type: str = "likelihood", format: str = "a
     >>> from xgamma.models import spectral_model
     >>> r = estimator_result({"norm": [2.0]}, xg.energy_axis(1, 100, 1), spectral_model("pl", index=2))
     >>> t = sed_table(r, "e2dnde")
-    >>> t.meta["SED_TYPE"], round(float(t["e2dnde"][0]) * 1e12, 6), str(t["e2dnde"].unit)
-    ('e2dnde', 2.0, 'TeV / (s cm2)')
+    >>> t.meta["SED_TYPE"], round(float(t["e2dnde"].quantity[0].to_value("TeV cm-2 s-1")) * 1e12, 6), str(t["e2dnde"].unit)
+    ('e2dnde', 2.0, 'erg / (s cm2)')
     """
     from astropy.table import Table
 
@@ -109,33 +132,51 @@ def sed_table(result: xr.Dataset, sed_type: str = "likelihood", format: str = "a
         src = {"e_ref": "energy", "e_min": "energy_min", "e_max": "energy_max"}[c]
         t[c] = col(np.asarray(result[src].values, float))
         t[c].unit = "TeV"
+    if sed_type != "likelihood" and sed_type not in _SED_UNITS:
+        raise ValueError(f"sed_type must be 'likelihood' or one of {list(_SED_UNITS)}")
     data = result if sed_type == "likelihood" else to_sed_type(result, sed_type)
-    names: list[str] = []
+    if sed_type != "likelihood":  # what to_sed_type leaves out, in the established tool's columns
+        sens = result.get("norm_sensitivity")
+        more = {k: result[k] for k in ("stat", "stat_null") if k in result}
+        if sens is not None:
+            more[f"{sed_type}_sensitivity"] = (sens * result[f"ref_{sed_type}"]).assign_attrs(
+                units=_SED_UNITS[sed_type])
+        data = data.assign(more)
+    names = [v for v in _gammapy_columns(sed_type) if v in data and v not in ("stat_scan", "norm_scan")]
+    # xgamma's own variables after the established tool's (it ignores columns it does not know)
+    names += [str(v) for v in data.data_vars if v not in names and v not in _NOT_WRITTEN
+              and not str(v).startswith("ref_") and not str(v).endswith("_ref")
+              and set(data[v].dims) <= set(order)]
     if sed_type == "likelihood":
-        names = [v for v in _LIKE if v in result] + [v for v in _REF if v in result]
-        names += [str(v) for v in result.data_vars if v not in names and v != "stat_scan"
-                  and set(result[v].dims) <= set(order)]
-    else:
-        if sed_type not in _SED_UNITS:
-            raise ValueError(f"sed_type must be 'likelihood' or one of {list(_SED_UNITS)}")
-        names = [v for v in (sed_type, f"{sed_type}_err", f"{sed_type}_errp", f"{sed_type}_errn",
-                             f"{sed_type}_ul", f"{sed_type}_ref", "ts", "sqrt_ts", "npred", "counts", "is_ul",
-                             "success", "valid") if v in data]
+        names = [v for v in _REF_WRITTEN if v in data] + [v for v in names if v not in _REF_WRITTEN]
+    scan = None
+    if "stat_scan" in result:
+        scan = np.asarray(result["stat_scan"].transpose(*order, "norm_scan").values, float)
     for v in names:
         da = data[v]
         arr = np.asarray(da.transpose(*[d for d in order if d in da.dims]).values)
         if da.dims == ("energy",):
             arr = col(arr)
-        elif lc and da.dims == ("time",):
-            pass
+        if v in _PER_DATASET and arr.ndim == len(order):
+            arr = arr[..., np.newaxis]  # one "dataset" column, as the established tool writes it
         t[v] = arr
         unit = da.attrs.get("units", "")
-        if unit:
+        if v not in _NO_UNIT:
             t[v].unit = unit
-    if sed_type == "likelihood" and "stat_scan" in result:
-        ss = np.asarray(result["stat_scan"].transpose(*order, "norm_scan").values, float)
-        t["norm_scan"] = np.broadcast_to(np.asarray(result["norm_scan"].values, float), ss.shape).copy()
-        t["stat_scan"] = ss
+        if v == "stat_null" and scan is not None:
+            t["stat_scan"] = scan
+    if scan is not None:
+        if "stat_scan" not in t.colnames:
+            t["stat_scan"] = scan
+        t["norm_scan"] = np.broadcast_to(np.asarray(result["norm_scan"].values, float), scan.shape).copy()
+        t["norm_scan"].unit = ""
+    # the established tool writes SED quantities in its own units (erg for energy fluxes)
+    if sed_type != "likelihood":
+        for c in t.colnames:
+            if c.startswith(sed_type) and t[c].unit is not None:
+                t[c] = t[c].to(_GAMMAPY_SED_UNITS[sed_type])
+    if "ref_eflux" in t.colnames and not lc:
+        t["ref_eflux"] = t["ref_eflux"].to("erg cm-2 s-1")
     n_sigma_ul = float(result.attrs.get("n_sigma_ul", 2.0))
     meta: dict[str, Any] = {
         "SED_TYPE": sed_type,
@@ -146,6 +187,8 @@ def sed_table(result: xr.Dataset, sed_type: str = "likelihood", format: str = "a
     }
     if lc:
         meta["MJDREF"] = float(result.attrs.get("mjdref", 0.0))
+    elif format == "fits":
+        meta["EXTNAME"] = "FLUXPOINTS"
     if "reference_model" in result.attrs:
         ref = str(result.attrs["reference_model"])
         meta["REF_MODEL"] = json.dumps(ref) if format == "fits" else ref
@@ -181,6 +224,17 @@ def _unit_value(col: Any, unit: str) -> np.ndarray:
     if getattr(col, "unit", None) is not None and unit:
         return np.asarray((data * u.Unit(col.unit)).to_value(unit), float)
     return np.asarray(data, float)
+
+
+def _per_bin(name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A column as one value per bin: per-dataset columns (``npred``, ``counts``: energy x dataset in
+    the established tool's tables) are summed over the datasets."""
+    if name in _PER_DATASET and arr.ndim == len(shape) + 1:
+        arr = arr.sum(axis=-1)
+    try:
+        return arr.reshape(shape)
+    except ValueError:
+        raise XgammaIOError(f"column {name!r} has shape {arr.shape}, expected {shape}") from None
 
 
 def sed_from_table(table: Any, reference: Any = None) -> xr.Dataset:
@@ -248,8 +302,8 @@ def sed_from_table(table: Any, reference: Any = None) -> xr.Dataset:
             arr = np.asarray(col) if col.dtype.kind == "b" else _unit_value(col, "")
             if lc and arr.ndim == 1:
                 continue  # per-time columns are added below
-            data[c] = arr.reshape(shape)
-            if getattr(col, "unit", None) is not None:
+            data[c] = _per_bin(c, arr, shape)
+            if getattr(col, "unit", None) is not None and col.dtype.kind != "b":
                 units[c] = col.unit.to_string()
     else:
         unit = _SED_UNITS.get(sed_type)
@@ -260,10 +314,14 @@ def sed_from_table(table: Any, reference: Any = None) -> xr.Dataset:
             c = sed_type + v[4:]
             if c in table.colnames:
                 data[v] = (_unit_value(table[c], unit).reshape(shape) / ref)
-        for c in ("ts", "sqrt_ts", "npred", "counts", "is_ul", "success", "valid"):
+        if f"{sed_type}_sensitivity" in table.colnames:
+            data["norm_sensitivity"] = _unit_value(table[f"{sed_type}_sensitivity"], unit).reshape(shape) / ref
+        for c in ("ts", "sqrt_ts", "npred", "npred_excess", "counts", "stat", "stat_null", "is_ul", "success",
+                  "valid"):
             if c in table.colnames:
                 col = table[c]
-                data[c] = (np.asarray(col) if col.dtype.kind == "b" else _unit_value(col, "")).reshape(shape)
+                arr = np.asarray(col) if col.dtype.kind == "b" else _unit_value(col, "")
+                data[c] = _per_bin(c, arr, shape)
     scan = None
     if "stat_scan" in table.colnames and "norm_scan" in table.colnames:
         ns = np.asarray(table["norm_scan"], float)

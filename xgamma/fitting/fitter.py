@@ -493,6 +493,37 @@ class FitResult:
         return (f"FitResult(success={self.success}, stat_sum={self.stat_sum:.4f}, nfev={self.nfev}, "
                 f"free={list(self.result['param'].values)})")
 
+    def to_dataframe(self) -> Any:
+        """One row per model parameter (frozen ones too): ``value``, ``error`` (and ``errn``/
+        ``errp`` after MINOS), ``unit``, ``min``, ``max``, ``frozen``; ``free`` marks the
+        fitted ones.
+
+        Examples
+        --------
+        >>> from xgamma.fold import example_dataset
+        >>> from xgamma.models import spectral_model
+        >>> df = fit(example_dataset(), spectral_model("pl")).to_dataframe()
+        >>> list(df.columns[:4]), bool(df.loc["source.spectral.index", "free"])
+        (['value', 'error', 'unit', 'free'], True)
+        """
+        df = self.models.parameters.to_dataframe()
+        free = set(str(p) for p in self.result["param"].values)
+        out = df[["value", "error", "unit"]].copy()
+        out["free"] = [n in free for n in df.index]
+        for k in ("errn", "errp"):
+            if k in self.result:
+                vals = self.result[k].to_series()
+                out[k] = [float(vals.get(n, np.nan)) for n in df.index]
+        for k in ("min", "max", "frozen"):
+            out[k] = df[k]
+        return out
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the status line and the parameter table."""
+        head = (f"<p><b>FitResult</b>: {'converged' if self.success else 'FAILED'}, "
+                f"stat_sum = {self.stat_sum:.4f}, nfev = {self.nfev}</p>")
+        return head + str(self.to_dataframe().to_html(float_format=lambda v: f"{v:.5g}"))
+
 
 def _build_result(like: Likelihood, opt: _Optimum, backend: str) -> FitResult:
     n = len(opt.x)

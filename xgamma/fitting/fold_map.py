@@ -60,7 +60,6 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.signal import fftconvolve
 
 from xgamma import sky
 from xgamma.axes import edges
@@ -648,6 +647,9 @@ class MapEvaluator:
                     hk = s.h_psf
                     dy, dx = np.mgrid[-hk:hk + 1, -hk:hk + 1].astype(float)
                     s.kernel, s.kernel_pos = _kernel(coef, d.rad, s.jac, dx, dy, s.n_os, s.r_k), (lon, lat)
+                # scipy.signal costs ~1.5 s at import: loaded on first use
+                from scipy.signal import fftconvolve
+
                 cube = fftconvolve(cube, s.kernel, mode="same", axes=(1, 2))
             s.a = np.ascontiguousarray(np.asarray(cube, dtype=float).reshape(n_et, -1))
             s.b = ed

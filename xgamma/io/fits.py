@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import astropy.units as u
+import fsspec
 import numpy as np
 import pandas as pd
 
 from xgamma.errors import XgammaIOError
 
-__all__ = ["RawHDU", "Table", "read_hdus", "read_header", "read_table", "table_from_hdu", "unit_factor"]
+__all__ = ["RawHDU", "Table", "is_url", "read_hdus", "read_header", "read_table", "table_from_hdu", "unit_factor"]
 
 _BLOCK = 2880
 STRUCTURAL_KEYS = re.compile(
@@ -138,10 +139,10 @@ class _Stream:
 
     _CHUNK = 1 << 18
 
-    def __init__(self, path: Path, whole: bool = False) -> None:
+    def __init__(self, path: Path | str, whole: bool = False) -> None:
         self.path = path
         try:
-            with open(path, "rb") as fh:
+            with (fsspec.open(str(path), "rb") if is_url(path) else open(path, "rb")) as fh:
                 raw = fh.read()
         except FileNotFoundError:
             raise XgammaIOError("file not found", path=path,
@@ -241,6 +242,21 @@ def _matches(wanted: set[Any], name: str, index: int) -> bool:
     return index in wanted or (bool(name) and name in wanted)
 
 
+def is_url(path: Any) -> bool:
+    """True for an fsspec URL other than a local file (``s3://``, ``https://``, ``memory://``).
+
+    Remote files are read whole through :func:`fsspec.open`; credentials and endpoints come from
+    fsspec's configuration (e.g. ``FSSPEC_S3_ENDPOINT_URL`` or the usual ``AWS_*`` variables).
+
+    Examples
+    --------
+    >>> is_url("s3://bucket/run.fits.gz"), is_url("/data/run.fits"), is_url("file:///data/run.fits")
+    (True, False, False)
+    """
+    s = str(path)
+    return isinstance(path, str) and "://" in s and not s.startswith("file://")
+
+
 def read_hdus(path: str | Path, hdus: Iterable[str | int] | None = None,
               whole: bool | None = None) -> list[RawHDU]:
     """Read the headers and raw data of (some of) the HDUs of a FITS file, in one pass.
@@ -274,7 +290,7 @@ def read_hdus(path: str | Path, hdus: Iterable[str | int] | None = None,
     ...     hs = read_hdus(d / "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz", ["EVENTS"])
     ...     assert hs[0].header["OBS_ID"] == 23523
     """
-    path = Path(path)
+    path = path if is_url(path) else Path(path)
     wanted: set[Any] | None = None
     if hdus is not None:
         wanted = {h.strip().upper() if isinstance(h, str) else int(h) for h in hdus}

@@ -279,9 +279,9 @@ def read_ogip(pha: str | Path | Sequence[str | Path], bkg: str | Path | None = N
 
     Parameters
     ----------
-    pha : path or list of paths
+    pha : str, Path or list of them
         PHA file(s). A list of spectra with the same binning is stacked along ``obs``.
-    bkg, arf, rmf : path, optional
+    bkg, arf, rmf : str or Path, optional
         Override the BACKFILE/ANCRFILE/RESPFILE header keys (single file only).
     name : str, optional
         Dataset name (default: the PHA file name without ``pha_`` and extension).

@@ -19,18 +19,21 @@ Examples
 from __future__ import annotations
 
 import os
+import posixpath
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from xgamma.errors import XgammaIOError
 from xgamma.io import fits, gadf
+from xgamma.io.fits import is_url
 from xgamma.io.timeslice import TimeSlice, as_time, time_intervals
 
 __all__ = ["open_store", "DataStore", "Observation", "Pointing", "HDULocation", "TimeSlice"]
@@ -369,10 +372,58 @@ class Observation:
 # ---------------------------------------------------------------------------------------------
 
 
-def _find(folder: Path, explicit: str | Path | None, names: tuple[str, ...], pattern: str,
-          what: str) -> Path | None:
+class _RemoteFolder:
+    """The few :class:`pathlib.Path` operations :func:`open_store` needs, on an fsspec URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.url)
+        self.protocol = self.url.split("://", 1)[0]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def __truediv__(self, other: Any) -> _RemoteFolder:
+        o = str(other)
+        return _RemoteFolder(o if is_url(o) else posixpath.join(self.url, o) if o else self.url)
+
+    @property
+    def parent(self) -> _RemoteFolder:
+        head, rest = self.url.split("://", 1)
+        return _RemoteFolder(f"{head}://{posixpath.dirname(rest)}")
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.url)
+
+    def normpath(self) -> str:
+        head, rest = self.url.split("://", 1)
+        return f"{head}://{posixpath.normpath(rest)}"
+
+    def is_absolute(self) -> bool:
+        return True
+
+    def exists(self) -> bool:
+        return bool(self.fs.exists(self.root))
+
+    def is_dir(self) -> bool:
+        return bool(self.fs.isdir(self.root))
+
+    def is_file(self) -> bool:
+        return bool(self.fs.isfile(self.root))
+
+    def glob(self, pattern: str) -> list[_RemoteFolder]:
+        found = self.fs.glob(posixpath.join(self.root, pattern))
+        return [_RemoteFolder(self.fs.unstrip_protocol(f)) for f in found]
+
+    def __lt__(self, other: _RemoteFolder) -> bool:
+        return self.url < other.url
+
+
+def _find(folder: Any, explicit: str | Path | None, names: tuple[str, ...], pattern: str,
+          what: str) -> Any:
     if explicit is not None:
-        p = Path(explicit)
+        p = folder / explicit if isinstance(folder, _RemoteFolder) else Path(explicit)
         p = p if p.is_absolute() or p.exists() else folder / p
         if not p.is_file():
             raise XgammaIOError(f"{what} file not found", path=p, expected=f"an existing {what}")
@@ -390,7 +441,7 @@ def _find(folder: Path, explicit: str | Path | None, names: tuple[str, ...], pat
     return None
 
 
-def _index_frame(path: Path, hdu: str | int | None) -> pd.DataFrame:
+def _index_frame(path: Path | str, hdu: str | int | None) -> pd.DataFrame:
     raws = gadf.read_hdus(path)
     tables = [r for r in raws if str(r.header.get("XTENSION", "")).strip() == "BINTABLE"]
     if hdu is None:
@@ -431,7 +482,8 @@ def open_store(path: str | Path, obs_index: str | Path | None = None,
     >>> if d is not None:
     ...     assert len(xg.open_store(d / "hess-dl3-dr1").obs_ids) == 105
     """
-    folder = Path(path)
+    remote = is_url(path)
+    folder: Any = _RemoteFolder(str(path)) if remote else Path(path)
     if not folder.is_dir():
         raise XgammaIOError("data store folder not found", path=folder, expected="a folder")
     hp = _find(folder, hdu_index, ("hdu-index.fits.gz", "hdu-index.fits"), "*hdu-index*.fits*",
@@ -441,7 +493,7 @@ def open_store(path: str | Path, obs_index: str | Path | None = None,
                             expected="hdu-index.fits[.gz] or pass hdu_index=")
     op = _find(folder, obs_index, ("obs-index.fits.gz", "obs-index.fits"), "*obs-index*.fits*",
                "obs-index")
-    hdu_table = _index_frame(hp, hdu_index_hdu)
+    hdu_table = _index_frame(str(hp) if remote else hp, hdu_index_hdu)
     need = {"obs_id", "hdu_type", "hdu_class", "file_name", "hdu_name"}
     if need - set(hdu_table.columns):
         raise XgammaIOError(f"HDU index lacks columns {sorted(need - set(hdu_table.columns))}",
@@ -449,13 +501,14 @@ def open_store(path: str | Path, obs_index: str | Path | None = None,
     base = hp.parent / str(hdu_table.attrs["meta"].get("BASE_DIR", "") or "")
     fdir = hdu_table["file_dir"] if "file_dir" in hdu_table else pd.Series("", index=hdu_table.index)
     hdu_table["path"] = [
-        os.path.normpath(base / (d if isinstance(d, str) else "") / str(f))
+        (base / (d if isinstance(d, str) else "") / str(f)).normpath() if remote
+        else os.path.normpath(base / (d if isinstance(d, str) else "") / str(f))
         for d, f in zip(fdir, hdu_table["file_name"], strict=True)
     ]
     for c in ("hdu_type", "hdu_class"):
         hdu_table[c] = hdu_table[c].astype(str).str.strip().str.lower()
     if op is not None:
-        obs_table = _index_frame(op, None)
+        obs_table = _index_frame(str(op) if remote else op, None)
         if "obs_id" not in obs_table:
             raise XgammaIOError("obs index lacks OBS_ID", path=op, expected="an OBS_ID column")
     else:
@@ -530,7 +583,8 @@ class DataStore:
                  time_intervals: Sequence[tuple[Any, Any]] | None = None) -> None:
         self.obs_table = obs_table
         self.hdu_table = hdu_table
-        self.base_dir = Path(base_dir) if base_dir is not None else None
+        self.base_dir: Any = (None if base_dir is None else str(base_dir) if is_url(str(base_dir))
+                              else Path(base_dir))
         #: ``[(Time, Time), ...]`` set by ``select(time=[...])``: :meth:`observations` cuts the
         #: runs into one :class:`TimeSlice` per overlapping interval; None: whole runs.
         self.time_intervals = None if time_intervals is None else list(time_intervals)

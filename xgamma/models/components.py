@@ -264,6 +264,11 @@ class Models(Sequence[Any]):
     def __repr__(self) -> str:
         return f"Models({list(self.names)})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the components and their parameters as a table."""
+        return f"<p><b>Models</b>: {', '.join(self.names)}</p>" + str(
+            self.parameters.to_dataframe().to_html(float_format=lambda v: f"{v:.5g}"))
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Models):
             return NotImplemented

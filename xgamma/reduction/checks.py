@@ -81,17 +81,17 @@ def estimate_memory(cfg: AnalysisConfig) -> dict[str, tuple[float, str, str]]:
                         f"{net} energy_true x {ne} energy x {ix} x {iy} IRF pixels", kirf)
         out["psf"] = (float(net) * _N_RAD * ix * iy * _F8,
                       f"{net} energy_true x {_N_RAD} rad x {ix} x {iy} IRF pixels", kirf)
-        em = cfg.excess_map.energy_edges.nbins
+        em = cfg.excess_map.energy_edges.nbins or 1  # null edges: one band
         out["excess_map"] = (float(em) * nx * ny * _F8, f"{em} energy x {nx} x {ny} pixels", key)
     else:
         out["edisp"] = (float(net) * ne * _F8, f"{net} energy_true x {ne} energy",
                         "datasets.geom.axes.energy.nbins")
         out["exposure"] = (float(net) * _F8 * 4, f"{net} energy_true",
                            "datasets.geom.axes.energy_true.nbins")
-    fp = cfg.flux_points.energy.nbins
+    fp = cfg.flux_points.energy.nbins or 0  # null: no flux points
     out["flux_points"] = (float(fp) * _F8 * 40, f"{fp} energy bins x 40 columns",
                           "flux_points.energy.nbins")
-    lc = cfg.light_curve.energy_edges.nbins
+    lc = cfg.light_curve.energy_edges.nbins or 1  # null edges: one band
     nt = len(cfg.light_curve.time_intervals.start or [1])
     out["light_curve"] = (float(lc) * nt * _F8 * 40, f"{lc} energy x {nt} time bins x 40 columns",
                           "light_curve.energy_edges.nbins")

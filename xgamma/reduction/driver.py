@@ -30,7 +30,8 @@ A reduced map dataset is an ``xarray.Dataset`` on the WCS geometry of the target
     true-energy bin ``i`` is reconstructed in reco bin ``j`` (rows sum to at most 1).
 ``exposure_irf(energy_true, y_irf, x_irf)`` [cm2 s]
     Exposure at the coarse pixels: the weight of PSF and edisp when stacking.
-``mask_safe(energy, y, x)`` bool; optional ``mask_fit(energy, y, x)``.
+``mask_safe(energy, y, x)``
+    bool; optional ``mask_fit(energy, y, x)``.
 
 attrs: ``obs_id`` (a list for stacked data), ``livetime``, ``ontime`` [s], ``pointing_ra``,
 ``pointing_dec`` [deg], ``name``, ``tstart``/``tstop``/``mjdref`` (GTI), the geometry attrs.

@@ -157,13 +157,8 @@ def reduce_many(
         ``attrs["skipped"]`` of the result (as dicts) or, for a list result, in place of the
         failed entries. All observations failing raises.
 
-    Notes
-    -----
-    Each task reads its observation from a copy (``copy.copy``) of the observation object, so
-    the data read in the task are released with it instead of filling the caller's objects:
-    memory stays bounded by the tasks in flight.
     **kwargs
-        Passed to :func:`xgamma.reduce.reduce` (``energy_true``, ``safe_mask``,
+        Passed to :func:`xgamma.reduction.driver.reduce` (``energy_true``, ``safe_mask``,
         ``background_method``, ...).
 
     Returns
@@ -177,6 +172,12 @@ def reduce_many(
     ReductionError
         For a failing observation: the message names its obs id and holds the original
         traceback, which is also chained as ``__cause__`` where the scheduler keeps it.
+
+    Notes
+    -----
+    Each task reads its observation from a copy (``copy.copy``) of the observation object, so
+    the data read in the task are released with it instead of filling the caller's objects:
+    memory stays bounded by the tasks in flight.
 
     Examples
     --------
