@@ -30,6 +30,7 @@ import xarray as xr
 
 from xgamma.compute import compute
 from xgamma.errors import ReductionError
+from xgamma.reduction.archive import reduce_to_archive
 from xgamma.reduction.driver import reduce
 from xgamma.reduction.observation import obs_id
 from xgamma.reduction.stacking import concat_obs, stack_obs, stack_pair
@@ -66,6 +67,7 @@ def reduce_many(
     stack: bool = False,
     progress: bool = False,
     postprocess: Callable[[xr.Dataset], Any] | None = None,
+    store: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Reduce many observations in parallel, one dask task per observation.
@@ -87,6 +89,11 @@ def reduce_many(
     postprocess : callable, optional
         Applied to each reduced dataset inside its task (e.g. write it to disk or summarise
         it); only its result travels back.
+    store : path, optional
+        Write the datasets into this zarr archive along ``obs`` as each task finishes,
+        resumably, and return it opened lazily
+        (:func:`xgamma.reduction.archive.reduce_to_archive`; one geometry, no ``stack`` or
+        ``postprocess``).
 
     Notes
     -----
@@ -122,6 +129,10 @@ def reduce_many(
     obs_list = list(observations)
     if not obs_list:
         raise ValueError("no observations to reduce")
+    if store is not None:
+        if stack or postprocess is not None:
+            raise ValueError("store= writes every observation: it takes no stack or postprocess")
+        return reduce_to_archive(obs_list, geom, store, progress=progress, **kwargs)
     if stack and (postprocess is not None or callable(geom)):
         raise ValueError("stack=True needs one geometry and no postprocess")
     task = dask.delayed(_reduce_task, pure=True)
