@@ -39,6 +39,7 @@ import copy
 import json
 import os
 import traceback
+import warnings
 import zlib
 from collections.abc import Iterable
 from typing import Any
@@ -121,35 +122,43 @@ def _one_obs(ds: xr.Dataset, oid: Any, names: list[str]) -> dict[str, np.ndarray
     return out
 
 
+def _group(store: str, mode: Any) -> Any:
+    """The archive's group, from its consolidated metadata (one read for all arrays)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        return zarr.open_group(store, mode=mode, use_consolidated=None)
+
+
 def _write_obs(store: str, i: int, ds: xr.Dataset, oid: Any, names: list[str]) -> None:
     arrays = _one_obs(ds, oid, names)
+    g = _group(store, "r+")
     for name in names:
-        arr = zarr.open_array(store, path=name, mode="r+")
+        arr = g[name]
         val = arrays[name]
         if val.shape[1:] != arr.shape[1:] or val.dtype != arr.dtype:
             raise ReductionError(
                 f"observation {oid}: {name!r} is {val.dtype}{list(val.shape[1:])}, the archive "
                 f"{store} holds {arr.dtype}{list(arr.shape[1:])} (one geometry for all)")
         arr[i:i + 1] = val
-    written = zarr.open_array(store, path=f"{_GROUP}/written", mode="r+")
-    written[i] = _digest(arrays[n] for n in names)  # last: marks the observation written
+    g[f"{_GROUP}/written"][i] = _digest(arrays[n] for n in names)  # last: marks the observation written
 
 
 def _verified(store: str, i: int, names: list[str]) -> bool:
     """Whether observation ``i`` is written and its data match their digest and checksums."""
-    want = _read(store, f"{_GROUP}/written", i)
+    g = _group(store, "r")
+    want = g[f"{_GROUP}/written"][i]
     if want == 0:
         return False
     try:
-        got = _digest(_read(store, name, slice(i, i + 1)) for name in names)
+        got = _digest(np.asarray(g[name][i:i + 1]) for name in names)
     except (ValueError, KeyError, FileNotFoundError):  # a chunk fails its checksum, array gone
         return False
     return bool(got == want)
 
 
 def _archive_task(obs: Any, geom: Any, kwargs: dict[str, Any], store: str, i: int,
-                  names: list[str]) -> str:
-    if _verified(store, i, names):
+                  names: list[str], resume: bool) -> str:
+    if resume and _verified(store, i, names):
         return "skipped"
     _write_obs(store, i, _reduce_one(obs, geom, kwargs), obs_id(obs), names)
     return "written"
@@ -190,6 +199,9 @@ def _preallocate(store: str, first: xr.Dataset, ids: list[Any], token: str) -> N
     g = zarr.open_group(store, mode="r+", use_consolidated=False)
     g.create_group(_GROUP).create_array("written", shape=(n,), chunks=(1,), dtype="uint64",
                                         fill_value=0)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        zarr.consolidate_metadata(store)
 
 
 def _finalize(store: str) -> None:
@@ -313,7 +325,9 @@ def reduce_to_archive(
         start = 1
     names = _obs_vars(zarr.open_group(path, mode="r", use_consolidated=False))
     task = dask.delayed(_archive_task, pure=True)
-    tasks = [task(o, geom, kwargs, path, i, names, dask_key_name=f"archive-{ids[i]}-{i}-{token}")
+    resume = start == 0  # a fresh archive has nothing to verify
+    tasks = [task(o, geom, kwargs, path, i, names, resume,
+                  dask_key_name=f"archive-{ids[i]}-{i}-{token}")
              for i, o in enumerate(obs_list) if i >= start]
     if tasks:
         compute(tasks, progress, "reduce->archive")
