@@ -256,6 +256,9 @@ def bin_events(events: Any, geom: Any, weights: Any = None) -> xr.DataArray:
         raise GeometryError("for dask events, weights must be a column name")
     # One sparse histogram per partition (occupied bins only), summed in a tree of fan-in 8,
     # densified once at the end: memory scales with the events, not with the cube size.
+    # Only the columns binned are read (the projection reaches the reader, e.g. from_map).
+    needed = ["ra", "dec", *(ax.column for ax in spec.axes), *([weights] if weights else [])]
+    events = events[list(dict.fromkeys(needed))]
     spec_d = dask.delayed(spec, traverse=False)  # tokenised once, not once per partition
     parts = [dask.delayed(_sparse_histogram, pure=True)(p, spec_d, weights)
              for p in events.to_delayed()]
