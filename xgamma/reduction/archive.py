@@ -39,6 +39,7 @@ import copy
 import json
 import os
 import traceback
+import uuid
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -51,7 +52,7 @@ import xarray as xr
 import zarr
 from dask.base import tokenize
 
-from xgamma.compute import compute
+from xgamma.compute import active_client, compute
 from xgamma.errors import ReductionError, XgammaIOError
 from xgamma.io.zarr import MANIFEST_KEY, checksum_encoding, open_zarr, write_manifest
 from xgamma.obs import OBS_META, concat_obs, to_obs
@@ -162,6 +163,41 @@ def _archive_task(obs: Any, geom: Any, kwargs: dict[str, Any], store: str, i: in
         return "skipped"
     _write_obs(store, i, _reduce_one(obs, geom, kwargs), obs_id(obs), names)
     return "written"
+
+
+def _run(tasks: list[Any], progress: bool) -> None:
+    """Run the tasks; on a distributed client a window of twice the worker threads is in
+    flight and each finished task is released at once, so that neither the client nor the
+    cluster keeps state for all observations."""
+    client = active_client()
+    if client is None:
+        compute(tasks, progress, "reduce->archive")
+        return
+    from distributed import as_completed  # lazy: optional dependency
+
+    window = max(2, 2 * sum(client.nthreads().values()))
+    pending = iter(tasks)
+    running = as_completed(client.compute([t for _, t in zip(range(window), pending, strict=False)]))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm  # lazy: loads only with a bar
+
+        bar = tqdm(total=len(tasks), desc="reduce->archive")
+    try:
+        for fut in running:
+            fut.result()  # a failed observation raises its ReductionError here
+            nxt = next(pending, None)
+            if nxt is not None:
+                running.add(client.compute(nxt))
+            fut.release()
+            if bar is not None:
+                bar.update(1)
+    except BaseException:
+        client.cancel(list(running.futures))
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _preallocate(store: str, first: xr.Dataset, ids: list[Any], token: str) -> None:
@@ -326,11 +362,12 @@ def reduce_to_archive(
     names = _obs_vars(zarr.open_group(path, mode="r", use_consolidated=False))
     task = dask.delayed(_archive_task, pure=True)
     resume = start == 0  # a fresh archive has nothing to verify
+    run = uuid.uuid4().hex[:12]  # tasks write: a rerun is new work, never a cached result
     tasks = [task(o, geom, kwargs, path, i, names, resume,
-                  dask_key_name=f"archive-{ids[i]}-{i}-{token}")
+                  dask_key_name=f"archive-{ids[i]}-{i}-{run}")
              for i, o in enumerate(obs_list) if i >= start]
     if tasks:
-        compute(tasks, progress, "reduce->archive")
+        _run(tasks, progress)
     _finalize(path)
     out = open_zarr(path)
     assert isinstance(out, xr.Dataset)
