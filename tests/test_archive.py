@@ -176,3 +176,17 @@ def test_bad_stores(tmp_path, observations, geom):
         xg.reduce_many(observations[:2], geom, store=tmp_path / "d.zarr", stack=True)
     assert not (tmp_path / "b.zarr").exists() and not (tmp_path / "c.zarr").exists()
     np.testing.assert_equal(archive_status(path)["written"], [100, 101])
+
+
+@pytest.mark.filterwarnings("ignore:.*outside the field of view")
+def test_chunks_equal_to_the_fill_value_are_written(tmp_path, observations, geom):
+    # an all-False safe mask equals the bool fill value: it must still be written, or the
+    # complete archive would read as missing chunks
+    far = [testing.make_observation(obs_id=i, seed=i, n_events=200, pointing=(80.0, 20.0))
+           for i in (1, 2, 3)]  # pointing off the map: every pixel beyond offset_max
+    kw = {"products": ["counts"], "safe_mask": {"methods": ["offset-max"], "offset_max": 0.1}}
+    ds = xg.reduce_many(far, geom, store=tmp_path / "a.zarr", **kw)
+    assert not ds.mask_safe.values.any()
+    assert len([p for p in (tmp_path / "a.zarr" / "mask_safe" / "c").rglob("*")
+                if p.is_file()]) == 3
+    xr.testing.assert_identical(ds.compute(), xg.reduce_many(far, geom, **kw))

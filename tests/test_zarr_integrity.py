@@ -59,12 +59,14 @@ def test_deleted_variable_raises(tmp_path, dataset):
         open_zarr(path)
 
 
-def test_all_zero_chunk_is_not_missing(tmp_path, dataset):
-    # zarr skips chunks equal to the fill value unless told otherwise: they must be written
+def test_chunks_equal_to_the_fill_value_are_not_missing(tmp_path, dataset):
+    # zarr skips chunks equal to the fill value (NaN, False) unless told otherwise: they must
+    # be written, or the manifest check would call them missing
     path = tmp_path / "ds.zarr"
-    to_zarr(dataset.assign(counts=dataset.counts * 0), path)
-    xr.testing.assert_identical(open_zarr(path).compute(), (dataset.assign(
-        counts=dataset.counts * 0)).compute())
+    filled = dataset.assign(counts=dataset.counts * np.nan, mask=dataset.counts < -1)
+    to_zarr(filled, path)
+    assert len(_chunk_files(path, "counts")) == 3 and len(_chunk_files(path, "mask")) == 3
+    xr.testing.assert_identical(open_zarr(path).compute(), filled.compute())
 
 
 @pytest.mark.parametrize("var", ["counts", "exposure"])

@@ -134,7 +134,7 @@ def _write_obs(store: str, i: int, ds: xr.Dataset, oid: Any, names: list[str]) -
     arrays = _one_obs(ds, oid, names)
     g = _group(store, "r+")
     for name in names:
-        arr = g[name]
+        arr = g[name].with_config({"write_empty_chunks": True})  # none may read as missing
         val = arrays[name]
         if val.shape[1:] != arr.shape[1:] or val.dtype != arr.dtype:
             raise ReductionError(
