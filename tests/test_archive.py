@@ -4,6 +4,7 @@ a SIGKILL or a corrupt chunk, on threads and on a distributed cluster (issue 11,
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -190,3 +191,11 @@ def test_chunks_equal_to_the_fill_value_are_written(tmp_path, observations, geom
     assert len([p for p in (tmp_path / "a.zarr" / "mask_safe" / "c").rglob("*")
                 if p.is_file()]) == 3
     xr.testing.assert_identical(ds.compute(), xg.reduce_many(far, geom, **kw))
+
+
+def test_interrupted_preallocation_starts_afresh(tmp_path, observations, geom, expected):
+    path = tmp_path / "a.zarr"
+    xg.reduce_many(observations, geom, store=path)
+    shutil.rmtree(path / "xgamma_archive")  # as if killed before the bookkeeping array existed
+    ds = xg.reduce_many(observations, geom, store=path)
+    xr.testing.assert_identical(ds.compute(), expected)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import traceback
 import uuid
 import warnings
@@ -350,7 +351,9 @@ def reduce_to_archive(
                 f"holds a reduction of other observations or options (obs ids {stored[:5]}"
                 f"{'...' if len(stored) > 5 else ''}); remove it or choose another path",
                 path=path)
-    else:
+        if f"{_GROUP}/written" not in g:  # killed while preallocating: ours, start afresh
+            shutil.rmtree(path)
+    if not os.path.exists(path):
         task0 = dask.delayed(_reduce_one, pure=True)(obs_list[0], geom, kwargs,
                                                      dask_key_name=f"reduce-{ids[0]}-0")
         first = compute([task0], False, "reduce")[0]
