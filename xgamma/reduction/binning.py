@@ -196,7 +196,7 @@ def _sparse_histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> tup
     """Histogram of one partition as (occupied flat bins, their sums): memory ~ events, not bins."""
     flat, w = _flat_index(df, spec, weights)
     size = int(np.prod(spec.shape))
-    if w is not None or size <= 4 * flat.size:
+    if w is not None or size <= 4 * flat.size or flat.size == 0:
         return _sparse_sum([(flat, np.ones(len(flat)) if w is None else w)], size)
     srt = np.sort(flat)  # counts: a sort and run lengths (cheaper than unique's argsort)
     starts = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])
