@@ -48,6 +48,7 @@ from xgamma.io.spectrum_fits import (
 from xgamma.io.store import DataStore, Observation, open_store
 from xgamma.io.timeslice import TimeSlice, event_datetimes
 from xgamma.io.yaml import read_models, write_models
+from xgamma.io.zarr import ArchiveIntegrityError, open_zarr, to_zarr, verify_zarr
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
 from xgamma.models.spatial import SpatialModel, spatial_model
 from xgamma.models.spatial_template import read_spatial_template, template_spatial_model
@@ -57,6 +58,7 @@ from xgamma.sky import healpix_geom, region_geom, wcs_geom
 # reduction
 from xgamma import reduction  # isort: skip
 from xgamma.reduction import background, binning, events, reflected, safe_mask, spectrum
+from xgamma.reduction.archive import archive_status
 from xgamma.reduction.background import fov_background, ring_background
 from xgamma.reduction.binning import bin_events
 from xgamma.reduction.driver import reduce
@@ -138,7 +140,8 @@ __all__ = [
     "ReductionError", "XgammaError", "XgammaIOError", "concat_obs",
     # sky, IRFs, models, files
     "sky", "irf", "models", "events_time", "read_events", "read_gti", "read_irf", "read_ogip",
-    "write_ogip", "DataStore", "Observation", "open_store", "read_models", "write_models",
+    "write_ogip", "open_zarr", "to_zarr", "verify_zarr", "ArchiveIntegrityError", "archive_status",
+    "DataStore", "Observation", "open_store", "read_models", "write_models",
     "BackgroundModel", "Models", "SkyModel", "spectral_model", "SpatialModel", "spatial_model",
     "read_spatial_template", "template_spatial_model", "TemporalModel",
     "lightcurve_template_model", "temporal_model", "healpix_geom", "region_geom", "wcs_geom",

@@ -24,6 +24,13 @@ for pixel indices, ``"1"`` for other unitless numbers). The unit strings are ast
 Paths may be fsspec URLs (``memory://``, ``s3://bucket/key``, ``https://`` for reading);
 ``storage_options`` go to fsspec.
 
+Stores verify themselves: every chunk carries a crc32c checksum (zarr v3 ``crc32c`` codec),
+and a manifest of the variables (dims, shape, dtype, chunk count) is written last into the
+group's attrs. :func:`open_zarr` checks the manifest against the store (a missing variable or
+chunk raises instead of reading the fill value) and reads every chunk through a check that
+turns a checksum mismatch into an :class:`ArchiveIntegrityError` naming the store and the
+variable (see :func:`verify_zarr`).
+
 Examples
 --------
 >>> import tempfile, os, xgamma as xg
@@ -39,14 +46,28 @@ Examples
 from __future__ import annotations
 
 import json
+import math
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import xarray as xr
+import zarr
+from dask.base import tokenize
+from zarr.codecs import Crc32cCodec, ZstdCodec
 
-__all__ = ["to_zarr", "open_zarr", "cf_encode", "cf_decode"]
+from xgamma.errors import XgammaIOError
+from xgamma.io.fits import is_url
+
+__all__ = ["to_zarr", "open_zarr", "cf_encode", "cf_decode", "ArchiveIntegrityError", "MANIFEST_KEY", "checksum_encoding",
+           "manifest_of", "write_manifest", "verify_zarr", "checked_dataset"]
+
+#: Group attribute holding the manifest (a JSON string): ``{"complete": bool, "variables":
+#: {name: {"dims", "shape", "dtype", "nchunks"}}}``.
+MANIFEST_KEY = "xgamma_manifest"
 
 _DA_KEY = "xgamma_dataarray"
 _NONAME = "__xgamma_unnamed__"
@@ -128,9 +149,14 @@ def cf_decode(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
-def to_zarr(obj: xr.DataArray | xr.Dataset | xr.DataTree | Mapping[str, xr.Dataset], store: Any, mode: Any = "w", **kwargs: Any) -> None:
+def to_zarr(obj: xr.DataArray | xr.Dataset | xr.DataTree | Mapping[str, xr.Dataset], store: Any,
+            mode: Any = "w", *, checksum: bool = True, **kwargs: Any) -> None:
     """Write ``obj`` to a zarr store (``mode="w"`` overwrites; other kwargs go to
     :meth:`xarray.Dataset.to_zarr`).
+
+    With ``checksum`` (default) every chunk gets a crc32c checksum, empty chunks are written
+    too, and the manifest (:func:`write_manifest`) is written last: a store whose writer
+    stopped part-way is refused by :func:`open_zarr`.
 
     Examples
     --------
@@ -147,9 +173,17 @@ def to_zarr(obj: xr.DataArray | xr.Dataset | xr.DataTree | Mapping[str, xr.Datas
     else:
         ds = obj
     ds = cf_encode(ds)
+    checksum = checksum and not is_url(str(store))  # remote stores: fsspec keeps its own checks
+    if checksum:
+        if mode in ("w", "w-"):  # new arrays; appended/region writes reuse the stored codecs
+            kwargs["encoding"] = checksum_encoding(ds, kwargs.get("encoding"))
+        kwargs.setdefault("write_empty_chunks", True)  # every chunk on disk: none is "missing"
+        ds = ds.assign_attrs({MANIFEST_KEY: json.dumps({"complete": False})})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         ds.to_zarr(store, mode=mode, **kwargs)
+    if checksum:
+        write_manifest(store)
 
 
 def _tree_to_zarr(obj: xr.DataTree | Mapping[str, xr.Dataset], store: Any, mode: Any = "w",
@@ -167,12 +201,22 @@ def _tree_to_zarr(obj: xr.DataTree | Mapping[str, xr.Dataset], store: Any, mode:
         tree.to_zarr(store, mode=mode, **kwargs)
 
 
-def open_zarr(store: Any, **kwargs: Any) -> xr.DataArray | xr.Dataset | xr.DataTree:
+def open_zarr(store: Any, *, verify: bool = True,
+              **kwargs: Any) -> xr.DataArray | xr.Dataset | xr.DataTree:
     """Open a store written by :func:`to_zarr` lazily (dask-backed).
 
     Returns a DataArray if a DataArray was written, a :class:`xarray.DataTree` (one child per
     dataset) if several datasets were written, else the Dataset. ``kwargs`` go to
-    :func:`xarray.open_zarr` (e.g. ``storage_options`` for an fsspec URL).
+    :func:`xarray.open_zarr` (e.g. ``storage_options`` for an fsspec URL). With ``verify``
+    (default) and a manifest in the store, the store is checked first (:func:`verify_zarr`:
+    variables, shapes, dtypes, chunks present) and every chunk read later is checked against its
+    crc32c checksum (:func:`checked_dataset`).
+
+    Raises
+    ------
+    ArchiveIntegrityError
+        A variable or chunk is missing, the write never finished, or (when the values are
+        read) a chunk fails its checksum; the message names the store and the variable.
 
     Examples
     --------
@@ -185,12 +229,16 @@ def open_zarr(store: Any, **kwargs: Any) -> xr.DataArray | xr.Dataset | xr.DataT
     """
     opts: dict[str, Any] = {"decode_times": False, "decode_timedelta": False}
     opts.update(kwargs)
+    manifest = verify_zarr(store) if verify and not is_url(str(store)) else None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         ds = xr.open_zarr(store, **opts)
         if _TREE_KEY in ds.attrs and not ds.data_vars:
             tree = xr.open_datatree(store, engine="zarr", chunks={}, **opts)
             return tree.map_over_datasets(cf_decode)
+    ds.attrs.pop(MANIFEST_KEY, None)
+    if manifest is not None:
+        ds = checked_dataset(ds, store)
     ds = cf_decode(ds)
     name = ds.attrs.get(_DA_KEY)
     if name is None or name not in ds.data_vars:
@@ -198,3 +246,216 @@ def open_zarr(store: Any, **kwargs: Any) -> xr.DataArray | xr.Dataset | xr.DataT
     da = ds[name]
     da.attrs = {k: v for k, v in ds.attrs.items() if k != _DA_KEY}
     return da.rename(None if name == _NONAME else name)
+
+
+class ArchiveIntegrityError(XgammaIOError):
+    """A zarr store does not match its manifest or a chunk fails its checksum (names the store
+    and the variable)."""
+
+
+def _path_of(store: Any) -> str:
+    return os.fspath(store) if isinstance(store, str | os.PathLike) else repr(store)
+
+
+def _open_group(store: Any, mode: Any = "r") -> Any:
+    try:
+        return zarr.open_group(store, mode=mode, use_consolidated=False)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
+        raise XgammaIOError("not a zarr store (no group metadata)", path=_path_of(store)) from exc
+
+
+def checksum_encoding(ds: xr.Dataset, encoding: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An ``encoding`` for :meth:`xarray.Dataset.to_zarr` that adds a crc32c checksum (after
+    zstd compression) to every variable's chunks; ``encoding`` given by the caller is kept.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"a": ("x", np.ones(3))})
+    >>> [type(c).__name__ for c in checksum_encoding(ds)["a"]["compressors"]]
+    ['ZstdCodec', 'Crc32cCodec']
+    """
+    out: dict[str, Any] = {str(k): dict(v) for k, v in (encoding or {}).items()}
+    for name in ds.variables:
+        enc = out.setdefault(str(name), {})
+        comps = enc.get("compressors", ds[name].encoding.get("compressors"))
+        comps = (ZstdCodec(),) if comps is None else tuple(comps)
+        if not any(isinstance(c, Crc32cCodec) for c in comps):
+            comps = (*comps, Crc32cCodec())
+        enc["compressors"] = comps
+    return out
+
+
+def manifest_of(store: Any) -> dict[str, Any]:
+    """The manifest of what a zarr group holds now: per array its dims, shape, dtype and
+    number of chunks.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.zarr")
+    >>> to_zarr(xr.Dataset({"a": ("x", np.ones(3))}), p)
+    >>> manifest_of(p)["a"]
+    {'dims': ['x'], 'shape': [3], 'dtype': 'float64', 'nchunks': 1}
+    """
+    g = _open_group(store)
+    out: dict[str, Any] = {}
+    for name, arr in sorted(g.arrays()):
+        dims = getattr(arr.metadata, "dimension_names", None)
+        out[name] = {"dims": list(dims) if dims else None, "shape": list(arr.shape),
+                     "dtype": str(arr.dtype), "nchunks": int(arr.nchunks)}
+    return out
+
+
+def write_manifest(store: Any, **extra: Any) -> None:
+    """Write the manifest of ``store`` (:func:`manifest_of`, marked complete) into its group's
+    attrs, and re-consolidate the metadata; call it after the last chunk is written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.zarr")
+    >>> _ = xr.Dataset({"a": ("x", np.ones(3))}).to_zarr(p, consolidated=False)
+    >>> write_manifest(p)
+    >>> sorted(verify_zarr(p)["variables"])
+    ['a']
+    """
+    man = {"complete": True, "variables": manifest_of(store), **extra}
+    g = _open_group(store, mode="r+")
+    g.attrs.update({MANIFEST_KEY: json.dumps(man)})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        zarr.consolidate_metadata(store)
+
+
+def _missing_chunk(store: Any, name: str, arr: Any) -> str:
+    """The first missing chunk key of a local store (for the message), else ''."""
+    if not isinstance(store, str | os.PathLike):
+        return ""
+    for idx in np.ndindex(*arr.cdata_shape):
+        key = arr.metadata.encode_chunk_key(idx)
+        if not os.path.exists(os.path.join(os.fspath(store), name, key)):
+            return f" (first: {name}/{key})"
+    return ""
+
+
+def verify_zarr(store: Any) -> dict[str, Any] | None:
+    """Check a zarr store against its manifest; the manifest, or None if it has none.
+
+    Checks that the write finished (manifest complete), every variable of the manifest is
+    present with its dims, shape and dtype, and every chunk exists (a missing chunk would
+    otherwise read as the fill value); dimension coordinates (read at once on open) are
+    checked against their checksums. Chunk contents are checked by their crc32c checksums
+    when read (:func:`checked_dataset`).
+
+    Raises
+    ------
+    ArchiveIntegrityError
+        Naming the store and the first variable that does not match.
+
+    Examples
+    --------
+    >>> import tempfile, shutil
+    >>> p = os.path.join(tempfile.mkdtemp(), "v.zarr")
+    >>> to_zarr(xr.Dataset({"a": ("x", np.ones(3)), "b": ("x", np.zeros(3))}), p)
+    >>> shutil.rmtree(os.path.join(p, "b"))
+    >>> try:
+    ...     verify_zarr(p)
+    ... except ArchiveIntegrityError as err:
+    ...     print(err.reason)
+    variable 'b' is missing (the manifest lists ['a', 'b'])
+    """
+    path = _path_of(store)
+    g = _open_group(store)
+    raw = g.attrs.get(MANIFEST_KEY)
+    if raw is None:
+        return None
+    try:
+        man = json.loads(str(raw))
+    except json.JSONDecodeError as exc:
+        raise ArchiveIntegrityError("the manifest is not valid JSON", path=path) from exc
+    if not man.get("complete"):
+        raise ArchiveIntegrityError(
+            "incomplete store: its writer stopped before the manifest was written"
+            + (f" ({man['note']})" if man.get("note") else ""), path=path)
+    arrays = dict(g.arrays())
+    expected = man.get("variables", {})
+    for name, want in expected.items():
+        if name not in arrays:
+            raise ArchiveIntegrityError(
+                f"variable {name!r} is missing (the manifest lists {sorted(expected)})", path=path)
+        arr = arrays[name]
+        if list(arr.shape) != want["shape"] or str(arr.dtype) != want["dtype"]:
+            raise ArchiveIntegrityError(
+                f"variable {name!r} is {str(arr.dtype)}{list(arr.shape)}, the manifest says "
+                f"{want['dtype']}{want['shape']}", path=path)
+        have = int(arr.nchunks_initialized)
+        if have < want["nchunks"]:
+            raise ArchiveIntegrityError(
+                f"variable {name!r}: {want['nchunks'] - have} of {want['nchunks']} chunks are "
+                f"missing{_missing_chunk(store, name, arr)}", path=path)
+        if want["dims"] == [name]:  # dimension coordinates are read eagerly on open: check now
+            _CheckedArray(arr, path, name)[tuple(slice(0, n) for n in arr.shape)]
+    return dict(man)
+
+
+class _CheckedArray:
+    """Reads one zarr array; a chunk that fails its checksum raises a named error."""
+
+    def __init__(self, arr: Any, path: str, name: str) -> None:
+        self.arr, self.path, self.name = arr, path, name
+        self.shape, self.dtype, self.ndim = arr.shape, arr.dtype, arr.ndim
+        self.chunks = arr.chunks
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return np.asarray(self.arr[key])
+        except ValueError as exc:
+            if "checksum" not in str(exc):
+                raise
+            keys = key if isinstance(key, tuple) else (key,)
+            idx = tuple((k.start or 0) // c if isinstance(k, slice) else int(k) // c
+                        for k, c in zip(keys, self.chunks, strict=False))
+            raise ArchiveIntegrityError(
+                f"variable {self.name!r}: chunk {self.name}/"
+                f"{self.arr.metadata.encode_chunk_key(idx)} fails its crc32c checksum "
+                "(corrupt data)", path=self.path) from exc
+
+
+def checked_dataset(ds: xr.Dataset, store: Any) -> xr.Dataset:
+    """``ds`` (opened from ``store``) with every dask-backed variable read through a checksum
+    check that names the store and variable (index coordinates: :func:`verify_zarr`).
+
+    Variables that xarray decodes (scale/offset, non-NaN fill values, a changed dtype) keep
+    xarray's reader; zarr's own checksum error still stops them.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "c.zarr")
+    >>> to_zarr(xr.Dataset({"a": ("x", np.arange(3.0))}), p)
+    >>> checked_dataset(xr.open_zarr(p), p)["a"].values.tolist()
+    [0.0, 1.0, 2.0]
+    """
+    path = _path_of(store)
+    g = _open_group(store)
+    arrays = dict(g.arrays())
+    new_vars: dict[str, Any] = {}
+    new_coords: dict[str, Any] = {}
+    for name, var in ds.variables.items():
+        arr = arrays.get(str(name))
+        if arr is None:
+            continue
+        checked = _CheckedArray(arr, path, str(name))
+        fill = var.encoding.get("_FillValue")
+        decoded = ("scale_factor" in var.encoding or "add_offset" in var.encoding
+                   or var.dtype != arr.dtype
+                   or (fill is not None and not (isinstance(fill, float) and math.isnan(fill))))
+        if not isinstance(var.data, da.Array) or decoded:
+            continue
+        data = da.from_array(checked, chunks=var.data.chunks, lock=False,
+                             meta=np.empty((0,) * var.ndim, dtype=var.dtype),
+                             name=f"open-zarr-checked-{name}-{tokenize(path, name, var.data.name)}")
+        target = new_coords if name in ds.coords else new_vars
+        target[str(name)] = var.copy(deep=False, data=data)
+    out = ds.assign_coords(new_coords) if new_coords else ds
+    return out.assign(new_vars) if new_vars else out

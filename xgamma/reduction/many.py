@@ -32,6 +32,7 @@ import xarray as xr
 
 from xgamma.compute import compute
 from xgamma.errors import ReductionError, XgammaError
+from xgamma.reduction.archive import reduce_to_archive
 from xgamma.reduction.checks import check_observation
 from xgamma.reduction.driver import reduce
 from xgamma.reduction.observation import obs_id
@@ -128,6 +129,7 @@ def reduce_many(
     progress: bool = False,
     postprocess: Callable[[xr.Dataset], Any] | None = None,
     on_error: str = "raise",
+    store: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Reduce many observations in parallel, one dask task per observation.
@@ -156,6 +158,11 @@ def reduce_many(
         the :class:`SkippedObservation` records (obs id, file, HDU, reason) are in
         ``attrs["skipped"]`` of the result (as dicts) or, for a list result, in place of the
         failed entries. All observations failing raises.
+    store : path, optional
+        Write the datasets into this zarr archive along ``obs`` as each task finishes,
+        resumably, and return it opened lazily
+        (:func:`xgamma.reduction.archive.reduce_to_archive`; one geometry, no ``stack`` or
+        ``postprocess``).
 
     **kwargs
         Passed to :func:`xgamma.reduction.driver.reduce` (``energy_true``, ``safe_mask``,
@@ -194,6 +201,12 @@ def reduce_many(
         raise ReductionError("no observations to reduce")
     if on_error not in ("raise", "skip"):
         raise ReductionError(f"on_error: expected 'raise' or 'skip', got {on_error!r}")
+    if store is not None:
+        if stack or postprocess is not None:
+            raise ValueError("store= writes every observation: it takes no stack or postprocess")
+        if on_error != "raise":
+            raise ValueError("store= resumes failed observations on a rerun: it takes on_error='raise'")
+        return reduce_to_archive(obs_list, geom, store, progress=progress, **kwargs)
     if stack and (postprocess is not None or callable(geom)):
         raise ValueError("stack=True needs one geometry and no postprocess")
     task = dask.delayed(_reduce_task, pure=True)
