@@ -626,7 +626,8 @@ class AnalysisConfig(_Base):
 
 
 #: Keys that xgamma adds to Gammapy's AnalysisConfig (dropped by ``to_dict(gammapy=True)``).
-_XGAMMA_ONLY = ("dask", "output", "datasets.geom.wcs.projection")
+_XGAMMA_ONLY = ("dask", "output", "datasets.geom.wcs.projection", "observations.on_error",
+                "datasets.max_memory")
 
 _SECTION_DOCS = {
     "general": "logging, output folder (n_jobs is ignored: the dask scheduler decides)",
