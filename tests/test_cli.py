@@ -39,3 +39,15 @@ def test_console_script_exit_code(tmp_path):
     )
     assert proc.returncode == 1
     assert "datasets.tpye: unknown key" in proc.stderr
+
+
+def test_crab_example_without_data_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from xgamma.cli import main
+
+    monkeypatch.setenv("XGAMMA_DATA", str(tmp_path / "nothing-here"))
+    example = Path(__file__).resolve().parents[1] / "examples" / "crab_1d.yaml"
+    assert main(["run", str(example), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "observations.datastore" in err[0] and "xgamma download" in err[0]

@@ -614,14 +614,17 @@ class AnalysisConfig(_Base):
         missing = [m for m in re.findall(r"\$\{?(\w+)\}?", raw) if m not in env]
         if missing:
             raise ConfigError(
-                f"observations.datastore: environment variable ${missing[0]} is not set ({raw!r})"
+                f"observations.datastore: environment variable ${missing[0]} is not set ({raw!r}); "
+                "get the public data with `xgamma download DEST` and set XGAMMA_DATA=DEST"
             )
         expanded = string.Template(raw).substitute(env)
         if "://" in expanded and not expanded.startswith("file://"):
             return expanded
         path = Path(expanded).expanduser()
         if not path.exists():
-            raise ConfigError(f"observations.datastore: no data store at {path}")
+            hint = ("; get the public data with `xgamma download DEST` and set XGAMMA_DATA=DEST"
+                    if "$" in raw else "")
+            raise ConfigError(f"observations.datastore: no data store at {path}{hint}")
         return path
 
 
