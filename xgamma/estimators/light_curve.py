@@ -47,7 +47,7 @@ from xgamma.reduction.driver import reduce
 from xgamma.reduction.slices import RunReduction, prepare_runs, reduce_spectra
 from xgamma.sky.geom import geom_kind
 
-__all__ = ["light_curve", "light_curve_datasets", "time_bins", "time_slice", "TimeSlice", "obs_time_range"]
+__all__ = ["light_curve", "light_curve_datasets", "time_bins", "time_slice", "obs_time_range"]
 
 
 def _ref_mjd(obs: Any) -> float:

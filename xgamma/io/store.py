@@ -36,7 +36,7 @@ from xgamma.io import fits, gadf
 from xgamma.io.fits import is_url
 from xgamma.io.timeslice import TimeSlice, as_time, time_intervals
 
-__all__ = ["open_store", "DataStore", "Observation", "Pointing", "HDULocation", "TimeSlice"]
+__all__ = ["open_store", "DataStore", "Observation", "Pointing", "HDULocation"]
 
 _REQUIRED = {
     "full-enclosure": ("aeff", "edisp", "psf", "bkg"),

@@ -5,16 +5,12 @@ cookbook, Cirelli et al. 2011, for the Milky Way), with the characteristic densi
 (default 1 GeV cm-3) usually rescaled so that the density at the Sun's distance is the local
 density (:meth:`DMProfile.scaled_to_local_density`, 0.3 GeV cm-3 at 8.33 kpc):
 
-============ ============================================================== =====================
-name         rho(r)                                                         default r_s [kpc]
-============ ============================================================== =====================
-``nfw``      ``rho_s / ((r/r_s) (1 + r/r_s)^2)``                            24.42
-``einasto``  ``rho_s exp(-2/alpha ((r/r_s)^alpha - 1))``, alpha = 0.17      28.44
-``isothermal`` ``rho_s / (1 + (r/r_s)^2)``                                  4.38
-``burkert``  ``rho_s / ((1 + r/r_s) (1 + (r/r_s)^2))``                      12.67
-``moore``    ``rho_s (r_s/r)^1.16 (1 + r/r_s)^-1.84``                       30.28
-``zhao``     ``rho_s (r_s/r)^gamma (1 + (r/r_s)^(1/alpha))^-((beta-gamma) alpha)`` 24.42
-============ ============================================================== =====================
+- ``nfw``: ``rho_s / ((r/r_s) (1 + r/r_s)^2)``, default r_s 24.42 kpc
+- ``einasto``: ``rho_s exp(-2/alpha ((r/r_s)^alpha - 1))``, alpha = 0.17, r_s 28.44 kpc
+- ``isothermal``: ``rho_s / (1 + (r/r_s)^2)``, r_s 4.38 kpc
+- ``burkert``: ``rho_s / ((1 + r/r_s) (1 + (r/r_s)^2))``, r_s 12.67 kpc
+- ``moore``: ``rho_s (r_s/r)^1.16 (1 + r/r_s)^-1.84``, r_s 30.28 kpc
+- ``zhao``: ``rho_s (r_s/r)^gamma (1 + (r/r_s)^(1/alpha))^-((beta-gamma) alpha)``, r_s 24.42 kpc
 
 The J factor of a direction at angle ``psi`` from the halo centre, seen from a distance ``D``,
 is the line-of-sight integral ``J(psi) = int rho^2(r(l)) dl`` with ``r^2 = D^2 + l^2 - 2 D l

@@ -4,16 +4,10 @@ HAWC does not point: the sky drifts over the detector once per sidereal day, so 
 observation has no pointing position and its IRFs are maps on the sky, given **per transit**
 (one pass of the source over the array):
 
-=====================  =========================================================================
-HDU (hdu-index class)  content
-=====================  =========================================================================
-``aeff`` (``map``)     exposure per transit ``(energy_true, y, x)`` [cm2 s] on a coarse grid
-``edisp``              ``(energy_true, energy, y, x)`` kernel on the coarse grid
-(``edisp_kernel_map``)
-``psf``                ``(energy, rad, y, x)`` [sr-1] in **reconstructed** energy
-(``psf_map_reco``)
-``bkg`` (``map``)      expected background counts per transit per pixel ``(energy, y, x)``
-=====================  =========================================================================
+- ``aeff`` (class ``map``): exposure per transit ``(energy_true, y, x)`` [cm2 s] on a coarse grid
+- ``edisp`` (class ``edisp_kernel_map``): ``(energy_true, energy, y, x)`` kernel on the coarse grid
+- ``psf`` (class ``psf_map_reco``): ``(energy, rad, y, x)`` [sr-1] in **reconstructed** energy
+- ``bkg`` (class ``map``): expected background counts per transit per pixel ``(energy, y, x)``
 
 The pass-4 Crab data (``hawc/crab_events_pass4``) come with one HDU-index table per event
 type (the nHit bins ``fHitbin1`` ... ``fHitbin9``, for the ``GP`` and ``NN`` energy
