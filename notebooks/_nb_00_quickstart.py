@@ -27,7 +27,7 @@ datasets = analysis.get_datasets()
 datasets[0]
 """),
 ("code", """
-from xgamma.spectrum import spectrum_info
+from xgamma.reduction.spectrum import spectrum_info
 
 spectrum_info(datasets[0])
 """),

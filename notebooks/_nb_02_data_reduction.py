@@ -88,7 +88,7 @@ The dataset carries a PSF map `psf(energy_true, rad, y_irf, x_irf)` (the exposur
 the four runs on a coarse 0.2 deg grid). Its containment radius at the Crab position:
 """),
 ("code", """
-from xgamma.fold_map import psf_containment_radius
+from xgamma.fitting.fold_map import psf_containment_radius
 
 iy, ix = stacked.sizes["y_irf"] // 2, stacked.sizes["x_irf"] // 2
 print(f"PSF pixel at RA {float(stacked.ra_irf[iy, ix]):.2f}, Dec {float(stacked.dec_irf[iy, ix]):.2f}")
@@ -167,7 +167,7 @@ containment correction, safe energy threshold at 10 % of the maximum effective a
 `stack_spectra` adds them. `spectrum_info` summarises each in its safe energy range.
 """),
 ("code", """
-from xgamma.spectrum import reduce_spectrum, spectrum_info, stack_spectra
+from xgamma.reduction.spectrum import reduce_spectrum, spectrum_info, stack_spectra
 
 geom_1d = xg.region_geom(on_region, axes=[xg.energy_axis(0.2, 30, 15)])
 spectra = [reduce_spectrum(o, geom_1d, energy_true=xg.energy_axis(0.1, 60, 30, name="energy_true"),

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 import xgamma as xg
-from xgamma.fit import stat_contour, stat_profile
-from xgamma.fold import npred
+from xgamma.fitting.fitter import stat_contour, stat_profile
+from xgamma.fitting.fold import npred
 from xgamma.models import Models, SkyModel, spectral_model
 
 EXAMPLES = next(p for p in [Path("../examples"), Path("examples")] if p.is_dir())  # repository examples

@@ -19,8 +19,8 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter
 import xgamma as xg
 from xgamma import sky
-from xgamma.fit import ts
-from xgamma.fold_map import npred_map
+from xgamma.fitting.fitter import ts
+from xgamma.fitting.fold_map import npred_map
 
 EXAMPLES = next(p for p in [Path("../examples"), Path("examples")] if p.is_dir())  # repository examples
 analysis = xg.Analysis(EXAMPLES / "crab_3d.yaml")
@@ -56,7 +56,7 @@ norm 0.998 +- 0.012. The fitted Crab position is within ~1 arcmin of the nominal
 
 ## Test statistic of the source
 
-`xgamma.fit.ts` fits the models with and without the source (the background norm is re-fitted in
+`xgamma.fitting.fitter.ts` fits the models with and without the source (the background norm is re-fitted in
 both) and returns the difference of the Cash statistics.
 """),
 ("code", """

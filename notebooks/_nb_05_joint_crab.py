@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xgamma as xg
-from xgamma.fold import with_fit_range
+from xgamma.fitting.fold import with_fit_range
 from xgamma.models import Models, SkyModel, spectral_model
 
 base = xg.data_dir() / "joint-crab" / "spectra"
@@ -31,7 +31,7 @@ dimension; the likelihood sums over it. ON counts and the OFF-estimated backgrou
 range agree with the numbers quoted in the paper for the IACTs (H.E.S.S. to within one event):
 """),
 ("code", """
-from xgamma.fold import alpha, fit_mask
+from xgamma.fitting.fold import alpha, fit_mask
 
 paper_counts = {"magic": (784, 129.9), "veritas": (289, 13.7), "fact": (691, 272.8), "hess": (459, 27.5)}
 rows = {}

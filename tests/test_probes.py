@@ -84,10 +84,11 @@ CONFIGS: list[tuple[str, object, str]] = [
     ("irf-bomb", {"datasets": {"type": "3d", "geom": {"wcs": {**GEOM3D["wcs"], "binsize_irf":
                   "0.001 deg"}, "axes": {"energy_true": {"nbins": 100}}}}},
      "datasets.geom.wcs.binsize_irf: the"),
-    ("fp-bomb", {"flux_points": {"energy": {"nbins": 100000000}}}, "flux_points.energy.nbins"),
+    ("fp-bomb", {"flux_points": {"energy": {"min": "1 TeV", "max": "10 TeV", "nbins": 100000000}}},
+     "flux_points.energy.nbins"),
     ("max-memory-unit", {"datasets": {"max_memory": "8 deg"}}, "datasets.max_memory"),
     ("max-memory-neg", {"datasets": {"max_memory": "-1 GB"}}, "datasets.max_memory"),
-    ("max-memory-small", {"datasets": {"max_memory": "1 kB"}}, "above datasets.max_memory"),
+    ("max-memory-small", {"datasets": {"max_memory": "16 B"}}, "above datasets.max_memory"),
     ("energy-unit", {"datasets": {"geom": {"axes": {"energy": {"min": "1 deg"}}}}},
      "datasets.geom.axes.energy.min"),
     ("energy-order", {"datasets": {"geom": {"axes": {"energy": {"min": "10 TeV", "max": "1 TeV"}}}}},

@@ -28,8 +28,9 @@ CRAB_1D = {
 
 
 def test_no_flux_points_section_and_no_model_named_source(hess_path, tmp_path, capsys, caplog):
-    """The config has no flux_points section (default source 'source') and the model is 'Crab':
-    the run succeeds, says why flux points were skipped and writes every product."""
+    """The config has no flux_points section (null energy edges, as in the established tool)
+    and the model is 'Crab': the run succeeds, says why flux points were skipped and writes
+    every product; with energy bins but the default source 'source' the run is refused first."""
     cfg = tmp_path / "crab.yaml"
     cfg.write_text(yaml.safe_dump({**CRAB_1D, "general": {"models_file": str(ROOT / "examples" / "crab_1d_models.yaml")}}))
     out = tmp_path / "out"
@@ -39,10 +40,15 @@ def test_no_flux_points_section_and_no_model_named_source(hess_path, tmp_path, c
         assert (out / name).exists(), name
     assert not (out / "flux_points.ecsv").exists()
     err = caplog.text
-    assert "flux_points: skipped: flux_points.source is 'source' but the models are ['Crab']" in err
+    assert "flux_points: skipped (no flux_points.energy: set min, max and nbins)" in err
     assert "light_curve: skipped (no light_curve.time_intervals)" in err
     fit = yaml.safe_load((out / "fit_result.yaml").read_text())
     assert fit["success"] and 2.3 < fit["parameters"]["Crab.spectral.index"]["value"] < 2.9
+    # flux points asked for (energy bins) of a source that is not in the models: refused before
+    # any work, naming the key (issue 14's validation), not skipped at the end
+    ana = xg.Analysis({**CRAB_1D, "flux_points": {"energy": {"min": "1 TeV", "max": "10 TeV", "nbins": 2}}})
+    with pytest.raises(xg.ConfigError, match=r"^flux_points.source: no model component 'source'"):
+        ana.run(models=ROOT / "examples" / "crab_1d_models.yaml")
 
 
 def test_failing_step_after_fit_keeps_products(hess_path, tmp_path, caplog):

@@ -565,7 +565,8 @@ class Analysis:
             fitted = self._step("models", lambda: self.set_models(models)) and self._step("fit", self.run_fit)
             if fitted:
                 self._source_step("flux_points", self.config.flux_points.source, self.get_flux_points,
-                                  bool(self.config.flux_points.energy.nbins))
+                                  bool(self.config.flux_points.energy.nbins),
+                                  "no flux_points.energy: set min, max and nbins")
                 ti = self.config.light_curve.time_intervals
                 self._source_step("light_curve", self.config.light_curve.source, self.get_light_curve,
                                   ti.start is not None, "no light_curve.time_intervals")

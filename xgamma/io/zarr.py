@@ -99,7 +99,9 @@ def cf_encode(ds: xr.Dataset) -> xr.Dataset:
         if d in ds.coords and lo in ds.coords and hi in ds.coords and f"{d}_bounds" not in ds.variables \
                 and ds[lo].dims == (d,) and ds[hi].dims == (d,):
             b = np.stack([np.asarray(ds[lo].values), np.asarray(ds[hi].values)], axis=-1)
-            new[f"{d}_bounds"] = xr.Variable((d, "bounds"), b, {"units": ds[lo].attrs.get("units", "")})
+            # datetime bounds: xarray writes their CF time units itself
+            battrs = {"units": ds[lo].attrs.get("units", "")} if b.dtype.kind in "iuf" else {}
+            new[f"{d}_bounds"] = xr.Variable((d, "bounds"), b, battrs)
             new[d] = ds[d].variable.copy(deep=False)
             new[d].attrs = {**ds[d].attrs, "bounds": f"{d}_bounds"}
             bounds.append(d)
