@@ -145,11 +145,13 @@ def test_time_axis_is_time(tmp_path):
 
 def test_plot_light_curve_on_dates_with_upper_limits():
     import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
 
     lc = _lc(np.array([1.0, 2, 0.2, 3]), np.full(4, 0.1)).isel(real=0)
     lc["is_ul"] = (("time", "energy"), np.array([[False], [False], [True], [False]]))
     lc["norm_ul"] = lc["norm"] + 0.5
-    ax = plot_light_curve(lc)
+    _, own = plt.subplots()  # its own axes: another test's open figure must not leak in
+    ax = plot_light_curve(lc, ax=own)
     assert ax.get_xlabel() == "time [UTC]"
     assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
     lo, hi = ax.get_xlim()  # the bins span 2006-07-28T23:58:54 to 07-29T03:58:54 UTC
@@ -157,6 +159,4 @@ def test_plot_light_curve_on_dates_with_upper_limits():
     assert hi - lo < 0.25
     # three points and one upper limit (arrow caps drawn as lines with markers)
     assert len(ax.containers) == 2
-    import matplotlib.pyplot as plt
-
     plt.close(ax.figure)
