@@ -3,7 +3,8 @@
 Accessors hold no state: every method is a one-line delegate to a module function
 (:mod:`xgamma.sky`, :mod:`xgamma.binning`, :mod:`xgamma.events`, :mod:`xgamma.axes`,
 :mod:`xgamma.io.zarr`, :mod:`xgamma.plot`). They are registered when this module is imported,
-which ``import xgamma`` does.
+which ``import xgamma`` does; so that this costs no more than xarray itself, each method imports
+the module it delegates to on its first call.
 
 Examples
 --------
@@ -19,17 +20,15 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 import xarray as xr
-from astropy.coordinates import SkyCoord
-from astropy.wcs import WCS
 
-from xgamma import axes, plot, sky
-from xgamma.io import zarr as _zarr
-from xgamma.reduction import binning, events
+if TYPE_CHECKING:
+    import numpy as np
+    from astropy.coordinates import SkyCoord
+    from astropy.wcs import WCS
 
 __all__ = ["XgDataArrayAccessor", "XgDatasetAccessor", "XgDataFrameAccessor"]
 
@@ -43,84 +42,122 @@ class _XgCommon:
     @property
     def geom(self) -> xr.Dataset:
         """The geometry (coords-only Dataset), :func:`xgamma.sky.geom_of`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.geom_of(self._obj)
 
     @property
     def geom_kind(self) -> str:
         """:func:`xgamma.sky.geom_kind`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.geom_kind(self._obj)
 
     @property
     def frame(self) -> str:
         """:func:`xgamma.sky.frame_of`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.frame_of(self._obj)
 
     @property
     def wcs(self) -> WCS:
         """:func:`xgamma.sky.wcs_of`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.wcs_of(self._obj)
 
     @property
     def region(self) -> Any:
         """:func:`xgamma.sky.region_of`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.region_of(self._obj)
 
     @property
     def skycoord(self) -> SkyCoord:
         """:func:`xgamma.sky.skycoord`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.skycoord(self._obj)
 
     @property
     def center(self) -> SkyCoord:
         """:func:`xgamma.sky.center`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.center(self._obj)
 
     def solid_angle(self) -> xr.DataArray:
         """:func:`xgamma.sky.solid_angle`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.solid_angle(self._obj)
 
     def separation(self, skydir: Any) -> xr.DataArray:
         """:func:`xgamma.sky.separation`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.separation(self._obj, skydir)
 
     def region_mask(self, regions: Any) -> xr.DataArray:
         """:func:`xgamma.sky.region_mask`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.region_mask(self._obj, regions)
 
     def exclusion_mask(self, regions: Any) -> xr.DataArray:
         """:func:`xgamma.sky.exclusion_mask`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.exclusion_mask(self._obj, regions)
 
     def cutout(self, position: Any, width: Any) -> Any:
         """:func:`xgamma.sky.cutout`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.cutout(self._obj, position, width)
 
     def to_image(self) -> Any:
         """:func:`xgamma.sky.to_image`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.to_image(self._obj)
 
     def pix_to_sky(self, x: Any, y: Any = None) -> SkyCoord:
         """:func:`xgamma.sky.pix_to_sky`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.pix_to_sky(self._obj, x, y)
 
     def sky_to_pix(self, coords: SkyCoord) -> Any:
         """:func:`xgamma.sky.sky_to_pix`."""
+        from xgamma import sky  # lazy: import xgamma stays light
+
         return sky.sky_to_pix(self._obj, coords)
 
     def edges(self, dim: str) -> np.ndarray:
         """:func:`xgamma.axes.edges`."""
+        from xgamma import axes  # lazy: import xgamma stays light
+
         return axes.edges(self._obj, dim)
 
     def widths(self, dim: str) -> xr.DataArray:
         """:func:`xgamma.axes.widths`."""
+        from xgamma import axes  # lazy: import xgamma stays light
+
         return axes.widths(self._obj, dim)
 
     def axis(self, dim: str) -> xr.DataArray:
         """:func:`xgamma.axes.axis_of`."""
+        from xgamma import axes  # lazy: import xgamma stays light
+
         return axes.axis_of(self._obj, dim)
 
     def to_zarr(self, store: Any, **kwargs: Any) -> None:
         """:func:`xgamma.io.zarr.to_zarr`."""
+        from xgamma.io import zarr as _zarr  # lazy: import xgamma stays light
+
         return _zarr.to_zarr(self._obj, store, **kwargs)
 
 
@@ -138,6 +175,8 @@ class XgDataArrayAccessor(_XgCommon):
 
     def plot(self, **kwargs: Any) -> Any:
         """:func:`xgamma.plot.plot` (sky map, HEALPix or line plot); returns the Axes."""
+        from xgamma import plot  # lazy: import xgamma stays light
+
         return plot.plot(self._obj, **kwargs)
 
 
@@ -154,6 +193,8 @@ class XgDatasetAccessor(_XgCommon):
 
     def plot(self, name: str, **kwargs: Any) -> Any:
         """Plot the variable ``name`` with :func:`xgamma.plot.plot`."""
+        from xgamma import plot  # lazy: import xgamma stays light
+
         return plot.plot(self._obj[name], **kwargs)
 
 
@@ -174,26 +215,38 @@ class XgDataFrameAccessor:
 
     def bin(self, geom: Any, weights: Any = None) -> xr.DataArray:
         """:func:`xgamma.binning.bin_events`."""
+        from xgamma.reduction import binning  # lazy: import xgamma stays light
+
         return binning.bin_events(self._obj, geom, weights=weights)
 
     def select_energy(self, emin: Any = None, emax: Any = None) -> Any:
         """:func:`xgamma.events.select_energy`."""
+        from xgamma.reduction import events  # lazy: import xgamma stays light
+
         return events.select_energy(self._obj, emin, emax)
 
     def select_time(self, tmin: Any = None, tmax: Any = None) -> Any:
         """:func:`xgamma.events.select_time`."""
+        from xgamma.reduction import events  # lazy: import xgamma stays light
+
         return events.select_time(self._obj, tmin, tmax)
 
     def select_region(self, region_or_geom: Any) -> Any:
         """:func:`xgamma.events.select_region`."""
+        from xgamma.reduction import events  # lazy: import xgamma stays light
+
         return events.select_region(self._obj, region_or_geom)
 
     def fov_coords(self, pointing_ra: Any, pointing_dec: Any) -> Any:
         """:func:`xgamma.events.fov_coords`."""
+        from xgamma.reduction import events  # lazy: import xgamma stays light
+
         return events.fov_coords(self._obj, pointing_ra, pointing_dec)
 
     def offset(self, ra: Any, dec: Any = None) -> Any:
         """:func:`xgamma.events.offset`."""
+        from xgamma.reduction import events  # lazy: import xgamma stays light
+
         return events.offset(self._obj, ra, dec)
 
 

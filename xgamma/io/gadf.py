@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,7 +31,6 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 import xarray as xr
-from xarray.backends import BackendEntrypoint
 
 from xgamma.axes import axis_from_edges
 from xgamma.errors import XgammaIOError
@@ -64,7 +64,6 @@ __all__ = [
     "irf_from_hdus",
     "events_time",
     "irf_kind",
-    "GADFBackendEntrypoint",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -804,31 +803,9 @@ def open_irf_dataset(path: str | Path, hdu: str | int | None = None,
     return ds
 
 
-class GADFBackendEntrypoint(BackendEntrypoint):
-    """xarray engine ``"gadf"``: ``xr.open_dataset(path, engine="gadf", hdu=None)``.
-
-    Examples
-    --------
-    >>> import xarray as xr, xgamma as xg
-    >>> d = xg.data_dir(required=False)
-    >>> if d is not None:
-    ...     ds = xr.open_dataset(d / "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz",
-    ...                          engine="gadf", hdu="AEFF")
-    ...     assert list(ds.data_vars) == ["aeff"]
-    """
-
-    description = "GADF DL3 IRF HDUs (AEFF, EDISP, PSF, BKG, RAD_MAX) as xarray variables"
-    url = "https://gamma-astro-data-formats.readthedocs.io"
-    open_dataset_parameters = ("filename_or_obj", "drop_variables", "hdu")
-
-    def open_dataset(  # type: ignore[override]
-        self, filename_or_obj: Any, *, drop_variables: Any = None, hdu: str | int | None = None
-    ) -> xr.Dataset:
-        return open_irf_dataset(str(filename_or_obj), hdu=hdu, drop_variables=drop_variables)
-
-    def guess_can_open(self, filename_or_obj: Any) -> bool:
-        try:
-            s = str(filename_or_obj).lower()
-        except Exception:  # noqa: BLE001
-            return False
-        return s.endswith((".fits", ".fits.gz", ".fit", ".fit.gz", ".fts"))
+def __getattr__(name: str) -> Any:
+    # the engine class moved to xgamma.io.gadf_backend (light to load); installs whose entry-point
+    # metadata still names xgamma.io.gadf:GADFBackendEntrypoint get it from there
+    if name == "GADFBackendEntrypoint":
+        return importlib.import_module("xgamma.io.gadf_backend").GADFBackendEntrypoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
