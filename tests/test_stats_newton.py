@@ -73,3 +73,17 @@ def test_known_values_and_dask():
     n = np.array([0.0, 3.0, 30.0])
     lazy = stats.counts_ul(da.from_array(n, chunks=1), mu_bkg=da.from_array(np.full(3, 2.0), chunks=1))
     np.testing.assert_array_equal(np.asarray(lazy.compute()), np.asarray(stats.counts_ul(n, mu_bkg=2.0)))
+
+
+def test_cash_crossings_solved_per_distinct_count_match_the_full_iteration(counts):
+    # Cash errors depend on n_on alone: solved once per distinct count, they equal the Newton
+    # iteration run on every (n_on, background) pair; non-integer counts take the np.unique path
+    n_on, _, _, bkg = counts
+    for n in (n_on, n_on + 0.37):
+        for side, ns in (("errn", 1.0), ("errp", 1.0), ("ul", 2.0)):
+            full = stats._root(n, np.zeros(()), np.zeros(()), bkg, False, ns, side)  # noqa: SLF001
+            fast = getattr(stats, f"counts_{side}")(n, mu_bkg=bkg, n_sigma=ns)
+            np.testing.assert_allclose(fast, full, rtol=1e-9, atol=1e-9)
+    # no counts: errn 0, errp n_sigma^2 / 2, whatever the background
+    np.testing.assert_allclose(stats.counts_errn([0.0, 0.0], mu_bkg=[0.0, 5.0]), [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(stats.counts_errp([0.0, 0.0], mu_bkg=[0.0, 5.0]), [0.5, 0.5], atol=1e-12)

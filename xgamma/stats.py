@@ -76,7 +76,8 @@ def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _cash_np(n_on: np.ndarray, mu_on: np.ndarray) -> np.ndarray:
     mu = np.maximum(mu_on, TRUNCATION_VALUE)
-    return 2 * (mu - xlogy(n_on, mu))
+    # mu >= TRUNCATION_VALUE > 0: log(mu) is finite, so n_on * log(mu) is 0 for n_on = 0 (as xlogy)
+    return 2 * (mu - n_on * np.log(mu))
 
 
 def _wstat_bkg_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_sig: np.ndarray) -> np.ndarray:
@@ -282,54 +283,112 @@ def _root(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_bkg: np.nda
           n_sigma: float, side: str) -> np.ndarray:
     """Profile-likelihood crossing ``stat(mu) = stat(best) + n_sigma^2``: bracket, then a
     safeguarded Newton iteration (a bisection step wherever Newton would leave the bracket);
-    the statistic is convex in ``mu``, so it converges in a few steps to machine precision."""
+    the statistic is convex in ``mu``, so it converges in a few steps to machine precision.
+
+    Each pass works on the elements still moving only (the others are final), so the cost
+    follows the slowest elements' count, not the whole array's."""
     n_on, n_off, alpha, mu_bkg = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (n_on, n_off, alpha, mu_bkg)))
+    shape = n_on.shape
+    n_on, n_off, alpha, mu_bkg = (np.ravel(x) for x in (n_on, n_off, alpha, mu_bkg))
     best = n_on - alpha * n_off if onoff else n_on - mu_bkg
     s_min = _profile_stat(best, n_on, n_off, alpha, mu_bkg, onoff)
     target = s_min + n_sigma**2
-    if side == "ul":
-        start = np.maximum(best, 0.0)
-    else:
-        start = best
+    start = np.maximum(best, 0.0) if side == "ul" else best
     sign = -1.0 if side == "errn" else 1.0
     step = n_sigma * (np.sqrt(n_on + alpha**2 * n_off + (0 if onoff else mu_bkg)) + 1.0)
     floor = -alpha * n_off - 1e-9 if onoff else -mu_bkg  # physical lower limit of the excess
     far = start + sign * step
-    f_far = np.zeros_like(far)
-    for _ in range(60):  # expand until bracketed
-        if sign < 0:
-            far = np.maximum(far, floor)
-        f_far = _profile_stat(far, n_on, n_off, alpha, mu_bkg, onoff)
-        need = (f_far < target) & ~((sign < 0) & (far <= floor))
-        if not need.any():
+    if sign < 0:
+        far = np.maximum(far, floor)
+    f_far = np.empty_like(far)
+    # expand until bracketed (on the elements not bracketed yet)
+    idx = np.arange(far.size)
+    for it in range(60):
+        fi = _profile_stat(far[idx], n_on[idx], n_off[idx], alpha[idx], mu_bkg[idx], onoff)
+        f_far[idx] = fi
+        need = (fi < target[idx]) & ~((sign < 0) & (far[idx] <= floor[idx]))
+        if not need.any() or it == 59:
             break
-        far = np.where(need, start + 2 * (far - start), far)
-    lo, hi = (far, start) if sign < 0 else (start, far)
+        idx = idx[need]
+        far[idx] = start[idx] + 2 * (far[idx] - start[idx])
+        if sign < 0:
+            far[idx] = np.maximum(far[idx], floor[idx])
     # no crossing above the physical floor (errn): the floor is the answer, as for a bisection
     # (ul) the crossing lies below max(best, 0): the limit is that start, as for a bisection
-    stuck = (f_far < target) if sign < 0 else (_profile_stat(start, n_on, n_off, alpha, mu_bkg, onoff) >= target)
-    x = far.copy()  # the outer end: f >= 0 there, Newton moves monotonically inwards
+    if sign < 0:
+        stuck = f_far < target
+        x = far.copy()  # stuck: the floor (far, where f < target)
+    else:
+        # f(start) = f(best) < target unless start = 0 > best (ul): evaluate there only
+        stuck = np.zeros(far.shape, bool)
+        low = np.flatnonzero(start != best)
+        stuck[low] = _profile_stat(start[low], n_on[low], n_off[low], alpha[low], mu_bkg[low], onoff) >= target[low]
+        x = np.where(stuck, start, far)
+    # the outer end: f >= 0 there, Newton moves monotonically inwards
+    idx = np.flatnonzero(~stuck)
+    lo, hi = (far[idx], start[idx]) if sign < 0 else (start[idx], far[idx])
+    # first guess: the cubic expansion of the statistic about its minimum puts the crossing at
+    # best +- n_sigma sigma + n_sigma^2 / 3 (sigma^2: the curvature's variance); into the bracket
+    var = n_on[idx] + alpha[idx] ** 2 * n_off[idx] if onoff else n_on[idx]
+    guess = best[idx] + sign * n_sigma * np.sqrt(var) + n_sigma**2 / 3
+    xs = np.where((guess > lo) & (guess < hi), guess, far[idx])
+    a_on, a_off, a_alpha, a_bkg, a_target = n_on[idx], n_off[idx], alpha[idx], mu_bkg[idx], target[idx]
     for _ in range(100):
-        f, g = _profile_stat_grad(x, n_on, n_off, alpha, mu_bkg, onoff)
-        f = f - target
+        f, g = _profile_stat_grad(xs, a_on, a_off, a_alpha, a_bkg, onoff)
+        f = f - a_target
         above = f >= 0
         if sign > 0:
-            hi, lo = np.where(above, x, hi), np.where(above, lo, x)
+            hi, lo = np.where(above, xs, hi), np.where(above, lo, xs)
         else:
-            lo, hi = np.where(above, x, lo), np.where(above, hi, x)
+            lo, hi = np.where(above, xs, lo), np.where(above, hi, xs)
         with np.errstate(divide="ignore", invalid="ignore"):
-            newton = x - f / g
+            newton = xs - f / g
         ok = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
         new = np.where(ok, newton, 0.5 * (lo + hi))
-        done = np.abs(new - x) <= 1e-9 * np.maximum(1.0, np.abs(x))  # quadratic: the next error ~1e-18
-        x = np.where(stuck, lo if sign < 0 else start, new)
-        if np.all(done | stuck):
+        done = np.abs(new - xs) <= 1e-9 * np.maximum(1.0, np.abs(xs))  # quadratic: the next error ~1e-18
+        x[idx] = new
+        n_done = int(np.count_nonzero(done))
+        if n_done == done.size:
             break
+        if 2 * n_done < done.size:  # most still move: iterate on all (a final x moves < 1e-17)
+            xs = new
+            continue
+        keep = ~done
+        idx, xs, lo, hi = idx[keep], new[keep], lo[keep], hi[keep]
+        a_on, a_off, a_alpha, a_bkg, a_target = a_on[keep], a_off[keep], a_alpha[keep], a_bkg[keep], a_target[keep]
+    x = x.reshape(shape)
+    best = best.reshape(shape)
     if side == "errn":
         return best - x
     if side == "errp":
         return x - best
     return x
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a flat array and the index of each element among them (a table
+    ``0 .. max`` for small non-negative integers, such as counts: no sort)."""
+    if values.size and values.min() >= 0 and values.max() <= 4 * values.size + 1024 and np.array_equal(
+            values, np.floor(values)):
+        return np.arange(int(values.max()) + 1, dtype=float), values.astype(np.intp)
+    table, inverse = np.unique(values, return_inverse=True)
+    return table, inverse.ravel()
+
+
+def _cash_root(n_on: np.ndarray, mu_bkg: np.ndarray, n_sigma: float, side: str) -> np.ndarray:
+    """:func:`_root` for counts over a known background (Cash), solved once per distinct
+    ``n_on``: in the predicted counts ``m = mu + mu_bkg`` the statistic ``2 (m - n_on log m)``
+    does not involve the background, so ``errn`` and ``errp`` depend on ``n_on`` alone (a
+    correlated counts map holds a few hundred distinct values) and the upper limit is
+    ``max(best + errp(n_sigma_ul), 0)`` (the profile rises monotonically above ``best``)."""
+    n_on, mu_bkg = np.broadcast_arrays(np.asarray(n_on, dtype=float), np.asarray(mu_bkg, dtype=float))
+    table, inverse = _distinct(n_on.ravel())
+    zero = np.zeros(())
+    err = _root(table, zero, zero, zero, False, n_sigma, "errp" if side == "ul" else side)[inverse].reshape(n_on.shape)
+    if side == "ul":
+        return np.maximum(n_on - mu_bkg + err, 0.0)
+    # as the general iteration, a missing background gives no interval
+    return np.where(np.isnan(mu_bkg), np.nan, err)
 
 
 def _counts_args(n_on: Any, n_off: Any, alpha: Any, mu_bkg: Any) -> tuple[list[Any], bool]:
@@ -352,6 +411,8 @@ def counts_errn(n_on: Any, n_off: Any = None, alpha: Any = None, mu_bkg: Any = N
     9.669
     """
     args, onoff = _counts_args(n_on, n_off, alpha, mu_bkg)
+    if not onoff:
+        return _elementwise(lambda a, d: _cash_root(a, d, n_sigma, "errn"), args[0], args[3])
     return _elementwise(lambda a, b, c, d: _root(a, b, c, d, onoff, n_sigma, "errn"), *args)
 
 
@@ -364,6 +425,8 @@ def counts_errp(n_on: Any, n_off: Any = None, alpha: Any = None, mu_bkg: Any = N
     10.336
     """
     args, onoff = _counts_args(n_on, n_off, alpha, mu_bkg)
+    if not onoff:
+        return _elementwise(lambda a, d: _cash_root(a, d, n_sigma, "errp"), args[0], args[3])
     return _elementwise(lambda a, b, c, d: _root(a, b, c, d, onoff, n_sigma, "errp"), *args)
 
 
@@ -377,4 +440,6 @@ def counts_ul(n_on: Any, n_off: Any = None, alpha: Any = None, mu_bkg: Any = Non
     True
     """
     args, onoff = _counts_args(n_on, n_off, alpha, mu_bkg)
+    if not onoff:
+        return _elementwise(lambda a, d: _cash_root(a, d, n_sigma, "ul"), args[0], args[3])
     return _elementwise(lambda a, b, c, d: _root(a, b, c, d, onoff, n_sigma, "ul"), *args)

@@ -119,10 +119,57 @@ def tophat_kernel(radius_pix: float) -> np.ndarray:
     return ((xx * xx + yy * yy) <= radius_pix * radius_pix * (1 + 1e-12)).astype(float)
 
 
+def _kernel_runs(kernel: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """``(dy, x0, x1)`` per kernel row when the kernel is 0/1 with one run of ones per row (a
+    top-hat disk), offsets from the centre; None otherwise."""
+    k = np.asarray(kernel)
+    if k.ndim != 2 or k.shape[0] % 2 == 0 or k.shape[1] % 2 == 0 or not np.isin(k, (0.0, 1.0)).all():
+        return None
+    hy, hx = k.shape[0] // 2, k.shape[1] // 2
+    runs = []
+    for i, row in enumerate(k):
+        nz = np.flatnonzero(row)
+        if nz.size == 0:
+            continue
+        if nz[-1] - nz[0] + 1 != nz.size:
+            return None
+        runs.append((i - hy, int(nz[0]) - hx, int(nz[-1]) - hx))
+    return runs
+
+
+def _correlate_runs(a: np.ndarray, runs: list[tuple[int, int, int]]) -> np.ndarray:
+    """Sum over a kernel made of row runs of ones (zero padding): each run's sums along x come
+    from one cumulative sum (the difference of two of its entries), then the rows are shifted
+    and added; O(pixels x rows) instead of an FFT."""
+    ny, nx = a.shape[-2:]
+    h = max(max(-x0, x1) for _, x0, x1 in runs) + 1
+    # cum[..., h + j] = sum of a[..., :j] for j in 0..nx, held constant beyond both ends
+    cum = np.zeros(a.shape[:-1] + (nx + 2 * h + 1,))
+    np.cumsum(a, axis=-1, out=cum[..., h + 1: h + nx + 1])
+    cum[..., h + nx + 1:] = cum[..., h + nx: h + nx + 1]
+    row_sums: dict[tuple[int, int], np.ndarray] = {}
+    out = np.zeros(a.shape)
+    for dy, x0, x1 in runs:
+        if abs(dy) >= ny:
+            continue
+        r = row_sums.get((x0, x1))
+        if r is None:  # sum of a[..., x + x0 : x + x1 + 1] within the image
+            r = cum[..., h + x1 + 1: h + x1 + 1 + nx] - cum[..., h + x0: h + x0 + nx]
+            row_sums[(x0, x1)] = r
+        # out[y] += r[y + dy] where 0 <= y + dy < ny
+        if dy >= 0:
+            out[..., : ny - dy, :] += r[..., dy:, :]
+        else:
+            out[..., -dy:, :] += r[..., : ny + dy, :]
+    return out
+
+
 def correlate(images: np.ndarray, kernel: np.ndarray, integer: bool = False) -> np.ndarray:
-    """Correlate images ``(..., ny, nx)`` with a symmetric kernel (FFT, same shape, zero
-    padding); FFT noise below 1e-9 of the maximum is set to 0; ``integer`` rounds the result
-    (counts).
+    """Correlate images ``(..., ny, nx)`` with a symmetric kernel (same shape, zero padding);
+    values below 1e-9 of the maximum are set to 0; ``integer`` rounds the result (counts).
+
+    A 0/1 kernel with one run of ones per row (:func:`tophat_kernel`) is summed directly from
+    cumulative sums along x (exact for counts); any other kernel by FFT.
 
     Examples
     --------
@@ -131,14 +178,18 @@ def correlate(images: np.ndarray, kernel: np.ndarray, integer: bool = False) -> 
     [[0.0, 3.0, 0.0], [3.0, 3.0, 3.0], [0.0, 3.0, 0.0]]
     """
     a = np.asarray(images, float)
-    k = np.asarray(kernel, float)[(None,) * (a.ndim - 2)]
-    # scipy.signal costs ~1.5 s at import: loaded on first use
-    from scipy.signal import fftconvolve
+    runs = _kernel_runs(kernel)
+    if runs is not None:
+        out = _correlate_runs(a, runs)
+    else:
+        k = np.asarray(kernel, float)[(None,) * (a.ndim - 2)]
+        # scipy.signal costs ~1.5 s at import: loaded on first use
+        from scipy.signal import fftconvolve
 
-    out = fftconvolve(a, k[..., ::-1, ::-1], mode="same", axes=(-2, -1))
+        out = fftconvolve(a, k[..., ::-1, ::-1], mode="same", axes=(-2, -1))
     scale = float(np.abs(a).max(initial=0.0)) * float(np.abs(kernel).sum())
-    out = np.where(np.abs(out) < 1e-9 * max(scale, 1e-300), 0.0, out)
-    return np.rint(out) if integer else out
+    out[np.abs(out) < 1e-9 * max(scale, 1e-300)] = 0.0
+    return np.rint(out, out=out) if integer else out
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,8 +248,13 @@ def band_images(cube: np.ndarray, groups: Sequence[np.ndarray], mask: np.ndarray
     >>> band_images(cube, [np.array([0, 1, 2])], mask)[0].tolist()
     [[2.0, 3.0], [3.0, 3.0]]
     """
-    c = np.where(mask, cube, 0.0)
-    return np.stack([c[g].sum(axis=0) for g in groups])
+    out = []
+    for g in groups:
+        g = np.asarray(g)
+        # a band is a run of bins: slices (views), not a gathered copy of the cube
+        sel = slice(int(g[0]), int(g[-1]) + 1) if g.size and np.array_equal(g, np.arange(g[0], g[-1] + 1)) else g
+        out.append(np.add.reduce(np.where(mask[sel], cube[sel], 0.0), axis=0))
+    return np.stack(out)
 
 
 def _edisp_at_center(dataset: xr.Dataset) -> np.ndarray | None:
@@ -249,6 +305,23 @@ def reference_npred(dataset: xr.Dataset, spectral: SpectralModelBase | None = No
             raise ValueError("the dataset has no edisp and energy_true differs from energy")
         return expo
     return np.einsum("kyx,ke->eyx", expo, ed)
+
+
+def _reference_bands(dataset: xr.Dataset, spec: SpectralModelBase, groups: Sequence[np.ndarray]) -> np.ndarray:
+    """:func:`reference_npred` summed over each band's bins ``(band, y, x)``: the flux and the
+    energy dispersion are folded into one ``(band, energy_true)`` weight first, so the cube
+    is touched once (one matrix product) instead of per reco-energy bin."""
+    et = edges(dataset, "energy_true")
+    flux = np.asarray(spec.integral_values(et[:-1], et[1:], list(spec.parameters.values)), float)
+    expo = map_values(dataset["exposure"], ("energy_true", "y", "x"))
+    ed = _edisp_at_center(dataset)
+    if ed is None:
+        if expo.shape[0] != dataset.sizes["energy"]:
+            raise ValueError("the dataset has no edisp and energy_true differs from energy")
+        ed = np.eye(expo.shape[0])
+    w = flux[:, None] * ed
+    weights = np.stack([w[:, g].sum(axis=1) for g in groups])
+    return np.einsum("bk,kyx->byx", weights, expo)
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,8 +415,7 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
         errn = np.asarray(stats.counts_errn(n_on, mu_bkg=background, n_sigma=n_sigma), float)
         errp = np.asarray(stats.counts_errp(n_on, mu_bkg=background, n_sigma=n_sigma), float)
         ul = np.asarray(stats.counts_ul(n_on, mu_bkg=background, n_sigma=n_sigma_ul), float)
-    ref = reference_npred(dataset, spec)
-    ref_groups = np.stack([ref[g].sum(axis=0) for g in groups])
+    ref_groups = _reference_bands(dataset, spec, groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         ref_c = correlate(ref_groups, kernel) / correlate(mask_img.astype(float), kernel)
         data = {
@@ -352,7 +424,9 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
             "norm_errn": errn / ref_c, "norm_errp": errp / ref_c, "norm_ul": ul / ref_c, "npred_ref": ref_c,
             **extra,
         }
-    data = {k: np.where(mask_img, v, np.nan) for k, v in data.items()}
+    outside = ~mask_img
+    for v in data.values():  # all fresh arrays here (estimator_result copies them): NaN in place
+        v[outside] = np.nan
     res = estimator_result(data, axis, spec, dims=("energy", "y", "x"), coords=sky_coords(dataset),
                            n_sigma=n_sigma, n_sigma_ul=n_sigma_ul,
                            attrs={**geometry_attrs(dataset), "correlation_radius": float(correlation_radius),

@@ -40,7 +40,7 @@ class GADFBackendEntrypoint(BackendEntrypoint):
     def open_dataset(  # type: ignore[override]
         self, filename_or_obj: Any, *, drop_variables: Any = None, hdu: str | int | None = None
     ) -> xr.Dataset:
-        from xgamma.io.gadf import open_irf_dataset  # lazy: engine discovery loads this class, not the readers
+        from xgamma.io.gadf import open_irf_dataset  # lazy: engine discovery loads only this class
 
         return open_irf_dataset(str(filename_or_obj), hdu=hdu, drop_variables=drop_variables)
 
