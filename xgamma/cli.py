@@ -19,18 +19,19 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from xgamma._paths import data_dir
-from xgamma.analysis import Analysis, AnalysisStepError
 from xgamma.config import AnalysisConfig, ConfigError
 from xgamma.download import download
 from xgamma.errors import XgammaError
 from xgamma.io.transaction import OutputTransaction
-from xgamma.simulation.run import simulate_from_config
 from xgamma.version import __version__
+
+if TYPE_CHECKING:
+    from xgamma.analysis import Analysis
 
 __all__ = ["main"]
 
@@ -56,6 +57,7 @@ def _info() -> int:
 
 
 def _check(path: str, models: str | None = None) -> int:
+    from xgamma.analysis import Analysis  # lazy: --help, info, config skip the analysis stack
 
     try:
         cfg = AnalysisConfig.read(path)
@@ -79,6 +81,8 @@ def _one_line(exc: BaseException) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     import logging
+
+    from xgamma.analysis import Analysis, AnalysisStepError  # lazy: as in _check
 
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s")
@@ -143,6 +147,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from xgamma.simulation.run import simulate_from_config  # lazy: as in _check
+
 
     try:
         out = simulate_from_config(args.config, args.out, overwrite=args.overwrite)
