@@ -319,9 +319,10 @@ def _root(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_bkg: np.nda
         stuck = f_far < target
         x = far.copy()  # stuck: the floor (far, where f < target)
     else:
-        # f(start) = f(best) < target unless start = 0 > best (ul): evaluate there only
+        # f(start) = f(best) < target unless start = 0 > best (ul): evaluate there only (and
+        # wherever f(best) < target fails: non-finite statistics, n_sigma = 0)
         stuck = np.zeros(far.shape, bool)
-        low = np.flatnonzero(start != best)
+        low = np.flatnonzero((start != best) | ~(s_min < target))
         stuck[low] = _profile_stat(start[low], n_on[low], n_off[low], alpha[low], mu_bkg[low], onoff) >= target[low]
         x = np.where(stuck, start, far)
     # the outer end: f >= 0 there, Newton moves monotonically inwards
