@@ -284,16 +284,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first access and bind the name here (PEP 562)."""
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'xgamma' has no attribute {name!r}") from None
-    mod = importlib.import_module(module)
-    value = mod if attr is None else getattr(mod, attr)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # type checkers see the imports above (and flag unknown names)
+
+    def __getattr__(name: str) -> Any:
+        """Import a public name's module on first access and bind the name here (PEP 562)."""
+        try:
+            module, attr = _LAZY[name]
+        except KeyError:
+            raise AttributeError(f"module 'xgamma' has no attribute {name!r}") from None
+        mod = importlib.import_module(module)
+        value = mod if attr is None else getattr(mod, attr)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
