@@ -8,13 +8,13 @@ import pandas as pd
 from simulation_helpers import SRC, sim_dataset, sim_geom, sim_obs
 
 import xgamma as xg
-from xgamma.times import event_seconds
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.simulation import (
     simulate_dataset,
     simulate_events,
 )
 from xgamma.simulation.events import EventSampler, fov_to_radec, radec_to_fov
+from xgamma.times import event_seconds
 
 
 def test_fov_coordinates_round_trip():

@@ -18,9 +18,9 @@ from simulation_helpers import (
 )
 
 import xgamma as xg
-from xgamma.times import event_seconds
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.simulation.events import EventSampler
+from xgamma.times import event_seconds
 
 
 def test_variable_source_counts_and_times(sim_irfs):

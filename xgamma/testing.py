@@ -393,7 +393,7 @@ def make_observation(
     energy = np.concatenate([e_b, e_s])
     order = rng.permutation(ra.size)
     time = tstart + np.sort(rng.uniform(0, ontime, ra.size))
-    tattrs = {"mjdref": 51910.00074287037, "mjdrefi": 51910.0, "mjdreff": 51910.00074287037 - 51910.0,
+    tattrs: dict[Any, Any] = {"mjdref": 51910.00074287037, "mjdrefi": 51910.0, "mjdreff": 51910.00074287037 - 51910.0,
               "timesys": "TT", "timeunit": "s", "timeref": "LOCAL", "timezero": 0.0,
               "time_scale": "utc"}
     events = pd.DataFrame(

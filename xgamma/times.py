@@ -45,7 +45,7 @@ _NS = 1_000_000_000
 _FAST = ("tt", "tai", "utc")
 
 
-def time_reference(attrs: Mapping[str, Any]) -> tuple[float, float, str]:
+def time_reference(attrs: Mapping[Any, Any]) -> tuple[float, float, str]:
     """``(mjdrefi, mjdreff, scale)`` from ``attrs`` (``mjdrefi``/``mjdreff`` or ``mjdref``,
     ``timesys``; TT when absent).
 
@@ -98,7 +98,7 @@ def _ns_to_seconds(ns: np.ndarray) -> np.ndarray:
     return whole.astype(np.float64) + rest.astype(np.float64) / _NS
 
 
-def seconds_to_datetime(seconds: Any, attrs: Mapping[str, Any]) -> np.ndarray:
+def seconds_to_datetime(seconds: Any, attrs: Mapping[Any, Any]) -> np.ndarray:
     """Seconds since ``attrs``' MJDREF (in its ``timesys``) as ``datetime64[ns]`` UTC dates.
 
     NaN gives NaT. See the module docstring for the method and its exactness.
@@ -142,7 +142,7 @@ def seconds_to_datetime(seconds: Any, attrs: Mapping[str, Any]) -> np.ndarray:
     return out.reshape(shape)
 
 
-def datetime_to_seconds(dates: Any, attrs: Mapping[str, Any]) -> np.ndarray:
+def datetime_to_seconds(dates: Any, attrs: Mapping[Any, Any]) -> np.ndarray:
     """``datetime64`` UTC dates as float seconds since ``attrs``' MJDREF in its ``timesys``
     (the inverse of :func:`seconds_to_datetime`). NaT gives NaN.
 
@@ -175,7 +175,7 @@ def datetime_to_seconds(dates: Any, attrs: Mapping[str, Any]) -> np.ndarray:
     return out.reshape(shape)
 
 
-def to_datetime64(value: Any) -> np.datetime64:
+def to_datetime64(value: Any) -> Any:
     """One time as ``datetime64[ns]`` UTC: an astropy ``Time`` (any scale), an ISO string,
     a ``datetime64``/``Timestamp``/``datetime`` (read as UTC) or an MJD float (TT).
 
@@ -197,7 +197,7 @@ def to_datetime64(value: Any) -> np.datetime64:
         ts = pd.Timestamp(value)
         if ts.tzinfo is not None:
             ts = ts.tz_convert("UTC").tz_localize(None)
-        return np.datetime64(ts.to_datetime64(), "ns")
+        return ts.to_datetime64().astype("datetime64[ns]")
     except (TypeError, ValueError):
         raise ValueError(f"not a time: {value!r} (expected a Time, an ISO string such as "
                          "'2006-07-29T20:30:00', a datetime64 or an MJD float)") from None

@@ -42,7 +42,7 @@ def _value(x: Any, unit: str) -> float | None:
     return float(x)
 
 
-def _range_mask(col: Any, lo: float | None, hi: float | None) -> Any:
+def _range_mask(col: Any, lo: Any, hi: Any) -> Any:
     mask = col == col  # True except NaN; same type (pandas or dask Series)
     if lo is not None:
         mask = mask & (col >= lo)
