@@ -7,8 +7,8 @@ dates, so that they select and resample as dates (``ev.set_index("time").loc["20
 
 The conversion is exact integer arithmetic on nanoseconds. Elapsed seconds of TT, TAI and UTC
 files are SI seconds (as astropy's ``Time + TimeDelta``), so the run's TAI dates are the
-reference's TAI date plus the seconds, and UTC is TAI minus TAI-UTC (the leap-second count of the
-ERFA table that astropy uses). TAI-UTC is one number over a run unless a leap second falls inside
+reference's TAI date (TT - 32.184 s) plus the seconds, and UTC is TAI minus TAI-UTC (the
+leap-second table of ERFA, the one astropy's ``Time`` uses; tests check against astropy). TAI-UTC is one number over a run unless a leap second falls inside
 it; only then is it looked up per event (a ``searchsorted`` over the ~30 leap seconds). An event
 inside an inserted leap second (``23:59:60.x``, which ``datetime64`` cannot hold) is shown at
 ``23:59:59.999999999``; every other time goes back to the same float seconds bit for bit where the
@@ -68,11 +68,16 @@ def time_reference(attrs: Mapping[Any, Any]) -> tuple[float, float, str]:
     return mi, mf, scale
 
 
-def _isot_ns(t: Any) -> np.datetime64:
-    """A scalar astropy Time as ``datetime64[ns]`` of its own scale's calendar."""
-    t = t.copy()
-    t.precision = 9
-    return np.datetime64(t.isot, "ns")
+def _ref_tai_ns(mi: float, mf: float, scale: str, leap_utc: np.ndarray, dat: np.ndarray) -> int:
+    """MJD ``mi + mf`` in ``scale`` (tt, tai or utc) as TAI nanoseconds since 1970-01-01."""
+    whole = float(np.floor(mi))
+    ns = (int(whole) - 40587) * 86400 * _NS + int(round(((mi - whole) + mf) * 86400 * _NS))
+    if scale == "tt":
+        return ns - 32_184_000_000  # TT - TAI
+    if scale == "utc":
+        k = int(np.searchsorted(leap_utc, ns, side="right")) - 1
+        return ns + int(dat[max(k, 0)])
+    return ns
 
 
 def _leap_table() -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +86,8 @@ def _leap_table() -> tuple[np.ndarray, np.ndarray]:
 
     tab = erfa.leap_seconds.get()
     tab = tab[tab["year"] >= 1972]
-    utc = np.array([np.datetime64(f"{int(y):04d}-{int(m):02d}-01", "ns") for y, m in
-                    zip(tab["year"], tab["month"], strict=True)]).astype(np.int64)
+    months = (np.asarray(tab["year"], np.int64) - 1970) * 12 + np.asarray(tab["month"], np.int64) - 1
+    utc = months.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
     dat = np.round(np.asarray(tab["tai_utc"], float) * _NS).astype(np.int64)
     return utc, dat
 
@@ -119,12 +124,11 @@ def seconds_to_datetime(seconds: Any, attrs: Mapping[Any, Any]) -> np.ndarray:
     from astropy.time import Time, TimeDelta
 
     mi, mf, scale = time_reference(attrs)
-    ref = Time(mi, mf, format="mjd", scale=scale)
     leap_utc, dat = _leap_table()
     leap_tai = leap_utc + dat  # TAI instant at which each TAI-UTC starts
-    tai = _isot_ns(ref.tai).astype(np.int64) + _split_ns(s[ok]) if scale in _FAST else None
+    tai = (_ref_tai_ns(mi, mf, scale, leap_utc, dat) + _split_ns(s[ok])) if scale in _FAST else None
     if tai is None or tai.min() < leap_tai[0]:  # other time systems, or before 1972
-        t = ref + TimeDelta(s[ok], format="sec")
+        t = Time(mi, mf, format="mjd", scale=scale) + TimeDelta(s[ok], format="sec")
         out[ok] = np.asarray(t.utc.datetime64, dtype="datetime64[ns]")
         return out.reshape(shape)
     lo, hi = np.searchsorted(leap_tai, [tai.min(), tai.max()], side="right") - 1
@@ -162,16 +166,15 @@ def datetime_to_seconds(dates: Any, attrs: Mapping[Any, Any]) -> np.ndarray:
     from astropy.time import Time
 
     mi, mf, scale = time_reference(attrs)
-    ref = Time(mi, mf, format="mjd", scale=scale)
     utc = d[ok].astype(np.int64)
     leap_utc, dat = _leap_table()
     if scale not in _FAST or utc.min() < leap_utc[0]:  # other time systems, or before 1972
         t = Time(d[ok], format="datetime64", scale="utc")
-        out[ok] = np.asarray((t - ref).to_value("s"), float)
+        out[ok] = np.asarray((t - Time(mi, mf, format="mjd", scale=scale)).to_value("s"), float)
         return out.reshape(shape)
-    k = np.searchsorted(leap_utc, utc, side="right") - 1
-    tai = utc + dat[k]
-    out[ok] = _ns_to_seconds(tai - _isot_ns(ref.tai).astype(np.int64))
+    lo, hi = np.searchsorted(leap_utc, [utc.min(), utc.max()], side="right") - 1
+    tai = utc + dat[lo] if lo == hi else utc + dat[np.searchsorted(leap_utc, utc, side="right") - 1]
+    out[ok] = _ns_to_seconds(tai - _ref_tai_ns(mi, mf, scale, leap_utc, dat))
     return out.reshape(shape)
 
 
