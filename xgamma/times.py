@@ -8,12 +8,15 @@ dates, so that they select and resample as dates (``ev.set_index("time").loc["20
 The conversion is exact integer arithmetic on nanoseconds. Elapsed seconds of TT, TAI and UTC
 files are SI seconds (as astropy's ``Time + TimeDelta``), so the run's TAI dates are the
 reference's TAI date (TT - 32.184 s) plus the seconds, and UTC is TAI minus TAI-UTC (the
-leap-second table of ERFA, the one astropy's ``Time`` uses; tests check against astropy). TAI-UTC is one number over a run unless a leap second falls inside
-it; only then is it looked up per event (a ``searchsorted`` over the ~30 leap seconds). An event
-inside an inserted leap second (``23:59:60.x``, which ``datetime64`` cannot hold) is shown at
-``23:59:59.999999999``; every other time goes back to the same float seconds bit for bit where the
-float's spacing is at least 1 ns (|t| > 8.4e6 s: every real run), else within 0.5 ns. Other time
-systems (TDB, TCG, ...) are converted by astropy per event.
+leap-second table of ERFA, the one astropy's ``Time`` uses; tests check against astropy).
+TAI-UTC is one number over a run unless a leap second falls inside it; only then is it looked up
+per event (a ``searchsorted`` over the ~30 leap seconds). An event inside an inserted leap second
+(``23:59:60.x``, which ``datetime64`` cannot hold) is shown at ``23:59:59.999999999`` (and is
+written back up to 1 s early); every other time goes back to the same float seconds bit for bit
+where the float's spacing is at least 1 ns (``abs(t) > 2**23`` s = 8.4e6 s: every real run),
+else within 0.5 ns. Other time systems (TDB, TCG, ...) and times before 1972 are converted by
+astropy per event. GTIs stay float seconds: their lengths are exposure in SI seconds, which UTC
+date differences are not across a leap second.
 
 Examples
 --------
@@ -93,7 +96,7 @@ def _leap_table() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _split_ns(seconds: np.ndarray) -> np.ndarray:
-    """Float seconds as int64 nanoseconds, rounded to the nearest (exact for |s| < 9.2e9)."""
+    """Float seconds as int64 nanoseconds, rounded to the nearest (``abs(s) < 9.2e9``)."""
     whole = np.floor(seconds)
     return whole.astype(np.int64) * _NS + np.round((seconds - whole) * _NS).astype(np.int64)
 
