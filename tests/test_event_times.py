@@ -181,3 +181,21 @@ def test_temporal_models_and_helpers_at_event_times(pks_run):
         "2006-07-29T21:00:00", "ns")
     with pytest.raises(ValueError, match="not a time"):
         to_datetime64("tomorrow-ish")
+
+
+def test_binning_on_date_edges_is_exact_to_the_nanosecond():
+    edge = np.datetime64("2006-07-29T21:00:00", "ns")
+    t = np.array([edge - np.timedelta64(1, "ns"), edge, edge + np.timedelta64(1, "ns"), "NaT"],
+                 dtype="datetime64[ns]")
+    ev = pd.DataFrame({"ra": [329.7] * 4, "dec": [-30.2] * 4, "energy": [1.0] * 4, "time": t})
+    edges = np.array([edge - np.timedelta64(60, "s"), edge, edge + np.timedelta64(60, "s")])
+    geom = xg.region_geom("icrs;circle(329.71694,-30.2255,1)",
+                          axes=[xg.energy_axis(0.1, 10, 1), time_axis(edges[:-1], edges[1:])])
+    # left-closed bins: the event on the edge goes up; NaT is in no bin
+    assert xg.bin_events(ev, geom).sum("energy").values.tolist() == [1.0, 2.0]
+    ev.attrs = {"mjdref": 53945.0}  # and the seconds of a float-second axis place the same edge
+    s_edge = float(datetime_to_seconds(np.array([edge]), ev.attrs)[0])
+    g2 = xg.region_geom("icrs;circle(329.71694,-30.2255,1)", axes=[
+        xg.energy_axis(0.1, 10, 1),
+        xg.axes.axis_from_edges([s_edge - 60, s_edge, s_edge + 60], "time", unit="s", interp="lin")])
+    assert xg.bin_events(ev.iloc[[0, 1, 3]], g2).sum("energy").values.tolist() == [1.0, 1.0]

@@ -48,7 +48,7 @@ class _Axis:
     maxs: np.ndarray
     factor: float  # column unit -> axis unit
     #: a column of dates: None, else the time attrs placing float-second edges (or {} when the
-    #: edges are dates too, both then compared as seconds since 1970)
+    #: edges are dates too, both then compared as integer nanoseconds)
     dates: dict[str, Any] | None = None
 
 
@@ -97,7 +97,7 @@ def _date_axis(events: Any, d: str, geom: xr.Dataset) -> _Axis:
     """A dim binned from a column of UTC dates: date edges, or seconds since the events' MJDREF."""
     lo, hi = geom.coords[f"{d}_min"].values, geom.coords[f"{d}_max"].values
     if np.asarray(lo).dtype.kind == "M":
-        return _Axis(d, d, _epoch_seconds(lo), _epoch_seconds(hi), 1.0, {})
+        return _Axis(d, d, _ns(lo), _ns(hi), 1.0, {})
     attrs = dict(getattr(events._meta if hasattr(events, "_meta") else events, "attrs", {}) or {})
     if not any(k in attrs for k in ("mjdref", "mjdrefi")):
         raise GeometryError(f"column {d!r} holds dates: bin it on date edges, or give the events "
@@ -107,16 +107,15 @@ def _date_axis(events: Any, d: str, geom: xr.Dataset) -> _Axis:
     return _Axis(d, d, np.asarray(lo, float) * f, np.asarray(hi, float) * f, 1.0, attrs)
 
 
-def _epoch_seconds(dates: Any) -> np.ndarray:
-    ns = np.asarray(dates, dtype="datetime64[ns]").astype(np.int64)
-    return (ns // 1_000_000_000).astype(float) + (ns % 1_000_000_000) * 1e-9
+def _ns(dates: Any) -> np.ndarray:
+    return np.asarray(dates, dtype="datetime64[ns]").astype(np.int64)
 
 
 def _column_values(df: pd.DataFrame, ax: _Axis) -> np.ndarray:
     if ax.dates is None:
         return df[ax.column].to_numpy(dtype=float)
     dates = df[ax.column].to_numpy(dtype="datetime64[ns]")
-    return datetime_to_seconds(dates, ax.dates) if ax.dates else _epoch_seconds(dates)
+    return datetime_to_seconds(dates, ax.dates) if ax.dates else _ns(dates)
 
 
 def _spec(events: Any, geom: xr.Dataset) -> _Spec:
