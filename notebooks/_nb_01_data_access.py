@@ -46,6 +46,21 @@ ax.set(xscale="log", yscale="log", xlabel="energy [TeV]", ylabel="events per bin
        title=f"run {obs.obs_id}: {len(ev)} events");
 """),
 ("md", """
+Event times are UTC dates (`datetime64[ns]`): they select, resample and plot as dates.
+`ev.attrs` keeps the file's time reference (MJDREF, TIMESYS), and
+`xg.times.event_seconds(ev)` gives back the file's float seconds since MJDREF, exactly.
+"""),
+("code", """
+rate = ev.resample("1min", on="time").size()
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.step(rate.index, rate.to_numpy(), where="post")
+ax.set(xlabel="time (UTC)", ylabel="events per minute", title=f"run {obs.obs_id}")
+fig.autofmt_xdate()
+t0 = ev.time.iloc[0]
+print(len(ev.set_index("time").loc[t0:t0 + np.timedelta64(5, "m")]), "events in the first 5 min;",
+      "file seconds:", xg.times.event_seconds(ev).iloc[:2].tolist())
+"""),
+("md", """
 ## A counts map of the Crab field from all four runs
 
 `crab.events()` is a lazy dask DataFrame; `.xg.bin(geom)` histograms each observation

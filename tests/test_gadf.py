@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import xarray as xr
 from astropy.io import fits
-from astropy.time import Time
+from astropy.time import Time, TimeDelta
 
 from xgamma.conventions import validate
 from xgamma.errors import XgammaIOError
 from xgamma.io import gadf
+from xgamma.times import event_seconds
 
 HESS = "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz"
 CTA1DC_EVENTS = "cta-1dc/data/baseline/gps/gps_baseline_110380.fits"
@@ -88,7 +89,8 @@ def test_hess_events(data):
     ev = gadf.read_events(data / HESS)
     assert list(ev.columns) == ["event_id", "time", "ra", "dec", "energy"]
     assert len(ev) == 7613
-    assert all(ev[c].dtype == np.float64 for c in ("time", "ra", "dec", "energy"))
+    assert all(ev[c].dtype == np.float64 for c in ("ra", "dec", "energy"))
+    assert ev.time.dtype == np.dtype("datetime64[ns]") and ev.attrs["time_scale"] == "utc"
     # reference numbers (hess_dl3_dr1.json, summed in float32 there)
     assert ev.energy.sum() == pytest.approx(33634.29296875, rel=1e-6)
     assert int(((ev.energy >= 1) & (ev.energy <= 10)).sum()) == 2972
@@ -98,14 +100,23 @@ def test_hess_events(data):
     assert a["units"]["energy"] == "TeV" and a["units"]["ra"] == "deg"
     assert a["meta"]["OBJECT"] == "Crab Nebula" and "TTYPE1" not in a["meta"]
     with fits.open(data / HESS) as hl:
-        assert np.array_equal(ev.time.to_numpy(), hl["EVENTS"].data["TIME"])
+        tfile = hl["EVENTS"].data["TIME"]
+        # the dates go back to the file's float seconds bit for bit
+        assert np.array_equal(event_seconds(ev).to_numpy(), tfile)
+    # and are the UTC dates astropy gives, to its own nanosecond rounding
+    ref = Time(a["mjdrefi"], a["mjdreff"], format="mjd", scale="tt")
+    want = (ref + TimeDelta(tfile.astype(float), format="sec")).utc.datetime64
+    diff = ev.time.to_numpy().astype(np.int64) - want.astype("datetime64[ns]").astype(np.int64)
+    assert np.abs(diff).max() <= 1
+    assert str(ev.time.iloc[0]) == "2004-12-04 22:07:06.668054819"
 
 
 def test_events_time(data):
     ev = gadf.read_events(data / HESS)
     t = gadf.events_time(ev)
     h = fits.getheader(data / HESS, "EVENTS")
-    ref = Time(h["MJDREFI"] + h["MJDREFF"] + ev.time.iloc[0] / 86400.0, format="mjd", scale="tt")
+    t0 = float(event_seconds(ev).iloc[0])
+    ref = Time(h["MJDREFI"] + h["MJDREFF"] + t0 / 86400.0, format="mjd", scale="tt")
     assert abs((t[0] - ref).to_value("s")) < 1e-3
     assert t.scale == "tt"
     # the run starts at DATE-OBS / TIME-OBS = 2004-12-04 22:08:10.184 (given in TT in this
@@ -156,6 +167,7 @@ def test_empty_event_list_warns(tmp_path):
     with pytest.warns(UserWarning, match="empty event list"):
         ev = gadf.read_events(_events_file(tmp_path / "ev.fits", n=0))
     assert len(ev) == 0 and list(ev.columns) == ["event_id", "time", "ra", "dec", "energy"]
+    assert ev.time.dtype == np.dtype("datetime64[ns]")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1] / "xgamma"
 #: and the floors below, never above.
 FLOORS: dict[str, int] = {
     "version": 0, "errors": 0, "_paths": 0, "conventions": 1, "axes": 2, "stats": 2,
-    "compute": 2, "obs": 2, "config": 2, "download": 2,
+    "compute": 2, "obs": 2, "config": 2, "download": 2, "times": 2,
     "sky": 3, "irf": 4, "models": 5, "io": 6, "reduction": 7, "fitting": 8, "estimators": 9, "simulation": 9,
     "catalogs": 10, "testing": 10, "plot": 4, "accessors": 10, "analysis": 11, "cli": 12,
 }

@@ -14,6 +14,7 @@ from xgamma.simulation import (
     simulate_events,
 )
 from xgamma.simulation.events import EventSampler, fov_to_radec, radec_to_fov
+from xgamma.times import event_seconds
 
 
 def test_fov_coordinates_round_trip():
@@ -31,7 +32,8 @@ def test_seeded_and_sorted(sim_irfs):
     a = simulate_events(obs, rng=7)
     b = simulate_events(obs, rng=np.random.default_rng(7))
     pd.testing.assert_frame_equal(a, b)
-    assert a.time.is_monotonic_increasing and a.time.between(obs.tstart, obs.tstop).all()
+    assert a.time.is_monotonic_increasing and event_seconds(a).between(obs.tstart, obs.tstop).all()
+    assert a.time.dtype == np.dtype("datetime64[ns]") and a.attrs["time_scale"] == "utc"
     assert list(a.event_id) == list(range(1, len(a) + 1))
 
 
@@ -82,7 +84,7 @@ def test_data_store_observation(data_path):
     ev = simulate_events(obs, [src], rng=1)
     counts = np.bincount(ev.mc_id)
     assert counts[0] > 1000 and counts[1] > 100
-    assert ev.time.between(obs.tstart, obs.tstop).all()
+    assert event_seconds(ev).between(obs.tstart, obs.tstop).all()
     # the source events lie around the source (PSF of a few 0.1 deg)
     sep = np.hypot((ev.ra[ev.mc_id == 1] - 83.633) * np.cos(np.radians(22.014)), ev.dec[ev.mc_id == 1] - 22.014)
     assert np.median(sep) < 0.15

@@ -21,6 +21,7 @@ from xgamma.io.timeslice import event_datetimes
 from xgamma.models import Models, SkyModel, spectral_model
 from xgamma.reduction import slices as slices_mod
 from xgamma.reduction.slices import prepare_runs, reduce_spectra, run_of
+from xgamma.times import event_seconds
 
 FLARE_RUNS = list(range(33787, 33802))
 EDGES = pd.date_range("2006-07-29T20:30", periods=35, freq="10min")  # the example's 34 bins (UTC)
@@ -54,7 +55,8 @@ def _by_hand(run, start, stop):
     t0 = (Time(start.to_datetime64(), format="datetime64", scale="utc") - ref).to_value("s")
     t1 = (Time(stop.to_datetime64(), format="datetime64", scale="utc") - ref).to_value("s")
     ev = run.events
-    events = ev[(ev["time"] >= t0) & (ev["time"] < t1)]
+    sec = event_seconds(ev)  # the file's TIME column (float seconds), back from the UTC dates
+    events = ev[(sec >= t0) & (sec < t1)]
     g = run.gti
     lo, hi = np.maximum(g["start"].to_numpy(), t0), np.minimum(g["stop"].to_numpy(), t1)
     keep = hi > lo

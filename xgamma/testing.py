@@ -41,6 +41,7 @@ from astropy.time import Time
 from xgamma import sky
 from xgamma.axes import axis_from_edges, energy_axis, linear_axis
 from xgamma.sky.geom import wcs_geom
+from xgamma.times import seconds_to_datetime
 
 __all__ = [
     "make_map_dataset",
@@ -392,17 +393,20 @@ def make_observation(
     energy = np.concatenate([e_b, e_s])
     order = rng.permutation(ra.size)
     time = tstart + np.sort(rng.uniform(0, ontime, ra.size))
+    tattrs: dict[Any, Any] = {"mjdref": 51910.00074287037, "mjdrefi": 51910.0, "mjdreff": 51910.00074287037 - 51910.0,
+              "timesys": "TT", "timeunit": "s", "timeref": "LOCAL", "timezero": 0.0,
+              "time_scale": "utc"}
     events = pd.DataFrame(
         {
             "event_id": np.arange(1, ra.size + 1, dtype=np.int64),
-            "time": time,
+            "time": seconds_to_datetime(time, tattrs),
             "ra": ra[order],
             "dec": dec[order],
             "energy": energy[order],
         }
     )
     events.attrs = {"units": {"time": "s", "energy": "TeV", "ra": "deg", "dec": "deg"},
-                    "mjdref": 51910.00074287037, "timesys": "TT", "obs_id": obs_id}
+                    **tattrs, "obs_id": obs_id}
     gti = pd.DataFrame({"start": [tstart], "stop": [tstart + ontime]})
     kw: dict[str, Any] = {}
     if "aeff" in irfs:

@@ -4,9 +4,10 @@ The FITS decoding is :mod:`xgamma.io.fits` (each file read once, as a stream, co
 with ``numpy.frombuffer``); ``RawHDU``, ``Table``, ``read_hdus``, ``read_header`` and
 ``read_table`` are re-exported here.
 
-Events become a :class:`pandas.DataFrame` (lower-case columns, ``time`` in seconds since the
-file's MJDREF, ``energy`` in TeV, ``ra``/``dec`` in deg, units and time reference in
-``df.attrs``); IRFs become :class:`xarray.DataArray` objects following
+Events become a :class:`pandas.DataFrame` (lower-case columns, ``time`` as ``datetime64[ns]``
+UTC dates, ``energy`` in TeV, ``ra``/``dec`` in deg, units and the file's time reference in
+``df.attrs``, see :mod:`xgamma.times`); GTIs stay float seconds since MJDREF (durations are
+elapsed SI seconds, also across a leap second); IRFs become :class:`xarray.DataArray` objects following
 :data:`xgamma.conventions.IRF_SCHEMAS` (see :func:`read_irf`).
 
 Examples
@@ -48,6 +49,7 @@ from xgamma.io.fits import (
     unit_factor,
 )
 from xgamma.irf.response import psf_from_params
+from xgamma.times import datetime_to_seconds, seconds_to_datetime
 
 __all__ = [
     "RawHDU",
@@ -121,7 +123,8 @@ def events_from_hdu(raw: RawHDU, obs_id: Any = None) -> pd.DataFrame:
     units["event_id"] = ""
     t = tab.columns[upper["TIME"]].astype(np.float64, copy=False)
     ft, tz = _time_factor(h, raw), float(h.get("TIMEZERO", 0) or 0)
-    cols["time"] = (t + tz) * ft if (ft != 1 or tz) else t
+    tattrs = {**_time_attrs(h), "timezero": tz, "time_scale": "utc"}
+    cols["time"] = seconds_to_datetime((t + tz) * ft if (ft != 1 or tz) else t, tattrs)
     units["time"] = "s"
     for col in ("ra", "dec", "energy"):
         n = upper[col.upper()]
@@ -144,7 +147,7 @@ def events_from_hdu(raw: RawHDU, obs_id: Any = None) -> pd.DataFrame:
     df = pd.DataFrame(cols, copy=False)
     if len(df) == 0:
         warnings.warn(f"{raw.path} [HDU {raw.name}]: empty event list", UserWarning, stacklevel=2)
-    attrs: dict[str, Any] = {"units": units, **_time_attrs(h),
+    attrs: dict[str, Any] = {"units": units, **tattrs,
                              "obs_id": obs_id if obs_id is not None else h.get("OBS_ID"),
                              "meta": header_meta(h)}
     if dropped:
@@ -157,10 +160,14 @@ def read_events(path: str | Path, hdu: str | int = "EVENTS") -> pd.DataFrame:
     """Read a GADF event list.
 
     Returns a DataFrame with lower-case columns, ``event_id, time, ra, dec, energy`` first
-    (``time`` float64 seconds since MJDREF, ``energy`` float64 TeV, ``ra``/``dec`` float64 deg)
-    followed by every other one-dimensional column of the file. ``df.attrs`` holds ``units``,
-    ``mjdref`` (MJDREFI + MJDREFF), ``timesys``, ``timeunit`` (``"s"``), ``obs_id`` and the
-    header cards in ``meta``. An empty list reads as an empty DataFrame, with a warning.
+    (``time`` ``datetime64[ns]`` in UTC, ``energy`` float64 TeV, ``ra``/``dec`` float64 deg)
+    followed by every other one-dimensional column of the file. ``df.attrs`` holds ``units``
+    (``units["time"]`` is the file's unit, ``"s"``), what writes the times back to the file's
+    numbers: ``mjdref`` (MJDREFI + MJDREFF), ``mjdrefi``, ``mjdreff``, ``timesys``,
+    ``timeunit``, ``timeref``, ``timezero``, and ``time_scale`` (``"utc"``: the scale of the
+    column), then ``obs_id`` and the header cards in ``meta``. The float seconds of the file
+    are :func:`xgamma.times.event_seconds` (leap seconds handled, see :mod:`xgamma.times`). An
+    empty list reads as an empty DataFrame, with a warning.
 
     Examples
     --------
@@ -169,6 +176,7 @@ def read_events(path: str | Path, hdu: str | int = "EVENTS") -> pd.DataFrame:
     >>> if d is not None:
     ...     ev = read_events(d / "hess-dl3-dr1/data/hess_dl3_dr1_obs_id_023523.fits.gz")
     ...     assert ev.attrs["obs_id"] == 23523 and ev.attrs["timesys"] == "TT"
+    ...     assert str(ev.time.iloc[0])[:10] == "2004-12-04"
     """
     return events_from_hdu(read_hdus(path, [hdu])[0])
 
@@ -216,7 +224,9 @@ def read_gti(path: str | Path, hdu: str | int = "GTI") -> pd.DataFrame:
 
 
 def events_time(df: pd.DataFrame) -> Any:
-    """The event times as an :class:`astropy.time.Time` (from ``attrs`` MJDREF and TIMESYS).
+    """The event times as an :class:`astropy.time.Time` in the file's time system (from
+    ``attrs`` MJDREF and TIMESYS): the reference plus the file's seconds, so an event inside a
+    leap second keeps its exact time. A float ``time`` column is read as seconds since MJDREF.
 
     Examples
     --------
@@ -233,7 +243,9 @@ def events_time(df: pd.DataFrame) -> Any:
     mf = float(a.get("mjdreff", a["mjdref"] - mi))
     scale = str(a.get("timesys", "TT")).lower()
     ref = Time(mi, mf, format="mjd", scale=scale)
-    return ref + TimeDelta(np.asarray(df["time"], dtype=np.float64), format="sec")
+    col = df["time"]
+    sec = datetime_to_seconds(col.to_numpy(), a) if col.dtype.kind == "M" else np.asarray(col, float)
+    return ref + TimeDelta(sec, format="sec")
 
 
 # ---------------------------------------------------------------------------------------------

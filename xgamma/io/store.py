@@ -787,8 +787,10 @@ class DataStore:
         """Events of many observations as a dask DataFrame, one partition per observation.
 
         Columns are those of the first observation's event list plus ``obs_id``; other
-        partitions are conformed to them (missing columns become NaN). Nothing is read except
-        the first event list, until computed.
+        partitions are conformed to them (missing columns become NaN). ``time`` holds UTC dates,
+        one clock for runs of different MJDREFs; the frame's ``attrs`` (on its ``_meta``) are
+        the first run's time reference. Nothing is read except the first event list, until
+        computed.
 
         Examples
         --------

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xgamma.io.gadf import events_time
+from xgamma.times import seconds_to_datetime
 
 __all__ = ["TimeSlice", "as_time", "time_intervals", "event_datetimes"]
 
@@ -176,10 +176,22 @@ class TimeSlice:
 
     @property
     def events(self) -> pd.DataFrame:
-        """Events with ``t_start <= time < t_stop``."""
+        """Events with ``t_start <= time < t_stop``.
+
+        The bounds (seconds since the run's MJDREF) become UTC dates by the conversion of the
+        event times (:func:`xgamma.times.seconds_to_datetime`), a monotonic map to whole
+        nanoseconds: the cut is the one on the file's float seconds (distinct floats of a run
+        differ by more than 1 ns).
+        """
         ev = self._obs.events
-        t = np.asarray(ev["time"], float)
-        out = ev.loc[(t >= self.t_start) & (t < self.t_stop)]
+        col = ev["time"]
+        if col.dtype.kind == "M":
+            lo, hi = seconds_to_datetime([self.t_start, self.t_stop], ev.attrs)
+            t = col.to_numpy()
+        else:
+            lo, hi = self.t_start, self.t_stop
+            t = np.asarray(col, float)
+        out = ev.loc[(t >= lo) & (t < hi)]
         out.attrs = dict(ev.attrs)
         return out
 
@@ -198,9 +210,9 @@ class TimeSlice:
 def event_datetimes(events: pd.DataFrame) -> pd.Series:
     """The events' times as ``datetime64[ns]`` in UTC (a Series aligned with ``events``).
 
-    The ``time`` column stays float seconds since the file's MJDREF (the data contract every
-    reduction step relies on); this gives the dates, e.g. to select or resample events by time:
-    ``ev.set_index(event_datetimes(ev)).loc["2006-07-29T21:00":"2006-07-29T21:10"]``.
+    Kept for compatibility: the ``time`` column itself now holds these dates (select or resample
+    with ``ev.set_index("time").loc["2006-07-29T21:00":"2006-07-29T21:10"]``); this returns it
+    (renamed ``time_utc``), or converts a float ``time`` column (seconds since ``attrs``' MJDREF).
 
     Examples
     --------
@@ -209,7 +221,9 @@ def event_datetimes(events: pd.DataFrame) -> pd.Series:
     >>> [str(t) for t in event_datetimes(ev)]
     ['2006-07-28 23:58:54.816000', '2006-07-29 23:58:54.816000']
     """
-    if len(events) == 0:
-        return pd.Series(np.array([], dtype="datetime64[ns]"), index=events.index, name="time_utc")
-    t = np.asarray(events_time(events).utc.datetime64, dtype="datetime64[ns]")
+    col = events["time"]
+    if col.dtype.kind == "M":
+        return col.rename("time_utc")
+    t = seconds_to_datetime(np.asarray(col, float), events.attrs) if len(events) else \
+        np.array([], dtype="datetime64[ns]")
     return pd.Series(t, index=events.index, name="time_utc")

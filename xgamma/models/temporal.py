@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from xgamma.errors import XgammaIOError
 from xgamma.models.base import RegisteredModel
 from xgamma.models.params import Parameter, Parameters, merge_parameters
 from xgamma.models.registry import ModelSpec, apply_elementwise, get_spec, register, to_unit
+from xgamma.times import datetime_to_seconds
 
 __all__ = [
     "TemporalModel",
@@ -66,7 +68,8 @@ _SECONDS_PER_DAY = 86400.0
 
 
 def to_mjd(time: Any, time_ref: Any = None) -> Any:
-    """Time as MJD: astropy ``Time`` -> ``mjd`` (TT); with ``time_ref`` (MJD or ``Time``), the
+    """Time as MJD: astropy ``Time`` -> ``mjd`` (TT); ``datetime64`` UTC dates (the ``time``
+    column of events, a ``Timestamp``) -> MJD (TT); with ``time_ref`` (MJD or ``Time``), the
     input is seconds since ``time_ref``; otherwise it is already MJD (returned unchanged).
 
     Examples
@@ -76,11 +79,19 @@ def to_mjd(time: Any, time_ref: Any = None) -> Any:
     >>> from astropy.time import Time
     >>> float(to_mjd(Time(51544.5, format="mjd", scale="tt")))
     51544.5
+    >>> import numpy as np
+    >>> to_mjd(np.array(["2000-01-01T12:00"], "datetime64[ns]")).round(9).tolist()  # TT - UTC
+    [51544.500742870]
     """
     from astropy.time import Time
 
     if isinstance(time, Time):
         return time.tt.mjd
+    if isinstance(time, np.datetime64 | datetime.datetime) or (
+            getattr(time, "dtype", None) is not None and np.dtype(time.dtype).kind == "M"):
+        sec = datetime_to_seconds(np.asarray(time, dtype="datetime64[ns]"),
+                                  {"mjdref": DEFAULT_T_REF, "timesys": "TT"})
+        return DEFAULT_T_REF + sec / _SECONDS_PER_DAY
     if time_ref is None:
         return time
     ref = float(time_ref.tt.mjd) if isinstance(time_ref, Time) else float(time_ref)
@@ -217,7 +228,8 @@ class TemporalModel(RegisteredModel):
 
     # --- user-facing
     def __call__(self, time: Any, time_ref: Any = None, **overrides: Any) -> Any:
-        """Model value (dimensionless) at ``time`` (MJD; or ``Time``; or s since ``time_ref``)."""
+        """Model value (dimensionless) at ``time`` (MJD; or ``Time``; or ``datetime64`` UTC dates
+        such as the events' ``time`` column; or s since ``time_ref``)."""
         t = to_mjd(time, time_ref)
         names = list(overrides)
         ov = [to_unit(overrides[n], self.params[n].unit) for n in names]

@@ -33,6 +33,7 @@ from dask import is_dask_collection
 from xgamma import sky
 from xgamma.conventions import UNITS
 from xgamma.errors import GeometryError
+from xgamma.times import datetime_to_seconds
 
 __all__ = ["bin_events"]
 
@@ -46,6 +47,9 @@ class _Axis:
     mins: np.ndarray
     maxs: np.ndarray
     factor: float  # column unit -> axis unit
+    #: a column of dates: None, else the time attrs placing float-second edges (or {} when the
+    #: edges are dates too, both then compared as integer nanoseconds)
+    dates: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,31 @@ def _column_unit(events: Any, column: str, axis_unit: str) -> str:
     return UNITS.get(column, axis_unit)
 
 
+def _date_axis(events: Any, d: str, geom: xr.Dataset) -> _Axis:
+    """A dim binned from a column of UTC dates: date edges, or seconds since the events' MJDREF."""
+    lo, hi = geom.coords[f"{d}_min"].values, geom.coords[f"{d}_max"].values
+    if np.asarray(lo).dtype.kind == "M":
+        return _Axis(d, d, _ns(lo), _ns(hi), 1.0, {})
+    attrs = dict(getattr(events._meta if hasattr(events, "_meta") else events, "attrs", {}) or {})
+    if not any(k in attrs for k in ("mjdref", "mjdrefi")):
+        raise GeometryError(f"column {d!r} holds dates: bin it on date edges, or give the events "
+                            "attrs MJDREF/TIMESYS to place the axis' seconds")
+    unit = str(geom.coords[f"{d}_min"].attrs.get("units", "") or "s")
+    f = float(u.Unit(unit).to(u.s))
+    return _Axis(d, d, np.asarray(lo, float) * f, np.asarray(hi, float) * f, 1.0, attrs)
+
+
+def _ns(dates: Any) -> np.ndarray:
+    return np.asarray(dates, dtype="datetime64[ns]").astype(np.int64)
+
+
+def _column_values(df: pd.DataFrame, ax: _Axis) -> np.ndarray:
+    if ax.dates is None:
+        return df[ax.column].to_numpy(dtype=float)
+    dates = df[ax.column].to_numpy(dtype="datetime64[ns]")
+    return datetime_to_seconds(dates, ax.dates) if ax.dates else _ns(dates)
+
+
 def _spec(events: Any, geom: xr.Dataset) -> _Spec:
     skydims = sky.sky_dims(geom)
     dims = sky.sky_and_axis_dims(geom)
@@ -103,6 +132,9 @@ def _spec(events: Any, geom: xr.Dataset) -> _Spec:
             raise GeometryError(
                 f"geometry dim {d!r} needs an event column {d!r}; columns: {list(events.columns)}")
         ax_unit = str(geom.coords[f"{d}_min"].attrs.get("units", ""))
+        if events[d].dtype.kind == "M":
+            axes.append(_date_axis(events, d, geom))
+            continue
         col_unit = _column_unit(events, d, ax_unit)
         try:
             factor = float(u.Unit(col_unit).to(u.Unit(ax_unit))) if col_unit != ax_unit else 1.0
@@ -167,7 +199,7 @@ def _flat_index(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> tuple[np.
     ok = np.ones(n, dtype=bool)
     index: dict[str, np.ndarray] = {}
     for ax in spec.axes:
-        idx, good = _axis_index(df[ax.column].to_numpy(dtype=float), ax)
+        idx, good = _axis_index(_column_values(df, ax), ax)
         index[ax.dim] = idx
         ok &= good
     sky_idx, sky_ok = sky_index(df, spec.sky)

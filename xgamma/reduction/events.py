@@ -3,7 +3,7 @@
 Every function is pure (returns a new frame or series) and works the same on a pandas
 DataFrame and on a dask DataFrame (per partition, via ``map_partitions``). Columns follow the
 event conventions: lower-case ``ra``, ``dec`` (deg, ICRS), ``energy`` (TeV), ``time``
-(seconds since the file's MJDREF).
+(``datetime64[ns]`` UTC dates, the file's time reference in ``attrs``).
 
 Examples
 --------
@@ -27,6 +27,7 @@ from dask import is_dask_collection
 from xgamma import sky
 from xgamma.errors import GeometryError
 from xgamma.reduction.binning import SkySpec, sky_index, sky_spec
+from xgamma.times import seconds_to_datetime, to_datetime64
 
 __all__ = ["select_energy", "select_time", "select_region", "fov_coords", "offset"]
 
@@ -41,7 +42,7 @@ def _value(x: Any, unit: str) -> float | None:
     return float(x)
 
 
-def _range_mask(col: Any, lo: float | None, hi: float | None) -> Any:
+def _range_mask(col: Any, lo: Any, hi: Any) -> Any:
     mask = col == col  # True except NaN; same type (pandas or dask Series)
     if lo is not None:
         mask = mask & (col >= lo)
@@ -79,20 +80,53 @@ def _time_value(t: Any, attrs: dict[str, Any]) -> float | None:
     return float((t - ref).to_value("s"))
 
 
+def _date_value(t: Any, attrs: dict[str, Any]) -> pd.Timestamp | None:
+    """A limit on a date ``time`` column: dates as they are, seconds since MJDREF converted."""
+    if t is None:
+        return None
+    if isinstance(t, str):
+        try:
+            t = u.Quantity(t)
+        except (TypeError, ValueError):
+            return pd.Timestamp(to_datetime64(t))
+    if isinstance(t, u.Quantity) or (isinstance(t, int | float | np.integer | np.floating)
+                                     and not isinstance(t, bool)):
+        if not attrs:
+            raise GeometryError("limits in seconds need MJDREF in events.attrs; pass dates "
+                                "(ISO strings, datetime64 or astropy Time)")
+        return pd.Timestamp(seconds_to_datetime([_value(t, "s")], attrs)[0])
+    return pd.Timestamp(to_datetime64(t))
+
+
+def _frame_attrs(events: Any) -> dict[str, Any]:
+    if is_dask_collection(events):
+        return dict(getattr(events._meta, "attrs", {}) or {})
+    return dict(getattr(events, "attrs", {}) or {})
+
+
 def select_time(events: Any, tmin: Any = None, tmax: Any = None) -> Any:
     """Events with ``tmin <= time < tmax``.
 
-    Limits are seconds in the events' time reference (numbers or Quantity), or astropy
-    ``Time`` objects (converted with ``MJDREF``/``TIMESYS`` from ``events.attrs``).
+    On the ``time`` column of dates (UTC, what the readers give) limits are dates (ISO strings,
+    ``datetime64``/``Timestamp``, astropy ``Time`` of any scale) or seconds since the events'
+    MJDREF (numbers, Quantity or strings such as ``"100 s"``, placed with ``events.attrs``). On a
+    float ``time`` column (seconds) limits are seconds or astropy ``Time`` (converted with
+    ``MJDREF``/``TIMESYS`` from ``events.attrs``).
 
     Examples
     --------
     >>> import pandas as pd
+    >>> ev = pd.DataFrame({"time": pd.to_datetime(["2006-07-29T21:00", "2006-07-29T21:05"])})
+    >>> len(select_time(ev, "2006-07-29T21:01", "2006-07-29T21:10"))
+    1
     >>> ev = pd.DataFrame({"time": [0.0, 10.0, 20.0]})
     >>> select_time(ev, 5, 20).time.tolist()
     [10.0]
     """
-    attrs = dict(getattr(events, "attrs", {}) or {}) if not is_dask_collection(events) else {}
+    attrs = _frame_attrs(events)
+    if events["time"].dtype.kind == "M":
+        dlo, dhi = _date_value(tmin, attrs), _date_value(tmax, attrs)
+        return events[_range_mask(events["time"], dlo, dhi)]
     lo, hi = _time_value(tmin, attrs), _time_value(tmax, attrs)
     return events[_range_mask(events["time"], lo, hi)]
 

@@ -45,6 +45,7 @@ from astropy.time import Time
 
 from xgamma.errors import XgammaIOError
 from xgamma.simulation.observation import IRF_CLASSES, events_header
+from xgamma.times import datetime_to_seconds
 
 __all__ = ["write_dl3", "check_gadf", "irf_to_hdu", "write_observation", "start_store", "finish_store",
            "check_ids", "WrittenObservation", "HDUDOC", "HDUVERS"]
@@ -156,14 +157,35 @@ def irf_to_hdu(da: xr.DataArray, kind: str) -> fits.BinTableHDU:
 _FORMAT = {"f8": "D", "f4": "E", "i8": "K", "i4": "J", "i2": "I", "u1": "B", "b1": "L", "i1": "B"}
 
 
+def _file_times(dates: Any, h: fits.Header) -> np.ndarray:
+    """``datetime64`` UTC event dates as the TIME numbers of header ``h`` (MJDREF, TIMESYS,
+    TIMEUNIT, TIMEZERO)."""
+    ref = {"mjdrefi": h["MJDREFI"], "mjdreff": h["MJDREFF"], "timesys": h.get("TIMESYS", "TT")}
+    sec = datetime_to_seconds(dates, ref)
+    unit = str(h.get("TIMEUNIT", "s") or "s").strip()
+    if unit != "s":
+        sec = sec / float(u.Unit(unit).to(u.s))
+    tz = float(h.get("TIMEZERO", 0) or 0)
+    return sec - tz if tz else sec
+
+
 def _events_hdu(obs: Any) -> fits.BinTableHDU:
     ev = obs.events
     units = dict(ev.attrs.get("units", {}))
+    h = fits.Header()
+    meta = {k: v for k, v in dict(getattr(obs, "meta", {}) or {}).items()
+            if not str(k).startswith(_STRUCT) and isinstance(v, str | int | float | bool)}
+    base = events_header(obs)
+    h.update({k: v for k, v in {**base, **meta}.items() if len(str(k)) <= 8})
     cols = []
     for c in ev.columns:
         if c == "obs_id":
             continue
         arr = np.asarray(ev[c].to_numpy())
+        tunit = None
+        if arr.dtype.kind == "M":  # UTC dates (the time column) -> the header's seconds
+            arr = _file_times(arr, h)
+            tunit = str(h.get("TIMEUNIT", "s") or "s").strip()
         code = _FORMAT.get(arr.dtype.str[1:])
         if code is None:
             if arr.dtype.kind in "OUS":
@@ -171,14 +193,9 @@ def _events_hdu(obs: Any) -> fits.BinTableHDU:
                 n = max(1, max((len(x) for x in s), default=1))
                 cols.append(fits.Column(str(c).upper(), f"{n}A", array=s))
             continue
-        unit = units.get(c) or {"time": "s", "ra": "deg", "dec": "deg", "energy": "TeV",
+        unit = tunit or units.get(c) or {"time": "s", "ra": "deg", "dec": "deg", "energy": "TeV",
                                 "detx": "deg", "dety": "deg"}.get(str(c))
         cols.append(fits.Column(str(c).upper(), code, unit=unit, array=arr))
-    h = fits.Header()
-    meta = {k: v for k, v in dict(getattr(obs, "meta", {}) or {}).items()
-            if not str(k).startswith(_STRUCT) and isinstance(v, str | int | float | bool)}
-    base = events_header(obs)
-    h.update({k: v for k, v in {**base, **meta}.items() if len(str(k)) <= 8})
     h.update(_GADF)
     h["HDUCLAS1"] = "EVENTS"
     return fits.BinTableHDU.from_columns(cols, header=h, name="EVENTS")

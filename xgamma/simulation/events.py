@@ -64,6 +64,7 @@ from xgamma.fitting.fold import fake
 from xgamma.models import BackgroundModel, Models, SkyModel
 from xgamma.models import spatial as spatial_models
 from xgamma.simulation.observation import SimulationError, events_attrs
+from xgamma.times import seconds_to_datetime
 
 __all__ = [
     "EventSampler",
@@ -710,9 +711,11 @@ def _simulate(sampler: EventSampler, models: Any, gen: np.random.Generator, back
     order = np.argsort(cols["time"], kind="stable")
     cols = {c: v[order] for c, v in cols.items()}
     detx, dety = radec_to_fov(cols["ra"], cols["dec"], t.ra0, t.dec0)
+    attrs = events_attrs(obs.obs_id, t.mjdref)
+    cols["time"] = seconds_to_datetime(cols["time"], attrs)  # drawn in s since MJDREF (TT)
     df = pd.DataFrame({"event_id": np.arange(1, order.size + 1, dtype=np.int64), **cols,
                        "detx": detx, "dety": dety, "mc_id": mc[order]})
-    df.attrs = events_attrs(obs.obs_id, t.mjdref)  # type: ignore[assignment]
+    df.attrs = attrs  # type: ignore[assignment]
     return df
 
 

@@ -83,14 +83,16 @@ def empty_events(obs_id: Any = None, mjdref: float = DEFAULT_MJDREF) -> pd.DataF
     >>> list(empty_events(1).columns)
     ['event_id', 'time', 'ra', 'dec', 'energy']
     """
-    df = pd.DataFrame({"event_id": np.zeros(0, np.int64), "time": np.zeros(0), "ra": np.zeros(0),
+    df = pd.DataFrame({"event_id": np.zeros(0, np.int64), "time": np.zeros(0, "datetime64[ns]"),
+                       "ra": np.zeros(0),
                        "dec": np.zeros(0), "energy": np.zeros(0)})
     df.attrs = events_attrs(obs_id, mjdref)  # type: ignore[assignment]
     return df
 
 
 def events_attrs(obs_id: Any, mjdref: float) -> dict[str, Any]:
-    """The ``attrs`` of an events DataFrame (units and time reference, as the reader sets).
+    """The ``attrs`` of an events DataFrame (units and time reference, as the reader sets; the
+    ``time`` column holds UTC dates, ``time_scale="utc"``, see :mod:`xgamma.times`).
 
     Examples
     --------
@@ -100,7 +102,7 @@ def events_attrs(obs_id: Any, mjdref: float) -> dict[str, Any]:
     mi = float(np.floor(mjdref))
     return {"units": dict(_EVENT_UNITS), "mjdref": float(mjdref), "mjdrefi": mi,
             "mjdreff": float(mjdref) - mi, "timesys": "TT", "timeunit": "s", "timeref": "LOCAL",
-            "obs_id": obs_id}
+            "timezero": 0.0, "time_scale": "utc", "obs_id": obs_id}
 
 
 @dataclass(frozen=True, eq=False)
