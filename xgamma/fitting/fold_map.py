@@ -76,11 +76,16 @@ from xgamma.models.spatial import (
     tent_weights,
 )
 
-__all__ = ["npred_map", "MapEvaluator", "PSF_CONTAINMENT", "psf_containment_radius", "draw_psf_kernel",
-           "parameter_steps", "is_map_dataset"]
+__all__ = ["npred_map", "MapEvaluator", "PSF_CONTAINMENT", "POINT_SAMPLING", "psf_containment_radius",
+           "psf_half_width", "draw_psf_kernel", "parameter_steps", "is_map_dataset"]
 
 #: PSF containment fraction that sets the kernel (and cut-out) radius.
 PSF_CONTAINMENT = 0.999
+#: How a point source is put on the pixels (:class:`MapEvaluator` ``point_sampling``): ``exact``
+#: draws the PSF at the source's sub-pixel position; ``bilinear`` spreads the source over the
+#: four nearest pixel centres (bilinear weights, each times its pixel's exposure) and convolves
+#: with the PSF kernel drawn at a pixel centre, the established tool's convention.
+POINT_SAMPLING = ("exact", "bilinear")
 _TRUNC = 1e-25  # Cash statistic: mu clipped here (as Gammapy's truncation value)
 _D2R = math.pi / 180.0
 
@@ -107,6 +112,33 @@ def psf_containment_radius(profile: np.ndarray, rad_edges: np.ndarray, fraction:
     total = cum[..., -1:]
     idx = np.argmax(cum >= fraction * np.where(total > 0, total, 1.0), axis=-1)
     return np.asarray(rad_edges[1:][idx], dtype=float)
+
+
+def psf_half_width(profile: np.ndarray, rad: np.ndarray) -> np.ndarray:
+    """Half width at half maximum [deg] of radial PSF profiles ``(..., n_rad)`` given at radii
+    ``rad`` [deg] (linear interpolation; the last radius where the profile never halves; NaN
+    for an all-zero profile): the core width that sets the sub-pixel sampling of PSF kernels.
+
+    Examples
+    --------
+    >>> r = np.linspace(0, 1, 1001); s = 0.1
+    >>> round(float(psf_half_width(np.exp(-0.5 * (r / s) ** 2), r)), 4)   # sqrt(2 ln 2) sigma
+    0.1177
+    """
+    prof = np.asarray(profile, dtype=float)
+    peak = prof.max(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = prof / peak
+    below = (rel <= 0.5) & (np.arange(prof.shape[-1]) >= np.argmax(prof, axis=-1)[..., None])
+    k = np.argmax(below, axis=-1)
+    found = below.any(axis=-1)
+    k1 = np.clip(k, 1, prof.shape[-1] - 1)
+    r0, r1 = rad[k1 - 1], rad[k1]
+    y0, y1 = np.take_along_axis(rel, (k1 - 1)[..., None], -1)[..., 0], np.take_along_axis(rel, k1[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(y1 != y0, r0 + (0.5 - y0) * (r1 - r0) / (y1 - y0), r1)
+    out = np.where(found, np.where(k == 0, rad[0], r), rad[-1])
+    return np.where(peak[..., 0] > 0, out, np.nan)
 
 
 def _spline_coef(rad: np.ndarray, profile: np.ndarray) -> np.ndarray:
@@ -406,6 +438,11 @@ class MapEvaluator:
         Containment fraction setting the PSF kernel radius.
     max_oversampling : int, optional
         Cap on the sub-pixel factor of small extended models.
+    point_sampling : {"exact", "bilinear"}, optional
+        How point sources go on the pixels (:data:`POINT_SAMPLING`); default: the dataset's
+        ``attrs["point_sampling"]``, else ``"exact"``. ``"bilinear"`` reproduces the established
+        tool's predicted counts; it widens the PSF core by up to a pixel (most for a source at a
+        pixel corner).
 
     Examples
     --------
@@ -425,8 +462,13 @@ class MapEvaluator:
     """
 
     def __init__(self, dataset: xr.Dataset, models: Any, psf_containment: float = PSF_CONTAINMENT,
-                 max_oversampling: int | None = None) -> None:
+                 max_oversampling: int | None = None, point_sampling: str | None = None) -> None:
         models = as_models(models)
+        if point_sampling is None:
+            point_sampling = str(dataset.attrs.get("point_sampling", "exact"))
+        if point_sampling not in POINT_SAMPLING:
+            raise ValueError(f"point_sampling must be one of {POINT_SAMPLING}, got {point_sampling!r}")
+        self.point_sampling = point_sampling
         self.names = models.parameters.names
         self.signal: list[tuple[str, slice]] = []
         self.bkg_models: list[tuple[str, slice]] = []
@@ -435,7 +477,8 @@ class MapEvaluator:
         self._subs: list[MapEvaluator] = []
         split = next((d for d in ("obs", "event_type") if d in dataset.dims), None)
         if split is not None:  # joint likelihood: a sum over observations and event types
-            self._subs = [MapEvaluator(dataset.isel({split: i}), models, psf_containment, max_oversampling)
+            self._subs = [MapEvaluator(dataset.isel({split: i}), models, psf_containment, max_oversampling,
+                                       point_sampling)
                           for i in range(dataset.sizes[split])]
             self.signal = [x for e in self._subs for x in e.signal]
             self.bkg_models = [x for e in self._subs for x in e.bkg_models]
@@ -553,6 +596,9 @@ class MapEvaluator:
             r_psf = float(np.max(psf_containment_radius(psf, d.rad_edges, self.psf_containment)))
             r68 = float(np.min(psf_containment_radius(psf, d.rad_edges, 0.68)))
             s.delta = r68 < 0.25 * d.pix
+            # sub-pixel sampling from the width of the PSF core: a cusped profile (the LAT's,
+            # with long tails) has a core much narrower than its 68 % radius
+            r_core = min(r68, 2.0 * float(np.nanmin(psf_half_width(psf, d.rad))))
             if not s.delta:
                 # the taper starts at 80 % of the kernel radius: put the containment radius there
                 s.r_k = min(r_psf / 0.8, float(d.rad_edges[-1]))
@@ -563,7 +609,7 @@ class MapEvaluator:
                     h = s.r_k * jinv if np.isfinite(jinv) else h
                 # far off the map (a wandering fit) the Jacobian degenerates: bound the kernel
                 s.h_psf = min(max(int(math.ceil(h)), 1) + 1, max(ny, nx))
-                s.n_os = int(min(max(math.ceil(3 * d.pix / r68), 1), 8))
+                s.n_os = int(min(max(math.ceil(3 * d.pix / r_core), 1), 8))
         finite = bool(np.isfinite(px) and np.isfinite(py))
         s.jac = _jacobian(d.wcs, px, py) if finite else np.diag([-d.pix, d.pix])
         if radius is None or not finite:
@@ -618,14 +664,18 @@ class MapEvaluator:
         n_et = d.exposure.shape[0]
         if spatial.is_point:
             y0, y1, x0, x1 = s.box_full
-            if s.delta or coef is None:
-                k = tent_weights(px - x0, py - y0, (y1 - y0, x1 - x0))[None] * np.ones((n_et, 1, 1))
+            if not (s.delta or coef is None) and self.point_sampling == "bilinear":
+                k = self._bilinear_kernel(s, coef, px, py)
+                s.b = ed
             else:
-                dy, dx = s.grid
-                k = _kernel(coef, d.rad, s.jac, dx - px, dy - py, s.n_os, s.r_k)
+                if s.delta or coef is None:
+                    k = tent_weights(px - x0, py - y0, (y1 - y0, x1 - x0))[None] * np.ones((n_et, 1, 1))
+                else:
+                    dy, dx = s.grid
+                    k = _kernel(coef, d.rad, s.jac, dx - px, dy - py, s.n_os, s.r_k)
+                s.b = ed * _bilinear_planes(d.exposure, px, py)[:, None]
             k = k[:, ys.start - y0: ys.stop - y0, xs.start - x0: xs.stop - x0]
             s.a = np.ascontiguousarray(k.reshape(n_et, -1))
-            s.b = ed * _bilinear_planes(d.exposure, px, py)[:, None]
         else:
             # a sampling that changes with the size parameter makes the statistic jump: keep it
             need_n = oversampling_factor(spatial.bin_size_min_values(vals), d.pix, self.max_oversampling or 16)
@@ -660,6 +710,27 @@ class MapEvaluator:
         else:
             s.g = np.einsum("kp,ep->ke", s.a, s.mask_box)
         s.a_sel = s.a[:, s.sel_p]
+
+    def _bilinear_kernel(self, s: _Source, coef: np.ndarray, px: float, py: float) -> np.ndarray:
+        """``point_sampling="bilinear"``: exposure-weighted PSF kernels ``(n_et, ny, nx)`` on the
+        full box, centred on the four pixels around ``(px, py)`` with bilinear weights (one
+        kernel drawn at a pixel centre, shifted)."""
+        d = self.data
+        _, ny, nx = d.exposure.shape
+        y0, y1, x0, x1 = s.box_full
+        i0, j0 = math.floor(px), math.floor(py)
+        fx, fy = px - i0, py - j0
+        gy, gx = np.mgrid[y0 - 1:y1, x0 - 1:x1].astype(float)  # the box grown by a pixel below
+        assert s.jac is not None
+        kc = _kernel(coef, d.rad, s.jac, gx - i0, gy - j0, s.n_os, s.r_k)
+        hy, hx = y1 - y0, x1 - x0
+        k = np.zeros((d.exposure.shape[0], hy, hx))
+        for di, dj, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+            j, i = j0 + dj, i0 + di
+            if w == 0.0 or not (0 <= j < ny and 0 <= i < nx):
+                continue  # flux put outside the map is lost
+            k += (w * d.exposure[:, j, i])[:, None, None] * kc[:, 1 - dj: 1 - dj + hy, 1 - di: 1 - di + hx]
+        return k
 
     def _update(self, s: _Source, v: np.ndarray) -> bool:
         i0, i1, i2, i3 = s.offset, s.offset + s.n_spec, s.offset + s.n_spec + s.n_spat, \
