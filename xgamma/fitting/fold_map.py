@@ -13,10 +13,14 @@ dims). For each :class:`~xgamma.models.sky.SkyModel` that applies to the dataset
    :func:`xgamma.models.spatial.integrate_pixels`, and multiplied by the exposure;
 3. the result is convolved with the PSF: the profile is interpolated bilinearly on the coarse
    IRF grid at the source position and drawn on the map's pixels (local pixel scales from the
-   WCS Jacobian, sub-pixel sampling for PSFs narrower than ~3 pixels, normalised to 1 within
-   the radius containing :data:`PSF_CONTAINMENT`). A point source gets the kernel drawn at its
-   exact sub-pixel position times the exposure interpolated there (no convolution needed, and
-   npred varies smoothly with the position); extended sources are convolved by FFT
+   WCS Jacobian, sub-pixel sampling where the PSF core (68 % radius, or twice the half width
+   at half maximum for cusped PSFs such as the LAT's, :func:`psf_half_width`) is narrower than
+   ~3 pixels, normalised to 1 within the radius containing :data:`PSF_CONTAINMENT`). A point
+   source gets the kernel drawn at its exact sub-pixel position times the exposure interpolated
+   there (no convolution needed, and npred varies smoothly with the position; only the core of
+   the kernel is sampled finely); ``point_sampling="bilinear"`` instead spreads it over the
+   four nearest pixel centres and draws the kernel at a pixel centre, as the established tool
+   does (:data:`POINT_SAMPLING`); extended sources are convolved by FFT
    (:func:`scipy.signal.fftconvolve`);
 4. it is folded with the energy-dispersion kernel interpolated at the source position.
 
@@ -86,6 +90,7 @@ PSF_CONTAINMENT = 0.999
 #: four nearest pixel centres (bilinear weights, each times its pixel's exposure) and convolves
 #: with the PSF kernel drawn at a pixel centre, the established tool's convention.
 POINT_SAMPLING = ("exact", "bilinear")
+_OS_MOVE = 2  # pixels a point source moves before its finely sampled kernel core follows it
 _TRUNC = 1e-25  # Cash statistic: mu clipped here (as Gammapy's truncation value)
 _D2R = math.pi / 180.0
 
@@ -168,25 +173,34 @@ def _spline_eval(coef: np.ndarray, rad: np.ndarray, r: np.ndarray) -> np.ndarray
 
 
 def _kernel(coef: np.ndarray, rad: np.ndarray, jac: np.ndarray, dx: np.ndarray, dy: np.ndarray,
-            oversampling: int, r_max: float | None = None) -> np.ndarray:
-    n = int(oversampling)
-    if n > 1:
-        off = (np.arange(n) + 0.5) / n - 0.5
-        ny, nx = dx.shape
-        full = (ny, n, nx, n)
-        dxs = np.broadcast_to(dx[:, None, :, None] + off[None, None, None, :], full).reshape(ny * n, nx * n)
-        dys = np.broadcast_to(dy[:, None, :, None] + off[None, :, None, None], full).reshape(ny * n, nx * n)
-    else:
-        dxs, dys = dx, dy
-    east = jac[0, 0] * dxs + jac[0, 1] * dys
-    north = jac[1, 0] * dxs + jac[1, 1] * dys
-    r = np.hypot(east, north)
-    val = _spline_eval(coef, rad, r)
+            oversampling: int, r_max: float | None = None,
+            core: tuple[slice, slice] | None = None) -> np.ndarray:
+    """PSF kernel on the pixel offsets ``dx``, ``dy``, normalised to sum 1; with ``core`` only
+    those rows and columns are sampled at ``oversampling^2`` sub-pixels, the rest at the pixel
+    centres (where the profile is smooth on the pixel scale)."""
     # smooth (C1) taper to 0 over the outer 20 % of the kernel radius: no pixel switches on or
     # off abruptly when the source moves
     r_max = float(rad[-1]) if r_max is None else min(float(r_max), float(rad[-1]))
-    t = np.clip((r / r_max - 0.8) / 0.2, 0.0, 1.0)
-    k = block_mean(val * (0.5 * (1 + np.cos(np.pi * t))), n)
+
+    def sampled(dx: np.ndarray, dy: np.ndarray, n: int) -> np.ndarray:
+        if n > 1:
+            off = (np.arange(n) + 0.5) / n - 0.5
+            ny, nx = dx.shape
+            full = (ny, n, nx, n)
+            dx = np.broadcast_to(dx[:, None, :, None] + off[None, None, None, :], full).reshape(ny * n, nx * n)
+            dy = np.broadcast_to(dy[:, None, :, None] + off[None, :, None, None], full).reshape(ny * n, nx * n)
+        east = jac[0, 0] * dx + jac[0, 1] * dy
+        north = jac[1, 0] * dx + jac[1, 1] * dy
+        r = np.hypot(east, north)
+        t = np.clip((r / r_max - 0.8) / 0.2, 0.0, 1.0)
+        return block_mean(_spline_eval(coef, rad, r) * (0.5 * (1 + np.cos(np.pi * t))), n)
+
+    n = int(oversampling)
+    if n > 1 and core is not None:
+        k = sampled(dx, dy, 1)
+        k[:, core[0], core[1]] = sampled(dx[core], dy[core], n)
+    else:
+        k = sampled(dx, dy, n)
     tot = k.sum(axis=(-2, -1), keepdims=True)
     return k / np.where(tot > 0, tot, 1.0)
 
@@ -394,6 +408,8 @@ class _Source:
     h_psf: int = 0  # PSF kernel half size [pixels]
     r_k: float = 0.0  # PSF kernel radius [deg]
     n_os: int = 1  # PSF sub-pixel sampling
+    os_half: int = 0  # ... of a point source's kernel within this many pixels of ...
+    os_center: tuple[int, int] | None = None  # ... this pixel (x, y), moved when the source is 2 pixels off
     grid: tuple[np.ndarray, np.ndarray] | None = None  # pixel coords (dy, dx) of the full box
     kernel: np.ndarray | None = None  # PSF kernel of an extended source ...
     kernel_pos: tuple[float, float] | None = None  # ... drawn at this position
@@ -610,6 +626,8 @@ class MapEvaluator:
                 # far off the map (a wandering fit) the Jacobian degenerates: bound the kernel
                 s.h_psf = min(max(int(math.ceil(h)), 1) + 1, max(ny, nx))
                 s.n_os = int(min(max(math.ceil(3 * d.pix / r_core), 1), 8))
+                s.os_half = int(math.ceil(4 * r_core / d.pix)) + 2 + _OS_MOVE + 1
+        s.os_center = None
         finite = bool(np.isfinite(px) and np.isfinite(py))
         s.jac = _jacobian(d.wcs, px, py) if finite else np.diag([-d.pix, d.pix])
         if radius is None or not finite:
@@ -664,6 +682,8 @@ class MapEvaluator:
         n_et = d.exposure.shape[0]
         if spatial.is_point:
             y0, y1, x0, x1 = s.box_full
+            if s.os_center is None or max(abs(px - s.os_center[0]), abs(py - s.os_center[1])) > _OS_MOVE:
+                s.os_center = (int(round(px)), int(round(py))) if np.isfinite(px + py) else (0, 0)
             if not (s.delta or coef is None) and self.point_sampling == "bilinear":
                 k = self._bilinear_kernel(s, coef, px, py)
                 s.b = ed
@@ -672,7 +692,7 @@ class MapEvaluator:
                     k = tent_weights(px - x0, py - y0, (y1 - y0, x1 - x0))[None] * np.ones((n_et, 1, 1))
                 else:
                     dy, dx = s.grid
-                    k = _kernel(coef, d.rad, s.jac, dx - px, dy - py, s.n_os, s.r_k)
+                    k = _kernel(coef, d.rad, s.jac, dx - px, dy - py, s.n_os, s.r_k, self._os_core(s, y0, x0))
                 s.b = ed * _bilinear_planes(d.exposure, px, py)[:, None]
             k = k[:, ys.start - y0: ys.stop - y0, xs.start - x0: xs.stop - x0]
             s.a = np.ascontiguousarray(k.reshape(n_et, -1))
@@ -711,6 +731,17 @@ class MapEvaluator:
             s.g = np.einsum("kp,ep->ke", s.a, s.mask_box)
         s.a_sel = s.a[:, s.sel_p]
 
+    @staticmethod
+    def _os_core(s: _Source, gy0: int, gx0: int) -> tuple[slice, slice] | None:
+        """The rows and columns (of a kernel grid starting at pixel ``(gy0, gx0)``) sampled
+        finely: within ``os_half`` pixels of ``os_center``, fixed while the source moves less than
+        :data:`_OS_MOVE` pixels, so that npred stays smooth in the position."""
+        if s.n_os <= 1 or s.os_center is None:
+            return None
+        cx, cy = s.os_center
+        h = s.os_half
+        return slice(max(cy - h - gy0, 0), max(cy + h + 1 - gy0, 0)), slice(max(cx - h - gx0, 0), max(cx + h + 1 - gx0, 0))
+
     def _bilinear_kernel(self, s: _Source, coef: np.ndarray, px: float, py: float) -> np.ndarray:
         """``point_sampling="bilinear"``: exposure-weighted PSF kernels ``(n_et, ny, nx)`` on the
         full box, centred on the four pixels around ``(px, py)`` with bilinear weights (one
@@ -722,7 +753,7 @@ class MapEvaluator:
         fx, fy = px - i0, py - j0
         gy, gx = np.mgrid[y0 - 1:y1, x0 - 1:x1].astype(float)  # the box grown by a pixel below
         assert s.jac is not None
-        kc = _kernel(coef, d.rad, s.jac, gx - i0, gy - j0, s.n_os, s.r_k)
+        kc = _kernel(coef, d.rad, s.jac, gx - i0, gy - j0, s.n_os, s.r_k, self._os_core(s, y0 - 1, x0 - 1))
         hy, hx = y1 - y0, x1 - x0
         k = np.zeros((d.exposure.shape[0], hy, hx))
         for di, dj, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
