@@ -6,6 +6,13 @@ starting at (0, 0) galactic (limits +-0.5 deg), a power law with reference 30 Ge
 background norm free (tilt frozen). Writes ``fit_result.yaml`` (the format of ``xgamma run``),
 ``models.yaml`` and the cut-out dataset ``dataset.fits``.
 
+The point source goes on the pixels as in the established tool (``--point-sampling bilinear``,
+the default here: the four pixel centres around it, bilinear weights, a PSF kernel drawn at a
+pixel centre), which reproduces its index 2.796 +- 0.102 and amplitude 1.265e-8 +- 0.104e-8.
+``--point-sampling exact`` draws the PSF at the source position (xgamma's default): Sgr A* sits
+near a pixel corner, where the bilinear spreading widens the LAT PSF core most, and the exact
+drawing finds an amplitude 3.6 % (0.45 sigma) lower.
+
 Run: ``python examples/fermi_3fhl_gc.py --out results/fermi_3fhl_gc``
 """
 
@@ -20,6 +27,7 @@ import yaml
 import xgamma as xg
 from xgamma import sky
 from xgamma.fitting.fitter import fit_summary
+from xgamma.fitting.fold_map import POINT_SAMPLING
 from xgamma.io.dl4 import write_dl4
 from xgamma.io.fermi import read_fermi_cubes
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
@@ -38,6 +46,8 @@ def gc_models(dataset_name: str) -> Models:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="results/fermi_3fhl_gc", help="output folder")
+    parser.add_argument("--point-sampling", choices=POINT_SAMPLING, default="bilinear",
+                        help="how the point source goes on the pixels (bilinear: as the established tool)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,9 +61,10 @@ def main() -> None:
     t1 = time.perf_counter()
     print(f"read the cubes and cut out {dict(cut.sizes)} in {t1 - t0:.1f} s: "
           f"{int(cut.counts.sum())} counts, {float(cut.background.sum()):.0f} predicted background")
-    res = xg.fit(cut, gc_models(cut.attrs["name"]))
+    res = xg.fit(cut.assign_attrs(point_sampling=args.point_sampling), gc_models(cut.attrs["name"]))
     t2 = time.perf_counter()
-    print(f"fit in {t2 - t1:.1f} s ({res.nfev} evaluations), success={res.success}")
+    print(f"fit ({args.point_sampling} point sampling) in {t2 - t1:.1f} s ({res.nfev} evaluations), "
+          f"success={res.success}")
     for name, row in fit_summary(res)["parameters"].items():
         print(f"  {name:32s} {row['value']: .5g} +- {row['error']:.3g}")
     p = res.models["gc"].spectral.parameters

@@ -36,6 +36,13 @@ ax.set_title("Fermi-LAT counts above 10 GeV, 3FHL Galactic centre (0.05 deg pixe
 A 4 x 4 deg cut-out, a point source starting at (0, 0) (limits 0.5 deg), a power law with
 reference 30 GeV, and the background cube scaled by a free norm. The established tool gives an
 index of 2.796 +- 0.102 and an amplitude of (1.265 +- 0.104)e-8 cm-2 s-1 TeV-1 on the same cubes.
+
+It puts a point source on the four pixel centres around it (bilinear weights) and convolves with
+a PSF kernel drawn at a pixel centre; xgamma draws the PSF at the source position itself. The LAT
+PSF core above 10 GeV (half width 0.02 - 0.05 deg) is as narrow as the 0.05 deg pixels, and Sgr A*
+sits near a pixel corner, where the bilinear spreading widens the core most: the exact drawing
+finds a 3.6 % lower amplitude (0.45 sigma). `point_sampling="bilinear"` (a dataset attribute or
+a `MapEvaluator` argument) reproduces the established tool.
 """),
 ("code", """
 cut = sky.cutout(lat, (359.944, -0.046), 4.0)
@@ -46,6 +53,12 @@ models = Models([SkyModel("gc", spectral_model("pl", index=2.5, amplitude=1e-8, 
 t0 = time.perf_counter()
 result = xg.fit(cut, models)
 print(f"fit in {time.perf_counter() - t0:.1f} s, success={result.success}")
+result_b = xg.fit(cut.assign_attrs(point_sampling="bilinear"), models)
+for label, r in (("exact   ", result), ("bilinear", result_b)):
+    p = r.models["gc"].spectral.parameters
+    print(f"{label} index {p['index'].value:.3f} +- {p['index'].error:.3f} ({(p['index'].value - 2.796) / 0.102:+.2f} sigma), "
+          f"amplitude {p['amplitude'].value:.3e} +- {p['amplitude'].error:.2e} "
+          f"({(p['amplitude'].value - 1.265e-8) / 0.104e-8:+.2f} sigma)")
 result.result[["value", "error"]].to_dataframe()
 """),
 ("code", """
@@ -60,13 +73,15 @@ axes[0].set_title("counts"); axes[1].set_title("residual counts (0.25 deg boxes)
 """),
 ("md", """
 The ready-made Gammapy `MapDataset` file of the same region reads too (its PSF and energy
-dispersion are stored as tables without sky pixels) and gives the same fit:
+dispersion are stored as tables without sky pixels) and gives the same fit (bilinear, as the
+established tool):
 """),
 ("code", """
 ready = read_fermi(gc / "fermi-3fhl-gc.fits.gz")
-r2 = xg.fit(sky.cutout(ready, (359.944, -0.046), 4.0), Models([models["gc"], BackgroundModel((ready.attrs["name"],))]))
+r2 = xg.fit(sky.cutout(ready, (359.944, -0.046), 4.0).assign_attrs(point_sampling="bilinear"),
+            Models([models["gc"], BackgroundModel((ready.attrs["name"],))]))
 print("index from the cubes %.3f +- %.3f, from the file %.3f +- %.3f (established tool: 2.794 +- 0.102)" % (
-    result.models["gc"].spectral.parameters["index"].value, result.models["gc"].spectral.parameters["index"].error,
+    result_b.models["gc"].spectral.parameters["index"].value, result_b.models["gc"].spectral.parameters["index"].error,
     r2.models["gc"].spectral.parameters["index"].value, r2.models["gc"].spectral.parameters["index"].error))
 """),
 ("md", """

@@ -14,7 +14,13 @@ from iminuit import Minuit
 import xgamma as xg
 from xgamma import sky
 from xgamma.axes import edges, linear_axis
-from xgamma.fitting.fold_map import MapEvaluator, draw_psf_kernel, npred_map, psf_containment_radius
+from xgamma.fitting.fold_map import (
+    MapEvaluator,
+    draw_psf_kernel,
+    npred_map,
+    psf_containment_radius,
+    psf_half_width,
+)
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
 from xgamma.models.components import GenericModel
 from xgamma.models.params import Parameter, Parameters
@@ -245,6 +251,57 @@ def test_psf_kernel_helpers():
     # sampled at 3x3 sub-pixels its variance is sigma^2 + 1/12 pixel^2 per axis
     vx = float((k[0] * (dx + 0.3) ** 2).sum())
     assert vx == pytest.approx(25 + 1 / 12, rel=2e-3)
+
+
+def test_point_sampling_bilinear_is_the_mean_of_the_four_pixel_centred_sources():
+    """``point_sampling="bilinear"`` (the established tool's point sources): at a pixel centre
+    the same as the exact drawing; at a pixel corner the mean of the four sources drawn at the
+    four pixel centres (each with its own exposure), so the PSF variance grows by 1/4 pixel^2
+    per axis."""
+    ds = make_dataset(psf_sigma=0.03, edisp="diag", nx=60, gradient=0.4)
+    lon, lat = pixel_lonlat(ds, 30, 30)
+    exact = npred_map(ds, point_models(ds, lon, lat, bkg=False)).values
+    bil = npred_map(ds, point_models(ds, lon, lat, bkg=False), point_sampling="bilinear").values
+    np.testing.assert_allclose(bil, exact, rtol=1e-9, atol=1e-12 * exact.max())
+    w = sky.wcs_of(ds)
+    c_lon, c_lat = (float(a) for a in w.pixel_to_world_values(29.5, 30.5))
+    corner = npred_map(ds.assign_attrs(point_sampling="bilinear"), point_models(ds, c_lon, c_lat, bkg=False)).values
+    four = [npred_map(ds, point_models(ds, *pixel_lonlat(ds, j, i), bkg=False)).values
+            for j, i in ((30, 29), (30, 30), (31, 29), (31, 30))]
+    # (the kernels differ by the sky scale at the source: the Jacobian at the corner, not at the centres)
+    np.testing.assert_allclose(corner, np.mean(four, axis=0), rtol=0, atol=1e-3 * corner.max())
+    # flux conserved; second moment (pixel / 2)^2 per axis above the exact drawing's
+    ex_c = npred_map(ds, point_models(ds, c_lon, c_lat, bkg=False)).values
+    np.testing.assert_allclose(corner.sum(axis=(1, 2)), ex_c.sum(axis=(1, 2)), rtol=2e-3)
+    m_bil = sky_second_moment(ds, corner.sum(0), c_lon, c_lat)
+    m_ex = sky_second_moment(ds, ex_c.sum(0), c_lon, c_lat)
+    # (a CAR pixel at dec 22 deg is 0.02 cos(dec) deg wide on the sky)
+    assert m_bil - m_ex == pytest.approx(0.01**2 * (1 + np.cos(np.radians(c_lat)) ** 2), rel=0.01)
+    with pytest.raises(ValueError, match="point_sampling must be one of"):
+        MapEvaluator(ds, point_models(ds, lon, lat), point_sampling="nearest")
+
+
+def test_psf_half_width_sets_the_sampling_of_cusped_psfs():
+    """A cusped PSF (King-like, as the LAT's): its 68 % radius is many core widths, so the
+    kernel's sub-pixel sampling follows the half width at half maximum."""
+    rad = np.linspace(0.0, 3.0, 3001)
+    core, gamma = 0.01, 1.5
+    king = (1 + (rad / core) ** 2 / (2 * gamma)) ** -gamma
+    hw = float(psf_half_width(king, rad))
+    # analytic HWHM of a King profile: core * sqrt(2 gamma (2^(1/gamma) - 1))
+    assert hw == pytest.approx(core * np.sqrt(2 * gamma * (2 ** (1 / gamma) - 1)), rel=1e-3)
+    assert np.isnan(psf_half_width(np.zeros(5), np.arange(5.0)))
+    e = np.concatenate([[0.0], 0.5 * (rad[1:] + rad[:-1]), [3.0005]])
+    r68 = float(psf_containment_radius(king[None], e, 0.68)[0])
+    assert r68 > 3.5 * hw
+    # the central pixel (0.05 deg) of the kernel: the sampling a 68 % radius would give (3x3)
+    # is off, the one from the core width (6x6) is within 1 % of a 12x12 sampling
+    dy, dx = np.mgrid[-30:31, -30:31].astype(float)
+    jac = np.diag([-0.05, 0.05])
+    n68, n_core = int(np.ceil(3 * 0.05 / r68)), int(np.ceil(3 * 0.05 / (2 * hw)))
+    assert (n68, n_core) == (3, 6)
+    ref, k68, kc = (draw_psf_kernel(king[None], rad, jac, dx, dy, oversampling=n)[0, 30, 30] for n in (12, n68, n_core))
+    assert abs(kc / ref - 1) < 0.01 < abs(k68 / ref - 1)
 
 
 # -------------------------------------------------------------------------------- fast statistic

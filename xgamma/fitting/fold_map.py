@@ -13,10 +13,14 @@ dims). For each :class:`~xgamma.models.sky.SkyModel` that applies to the dataset
    :func:`xgamma.models.spatial.integrate_pixels`, and multiplied by the exposure;
 3. the result is convolved with the PSF: the profile is interpolated bilinearly on the coarse
    IRF grid at the source position and drawn on the map's pixels (local pixel scales from the
-   WCS Jacobian, sub-pixel sampling for PSFs narrower than ~3 pixels, normalised to 1 within
-   the radius containing :data:`PSF_CONTAINMENT`). A point source gets the kernel drawn at its
-   exact sub-pixel position times the exposure interpolated there (no convolution needed, and
-   npred varies smoothly with the position); extended sources are convolved by FFT
+   WCS Jacobian, sub-pixel sampling where the PSF core (68 % radius, or twice the half width
+   at half maximum for cusped PSFs such as the LAT's, :func:`psf_half_width`) is narrower than
+   ~3 pixels, normalised to 1 within the radius containing :data:`PSF_CONTAINMENT`). A point
+   source gets the kernel drawn at its exact sub-pixel position times the exposure interpolated
+   there (no convolution needed, and npred varies smoothly with the position; only the core of
+   the kernel is sampled finely); ``point_sampling="bilinear"`` instead spreads it over the
+   four nearest pixel centres and draws the kernel at a pixel centre, as the established tool
+   does (:data:`POINT_SAMPLING`); extended sources are convolved by FFT
    (:func:`scipy.signal.fftconvolve`);
 4. it is folded with the energy-dispersion kernel interpolated at the source position.
 
@@ -76,11 +80,17 @@ from xgamma.models.spatial import (
     tent_weights,
 )
 
-__all__ = ["npred_map", "MapEvaluator", "PSF_CONTAINMENT", "psf_containment_radius", "draw_psf_kernel",
-           "parameter_steps", "is_map_dataset"]
+__all__ = ["npred_map", "MapEvaluator", "PSF_CONTAINMENT", "POINT_SAMPLING", "psf_containment_radius",
+           "psf_half_width", "draw_psf_kernel", "parameter_steps", "is_map_dataset"]
 
 #: PSF containment fraction that sets the kernel (and cut-out) radius.
 PSF_CONTAINMENT = 0.999
+#: How a point source is put on the pixels (:class:`MapEvaluator` ``point_sampling``): ``exact``
+#: draws the PSF at the source's sub-pixel position; ``bilinear`` spreads the source over the
+#: four nearest pixel centres (bilinear weights, each times its pixel's exposure) and convolves
+#: with the PSF kernel drawn at a pixel centre, the established tool's convention.
+POINT_SAMPLING = ("exact", "bilinear")
+_OS_MOVE = 2  # pixels a point source moves before its finely sampled kernel core follows it
 _TRUNC = 1e-25  # Cash statistic: mu clipped here (as Gammapy's truncation value)
 _D2R = math.pi / 180.0
 
@@ -107,6 +117,33 @@ def psf_containment_radius(profile: np.ndarray, rad_edges: np.ndarray, fraction:
     total = cum[..., -1:]
     idx = np.argmax(cum >= fraction * np.where(total > 0, total, 1.0), axis=-1)
     return np.asarray(rad_edges[1:][idx], dtype=float)
+
+
+def psf_half_width(profile: np.ndarray, rad: np.ndarray) -> np.ndarray:
+    """Half width at half maximum [deg] of radial PSF profiles ``(..., n_rad)`` given at radii
+    ``rad`` [deg] (linear interpolation; the last radius where the profile never halves; NaN
+    for an all-zero profile): the core width that sets the sub-pixel sampling of PSF kernels.
+
+    Examples
+    --------
+    >>> r = np.linspace(0, 1, 1001); s = 0.1
+    >>> round(float(psf_half_width(np.exp(-0.5 * (r / s) ** 2), r)), 4)   # sqrt(2 ln 2) sigma
+    0.1177
+    """
+    prof = np.asarray(profile, dtype=float)
+    peak = prof.max(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = prof / peak
+    below = (rel <= 0.5) & (np.arange(prof.shape[-1]) >= np.argmax(prof, axis=-1)[..., None])
+    k = np.argmax(below, axis=-1)
+    found = below.any(axis=-1)
+    k1 = np.clip(k, 1, prof.shape[-1] - 1)
+    r0, r1 = rad[k1 - 1], rad[k1]
+    y0, y1 = np.take_along_axis(rel, (k1 - 1)[..., None], -1)[..., 0], np.take_along_axis(rel, k1[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(y1 != y0, r0 + (0.5 - y0) * (r1 - r0) / (y1 - y0), r1)
+    out = np.where(found, np.where(k == 0, rad[0], r), rad[-1])
+    return np.where(peak[..., 0] > 0, out, np.nan)
 
 
 def _spline_coef(rad: np.ndarray, profile: np.ndarray) -> np.ndarray:
@@ -136,25 +173,34 @@ def _spline_eval(coef: np.ndarray, rad: np.ndarray, r: np.ndarray) -> np.ndarray
 
 
 def _kernel(coef: np.ndarray, rad: np.ndarray, jac: np.ndarray, dx: np.ndarray, dy: np.ndarray,
-            oversampling: int, r_max: float | None = None) -> np.ndarray:
-    n = int(oversampling)
-    if n > 1:
-        off = (np.arange(n) + 0.5) / n - 0.5
-        ny, nx = dx.shape
-        full = (ny, n, nx, n)
-        dxs = np.broadcast_to(dx[:, None, :, None] + off[None, None, None, :], full).reshape(ny * n, nx * n)
-        dys = np.broadcast_to(dy[:, None, :, None] + off[None, :, None, None], full).reshape(ny * n, nx * n)
-    else:
-        dxs, dys = dx, dy
-    east = jac[0, 0] * dxs + jac[0, 1] * dys
-    north = jac[1, 0] * dxs + jac[1, 1] * dys
-    r = np.hypot(east, north)
-    val = _spline_eval(coef, rad, r)
+            oversampling: int, r_max: float | None = None,
+            core: tuple[slice, slice] | None = None) -> np.ndarray:
+    """PSF kernel on the pixel offsets ``dx``, ``dy``, normalised to sum 1; with ``core`` only
+    those rows and columns are sampled at ``oversampling^2`` sub-pixels, the rest at the pixel
+    centres (where the profile is smooth on the pixel scale)."""
     # smooth (C1) taper to 0 over the outer 20 % of the kernel radius: no pixel switches on or
     # off abruptly when the source moves
     r_max = float(rad[-1]) if r_max is None else min(float(r_max), float(rad[-1]))
-    t = np.clip((r / r_max - 0.8) / 0.2, 0.0, 1.0)
-    k = block_mean(val * (0.5 * (1 + np.cos(np.pi * t))), n)
+
+    def sampled(dx: np.ndarray, dy: np.ndarray, n: int) -> np.ndarray:
+        if n > 1:
+            off = (np.arange(n) + 0.5) / n - 0.5
+            ny, nx = dx.shape
+            full = (ny, n, nx, n)
+            dx = np.broadcast_to(dx[:, None, :, None] + off[None, None, None, :], full).reshape(ny * n, nx * n)
+            dy = np.broadcast_to(dy[:, None, :, None] + off[None, :, None, None], full).reshape(ny * n, nx * n)
+        east = jac[0, 0] * dx + jac[0, 1] * dy
+        north = jac[1, 0] * dx + jac[1, 1] * dy
+        r = np.hypot(east, north)
+        t = np.clip((r / r_max - 0.8) / 0.2, 0.0, 1.0)
+        return block_mean(_spline_eval(coef, rad, r) * (0.5 * (1 + np.cos(np.pi * t))), n)
+
+    n = int(oversampling)
+    if n > 1 and core is not None:
+        k = sampled(dx, dy, 1)
+        k[:, core[0], core[1]] = sampled(dx[core], dy[core], n)
+    else:
+        k = sampled(dx, dy, n)
     tot = k.sum(axis=(-2, -1), keepdims=True)
     return k / np.where(tot > 0, tot, 1.0)
 
@@ -362,6 +408,8 @@ class _Source:
     h_psf: int = 0  # PSF kernel half size [pixels]
     r_k: float = 0.0  # PSF kernel radius [deg]
     n_os: int = 1  # PSF sub-pixel sampling
+    os_half: int = 0  # ... of a point source's kernel within this many pixels of ...
+    os_center: tuple[int, int] | None = None  # ... this pixel (x, y), moved when the source is 2 pixels off
     grid: tuple[np.ndarray, np.ndarray] | None = None  # pixel coords (dy, dx) of the full box
     kernel: np.ndarray | None = None  # PSF kernel of an extended source ...
     kernel_pos: tuple[float, float] | None = None  # ... drawn at this position
@@ -406,6 +454,11 @@ class MapEvaluator:
         Containment fraction setting the PSF kernel radius.
     max_oversampling : int, optional
         Cap on the sub-pixel factor of small extended models.
+    point_sampling : {"exact", "bilinear"}, optional
+        How point sources go on the pixels (:data:`POINT_SAMPLING`); default: the dataset's
+        ``attrs["point_sampling"]``, else ``"exact"``. ``"bilinear"`` reproduces the established
+        tool's predicted counts; it widens the PSF core by up to a pixel (most for a source at a
+        pixel corner).
 
     Examples
     --------
@@ -425,8 +478,13 @@ class MapEvaluator:
     """
 
     def __init__(self, dataset: xr.Dataset, models: Any, psf_containment: float = PSF_CONTAINMENT,
-                 max_oversampling: int | None = None) -> None:
+                 max_oversampling: int | None = None, point_sampling: str | None = None) -> None:
         models = as_models(models)
+        if point_sampling is None:
+            point_sampling = str(dataset.attrs.get("point_sampling", "exact"))
+        if point_sampling not in POINT_SAMPLING:
+            raise ValueError(f"point_sampling must be one of {POINT_SAMPLING}, got {point_sampling!r}")
+        self.point_sampling = point_sampling
         self.names = models.parameters.names
         self.signal: list[tuple[str, slice]] = []
         self.bkg_models: list[tuple[str, slice]] = []
@@ -435,7 +493,8 @@ class MapEvaluator:
         self._subs: list[MapEvaluator] = []
         split = next((d for d in ("obs", "event_type") if d in dataset.dims), None)
         if split is not None:  # joint likelihood: a sum over observations and event types
-            self._subs = [MapEvaluator(dataset.isel({split: i}), models, psf_containment, max_oversampling)
+            self._subs = [MapEvaluator(dataset.isel({split: i}), models, psf_containment, max_oversampling,
+                                       point_sampling)
                           for i in range(dataset.sizes[split])]
             self.signal = [x for e in self._subs for x in e.signal]
             self.bkg_models = [x for e in self._subs for x in e.bkg_models]
@@ -553,6 +612,9 @@ class MapEvaluator:
             r_psf = float(np.max(psf_containment_radius(psf, d.rad_edges, self.psf_containment)))
             r68 = float(np.min(psf_containment_radius(psf, d.rad_edges, 0.68)))
             s.delta = r68 < 0.25 * d.pix
+            # sub-pixel sampling from the width of the PSF core: a cusped profile (the LAT's,
+            # with long tails) has a core much narrower than its 68 % radius
+            r_core = min(r68, 2.0 * float(np.nanmin(psf_half_width(psf, d.rad))))
             if not s.delta:
                 # the taper starts at 80 % of the kernel radius: put the containment radius there
                 s.r_k = min(r_psf / 0.8, float(d.rad_edges[-1]))
@@ -563,7 +625,9 @@ class MapEvaluator:
                     h = s.r_k * jinv if np.isfinite(jinv) else h
                 # far off the map (a wandering fit) the Jacobian degenerates: bound the kernel
                 s.h_psf = min(max(int(math.ceil(h)), 1) + 1, max(ny, nx))
-                s.n_os = int(min(max(math.ceil(3 * d.pix / r68), 1), 8))
+                s.n_os = int(min(max(math.ceil(3 * d.pix / r_core), 1), 8))
+                s.os_half = int(math.ceil(4 * r_core / d.pix)) + 2 + _OS_MOVE + 1
+        s.os_center = None
         finite = bool(np.isfinite(px) and np.isfinite(py))
         s.jac = _jacobian(d.wcs, px, py) if finite else np.diag([-d.pix, d.pix])
         if radius is None or not finite:
@@ -618,14 +682,20 @@ class MapEvaluator:
         n_et = d.exposure.shape[0]
         if spatial.is_point:
             y0, y1, x0, x1 = s.box_full
-            if s.delta or coef is None:
-                k = tent_weights(px - x0, py - y0, (y1 - y0, x1 - x0))[None] * np.ones((n_et, 1, 1))
+            if s.os_center is None or max(abs(px - s.os_center[0]), abs(py - s.os_center[1])) > _OS_MOVE:
+                s.os_center = (int(round(px)), int(round(py))) if np.isfinite(px + py) else (0, 0)
+            if not (s.delta or coef is None) and self.point_sampling == "bilinear":
+                k = self._bilinear_kernel(s, coef, px, py)
+                s.b = ed
             else:
-                dy, dx = s.grid
-                k = _kernel(coef, d.rad, s.jac, dx - px, dy - py, s.n_os, s.r_k)
+                if s.delta or coef is None:
+                    k = tent_weights(px - x0, py - y0, (y1 - y0, x1 - x0))[None] * np.ones((n_et, 1, 1))
+                else:
+                    dy, dx = s.grid
+                    k = _kernel(coef, d.rad, s.jac, dx - px, dy - py, s.n_os, s.r_k, self._os_core(s, y0, x0))
+                s.b = ed * _bilinear_planes(d.exposure, px, py)[:, None]
             k = k[:, ys.start - y0: ys.stop - y0, xs.start - x0: xs.stop - x0]
             s.a = np.ascontiguousarray(k.reshape(n_et, -1))
-            s.b = ed * _bilinear_planes(d.exposure, px, py)[:, None]
         else:
             # a sampling that changes with the size parameter makes the statistic jump: keep it
             need_n = oversampling_factor(spatial.bin_size_min_values(vals), d.pix, self.max_oversampling or 16)
@@ -660,6 +730,38 @@ class MapEvaluator:
         else:
             s.g = np.einsum("kp,ep->ke", s.a, s.mask_box)
         s.a_sel = s.a[:, s.sel_p]
+
+    @staticmethod
+    def _os_core(s: _Source, gy0: int, gx0: int) -> tuple[slice, slice] | None:
+        """The rows and columns (of a kernel grid starting at pixel ``(gy0, gx0)``) sampled
+        finely: within ``os_half`` pixels of ``os_center``, fixed while the source moves less than
+        :data:`_OS_MOVE` pixels, so that npred stays smooth in the position."""
+        if s.n_os <= 1 or s.os_center is None:
+            return None
+        cx, cy = s.os_center
+        h = s.os_half
+        return slice(max(cy - h - gy0, 0), max(cy + h + 1 - gy0, 0)), slice(max(cx - h - gx0, 0), max(cx + h + 1 - gx0, 0))
+
+    def _bilinear_kernel(self, s: _Source, coef: np.ndarray, px: float, py: float) -> np.ndarray:
+        """``point_sampling="bilinear"``: exposure-weighted PSF kernels ``(n_et, ny, nx)`` on the
+        full box, centred on the four pixels around ``(px, py)`` with bilinear weights (one
+        kernel drawn at a pixel centre, shifted)."""
+        d = self.data
+        _, ny, nx = d.exposure.shape
+        y0, y1, x0, x1 = s.box_full
+        i0, j0 = math.floor(px), math.floor(py)
+        fx, fy = px - i0, py - j0
+        gy, gx = np.mgrid[y0 - 1:y1, x0 - 1:x1].astype(float)  # the box grown by a pixel below
+        assert s.jac is not None
+        kc = _kernel(coef, d.rad, s.jac, gx - i0, gy - j0, s.n_os, s.r_k, self._os_core(s, y0 - 1, x0 - 1))
+        hy, hx = y1 - y0, x1 - x0
+        k = np.zeros((d.exposure.shape[0], hy, hx))
+        for di, dj, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+            j, i = j0 + dj, i0 + di
+            if w == 0.0 or not (0 <= j < ny and 0 <= i < nx):
+                continue  # flux put outside the map is lost
+            k += (w * d.exposure[:, j, i])[:, None, None] * kc[:, 1 - dj: 1 - dj + hy, 1 - di: 1 - di + hx]
+        return k
 
     def _update(self, s: _Source, v: np.ndarray) -> bool:
         i0, i1, i2, i3 = s.offset, s.offset + s.n_spec, s.offset + s.n_spec + s.n_spat, \
