@@ -67,3 +67,15 @@ def test_other_geometries_and_datasets(tmp_path):
     to_zarr(ds, tmp_path / "ds.zarr")
     with pytest.raises(FileExistsError):
         to_zarr(ds, tmp_path / "ds.zarr", mode="w-")
+
+
+def test_dates_come_back_as_dates(tmp_path):
+    """CF-encoded datetime64 coordinates (light-curve times) open as datetime64 with the
+    generic reader, so ``.sel`` by date works on what was written."""
+    t = np.array(["2006-07-29T21:00", "2006-07-29T21:10"], dtype="datetime64[ns]")
+    ds = xr.Dataset({"flux": ("time", [1.0, 2.0])}, coords={"time": t})
+    to_zarr(ds, tmp_path / "lc.zarr")
+    back = open_zarr(tmp_path / "lc.zarr")
+    assert back["time"].dtype == np.dtype("datetime64[ns]")
+    np.testing.assert_array_equal(back["time"].values, t)
+    assert float(back.flux.sel(time="2006-07-29T21:10")) == 2.0

@@ -417,7 +417,7 @@ def read_zarr(store: Any) -> xr.Dataset:
     1.0
     """
 
-    ds = open_zarr(store, decode_times=True)  # the CF-encoded datetime64 time coords
+    ds = open_zarr(store)
     if not isinstance(ds, xr.Dataset):
         raise TypeError("the store holds a DataArray, not an estimator result")
     return ds.load()

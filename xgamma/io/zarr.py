@@ -229,7 +229,7 @@ def open_zarr(store: Any, *, verify: bool = True,
     >>> da.name, da.attrs["units"], da.chunks is not None
     ('a', 's', True)
     """
-    opts: dict[str, Any] = {"decode_times": False, "decode_timedelta": False}
+    opts: dict[str, Any] = {"decode_times": True, "decode_timedelta": False}  # CF dates -> datetime64
     opts.update(kwargs)
     manifest = verify_zarr(store) if verify and not is_url(str(store)) else None
     with warnings.catch_warnings():
