@@ -173,8 +173,8 @@ class _HpxData:
         mask = np.ones(counts.shape, dtype=bool)
         for m in ("mask_safe", "mask_fit"):
             if m in ds:
-                dims = [d for d in ("energy", "pix") if d in ds[m].dims]
-                mask &= np.broadcast_to(np.asarray(ds[m].transpose(*dims).values, dtype=bool), counts.shape)
+                mdims = [d for d in ("energy", "pix") if d in ds[m].dims]
+                mask &= np.broadcast_to(np.asarray(ds[m].transpose(*mdims).values, dtype=bool), counts.shape)
         psf = edisp = None
         rad = rad_edges = np.array([0.0, 1.0])
         if "psf" in ds:

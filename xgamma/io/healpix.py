@@ -84,7 +84,7 @@ def _bands(da: xr.DataArray, axes: list[str], name: str) -> fits.BinTableHDU:
 
 
 def _format(dtype: np.dtype) -> str:
-    if dtype == bool:
+    if np.issubdtype(dtype, np.bool_):
         return "L"
     if np.issubdtype(dtype, np.integer):
         return "K"
