@@ -278,3 +278,38 @@ def test_healpix_npix_and_geometry_consistency():
     hp = HEALPix(16, order="ring")
     ipix = hp.lonlat_to_healpix(g.ra.values * u.deg, g.dec.values * u.deg)
     np.testing.assert_array_equal(ipix, g.pix.values)
+
+
+def test_reduce_hess_run_on_healpix_vs_wcs(hess_path):
+    """IACT: xg.reduce on a HEALPix disc (nside 512) vs a 0.02 deg WCS map of the same Crab run:
+    counts within the ring bound, mean exposure (a smooth function of offset) to 1e-3, background
+    in proportion to the pixel-set areas, and the fitted position and index."""
+    obs = xg.open_store(hess_path).observation(23523)
+    ax = [xg.energy_axis(1, 10, 4)]
+    r, sm = 1.5, ["offset-max", "aeff-default"]
+    h = xg.reduce(obs, xg.sky.healpix_geom(512, skydir=CRAB, width=r, axes=ax), safe_mask=sm, offset_max=2.0)
+    w = xg.reduce(obs, xg.wcs_geom(CRAB, width=2 * r + 0.4, binsz=0.02, axes=ax), safe_mask=sm, offset_max=2.0)
+    assert h.counts.dims == ("energy", "pix") and h.psf.dims == ("energy_true", "rad", "y_irf", "x_irf")
+    inw = xg.sky.separation(w, CRAB) <= r
+    nh, nw = float(h.counts.sum()), float(w.counts.where(inw).sum())
+    ev = obs.events
+    e = ev["energy"].to_numpy()
+    sep = SkyCoord(ev["ra"].to_numpy(), ev["dec"].to_numpy(), unit="deg").separation(SkyCoord(*CRAB, unit="deg")).deg
+    ring = int((((e >= 1) & (e < 10)) & (sep > r - 0.083) & (sep <= r + 0.083)).sum())  # rho of nside 512
+    assert abs(nh - nw) <= ring  # measured: 1177 vs 1182
+    oh, ow = xg.sky.solid_angle(h), xg.sky.solid_angle(w).where(inw)
+    mh = (h.exposure * oh).sum("pix") / oh.sum()
+    mw = (w.exposure * ow).sum(("y", "x")) / ow.sum()
+    np.testing.assert_allclose(mh.values, mw.values, rtol=1e-3)  # measured: 3e-4 at most
+    bh, bw = float(h.background.sum()), float(w.background.where(inw).sum())
+    assert bh / bw == pytest.approx(float(oh.sum() / ow.sum()), rel=2e-3)
+    models = [Models([SkyModel("crab", spectral_model("pl", index=2.5, amplitude=3e-11),
+                               spatial_model("point", lon_0=CRAB[0], lat_0=CRAB[1])), BackgroundModel((n,))])
+              for n in (h.attrs["name"], w.attrs["name"])]
+    rh, rw = xg.fit(h, models[0]), xg.fit(w.assign(mask_safe=w.mask_safe & inw), models[1])
+    ph, pw = rh.models["crab"], rw.models["crab"]
+    d = xg.sky.separation_deg(ph.spatial.parameters["lon_0"].value, ph.spatial.parameters["lat_0"].value,
+                              pw.spatial.parameters["lon_0"].value, pw.spatial.parameters["lat_0"].value)
+    assert d < 0.01  # measured: 0.001 deg
+    ih, iw = ph.spectral.parameters["index"], pw.spectral.parameters["index"]
+    assert abs(ih.value - iw.value) < 0.5 * iw.error  # measured: 2.642 vs 2.625 +- 0.21
