@@ -313,3 +313,52 @@ def test_reduce_hess_run_on_healpix_vs_wcs(hess_path):
     assert d < 0.01  # measured: 0.001 deg
     ih, iw = ph.spectral.parameters["index"], pw.spectral.parameters["index"]
     assert abs(ih.value - iw.value) < 0.5 * iw.error  # measured: 2.642 vs 2.625 +- 0.21
+
+
+def _gadf_sample(tmp_path, scheme, nside_bands):
+    """A file in the layout of the GADF sample files (source/skymaps/healpix/make_hpx_files.py of
+    gamma-astro-data-formats): CHANNEL0.. columns, a BANDS table with NSIDE/NPIX/E_MIN/E_MAX [keV],
+    no NSIDE header for SPARSE (the pixel size is in the bands table)."""
+    nside = 16
+    hp = HEALPix(nside, order="nested")
+    ipix = np.sort(np.asarray(hp.cone_search_lonlat(260.05 * u.deg, 57.9 * u.deg, 20 * u.deg)))
+    vals = np.random.default_rng(0).poisson(2.0, (4, ipix.size)).astype(float)
+    hdr = {"PIXTYPE": "HEALPIX", "ORDERING": "NESTED", "COORDSYS": "GAL", "HPX_CONV": "GADF", "BANDSHDU": "BANDS",
+           "INDXSCHM": scheme, "AXCOLS1": "E_MIN,E_MAX"}
+    if scheme == "EXPLICIT":
+        cols = [fits.Column("PIX", "K", array=ipix)] + [fits.Column(f"CHANNEL{i}", "D", array=vals[i]) for i in range(4)]
+        hdr.update(NSIDE=nside, ORDER=4)
+    else:
+        band, pix = np.nonzero(vals)
+        cols = [fits.Column("PIX", "K", array=ipix[pix]), fits.Column("CHANNEL", "I", array=band),
+                fits.Column("VALUE", "D", array=vals[band, pix])]
+    sk = fits.BinTableHDU.from_columns(cols, name="SKYMAP")
+    sk.header.update(hdr)
+    e = 1e3 * 10 ** np.linspace(3.0, 4.0, 5)
+    bands = fits.BinTableHDU.from_columns([
+        fits.Column("CHANNEL", "K", array=np.arange(4)), fits.Column("NSIDE", "K", array=nside_bands),
+        fits.Column("NPIX", "K", array=np.full(4, ipix.size)), fits.Column("E_MIN", "D", unit="keV", array=e[:-1]),
+        fits.Column("E_MAX", "D", unit="keV", array=e[1:])], name="BANDS")
+    bands.header["AXCOLS1"] = "E_MIN,E_MAX"
+    path = tmp_path / f"{scheme}_{nside_bands[0]}.fits"
+    fits.HDUList([fits.PrimaryHDU(), sk, bands]).writeto(path)
+    return path, ipix, vals
+
+
+def test_read_gadf_sample_layouts(tmp_path):
+    """Checked also on the GADF sample files themselves (not in the repository): explicit ==
+    implicit at PIX, sparse0 == explicit, cmap == sum of the explicit channels."""
+    path, ipix, vals = _gadf_sample(tmp_path, "EXPLICIT", [16] * 4)
+    m = read_healpix_map(path)
+    assert m.attrs["frame"] == "galactic" and m.attrs["nside"] == 16
+    np.testing.assert_array_equal(m.pix.values, ipix)
+    np.testing.assert_array_equal(m.values, vals)
+    np.testing.assert_allclose(xg.axes.edges(m, "energy"), 10 ** np.linspace(0.0, 1.0, 5) * 1e-3)  # 1-10 GeV
+    path, _, _ = _gadf_sample(tmp_path, "SPARSE", [16] * 4)
+    sp = read_healpix_map(path)  # NSIDE from the bands table
+    assert sp.attrs["nside"] == 16
+    np.testing.assert_array_equal(sp.values, m.sel(pix=sp.pix).values)
+    assert float(sp.sum()) == float(m.sum())
+    path, _, _ = _gadf_sample(tmp_path, "SPARSE", [4, 8, 16, 32])
+    with pytest.raises(XgammaIOError, match=r"energy-dependent NSIDE \[4, 8, 16, 32\] is not supported"):
+        read_healpix_map(path)

@@ -15,8 +15,9 @@ A map on a HEALPix geometry (:func:`xgamma.sky.healpix_geom`, sky dim ``pix``) i
 Reading accepts ``IMPLICIT``, ``EXPLICIT`` and the sparse forms (``SPARSE``: ``KEY``/``VALUE``
 columns of the GADF text, or ``PIX``/``CHANNEL``/``VALUE`` rows), channel columns numbered from
 0 or 1, and a bands table named by ``BANDSHDU`` or called ``EBOUNDS``/``ENERGIES`` (energies
-without a unit are taken in keV, the Fermi-LAT convention). Values round-trip exactly (float64,
-int64, bool as FITS logical).
+without a unit are taken in keV, the Fermi-LAT convention); without an ``NSIDE``/``ORDER`` header
+the ``NSIDE`` column of the bands table gives it (as in the GADF sample files; energy-dependent
+pixel sizes are refused). Values round-trip exactly (float64, int64, bool as FITS logical).
 
 Examples
 --------
@@ -214,6 +215,17 @@ def _read_bands(hdul: fits.HDUList, hdu: fits.BinTableHDU, path: Any) -> list[xr
     return axes
 
 
+def _bands_nside(hdul: fits.HDUList, hdu: fits.BinTableHDU) -> np.ndarray | None:
+    """The ``NSIDE`` column of the bands table, if any (GADF: per-band pixel size)."""
+    bname = str(hdu.header.get("BANDSHDU", "")).strip() or "EBOUNDS"
+    if bname not in {x.name for x in hdul}:
+        return None
+    bands = hdul[bname]
+    if not isinstance(bands, fits.BinTableHDU) or "NSIDE" not in bands.columns.names:
+        return None
+    return np.asarray(bands.data["NSIDE"], dtype=np.int64)
+
+
 def read_healpix_hdu(hdul: fits.HDUList, name: str | int = "SKYMAP", path: Any = None) -> xr.DataArray:
     """The HEALPix map in HDU ``name`` of an open FITS file, on its HEALPix geometry.
 
@@ -240,10 +252,16 @@ def read_healpix_hdu(hdul: fits.HDUList, name: str | int = "SKYMAP", path: Any =
     hname = hdu.name or name
     if not isinstance(hdu, fits.BinTableHDU):
         raise XgammaIOError("not a HEALPix map table", path=path, hdu=hname, expected="a BINTABLE HDU")
+    bands_nside = _bands_nside(hdul, hdu)
     if "NSIDE" in h:
         nside = int(h["NSIDE"])
     elif "ORDER" in h and int(h["ORDER"]) >= 0:
         nside = 2 ** int(h["ORDER"])
+    elif bands_nside is not None and np.unique(bands_nside).size == 1:  # GADF: an NSIDE column in the bands
+        nside = int(bands_nside[0])
+    elif bands_nside is not None:
+        raise XgammaIOError(f"energy-dependent NSIDE {bands_nside.tolist()} is not supported", path=path,
+                            hdu=hname, expected="one NSIDE for all bands")
     else:
         raise XgammaIOError("HEALPix map without NSIDE", path=path, hdu=hname, expected="header NSIDE or ORDER")
     ordering = str(h.get("ORDERING", "RING")).strip().upper()
