@@ -462,14 +462,17 @@ class HpxMapEvaluator:
             cand = np.asarray(self.hp.cone_search_lonlat(lon * u.deg, lat * u.deg, 180 * u.deg), np.int64)
             cand = np.sort(cand)
         else:
-            cand = self._cone(lon, lat, radius + r_k)
+            cand = self._extended_cone(s, lon, lat, radius + r_k)
         size = spatial.bin_size_min_values(vals)
         n = 1
         if size is not None and size > 0:
             while n * size < 2 * d.pix_size and n < self.max_oversampling:
                 n *= 2
-        slo, sla = self._sub_lonlat(cand, n)
-        mlo, mla = convert_lonlat(slo, sla, d.frame, spatial.frame)
+        kk = s.kernel
+        if kk.get("sub_key") != (id(cand), n):  # sub-pixel centres, in the model frame, per cone
+            slo, sla = self._sub_lonlat(cand, n)
+            kk.update(sub_key=(id(cand), n), sub=convert_lonlat(slo, sla, d.frame, spatial.frame))
+        mlo, mla = kk["sub"]
         if spatial.is_energy_dependent:
             ec = np.sqrt(d.et_edges[1:] * d.et_edges[:-1])
             dens = np.stack([np.asarray(spatial.evaluate_values(mlo, mla, vals, e, sample=d.pix_size / n), float)
@@ -482,28 +485,49 @@ class HpxMapEvaluator:
         expo[:, ok] = d.exposure[:, posn[ok]]
         cube = dens * d.omega * expo  # (n_et, n_cand)
         if prof is not None:
-            cube = self._convolve(s, cand, cube, prof, (lon, lat))
+            cube = self._convolve(s, cand, cube, prof, psf)
         s.idx, s.a = posn[ok], np.ascontiguousarray(cube[:, ok])
         s.b = ed
 
+    def _extended_cone(self, s: _Source, lon: float, lat: float, need: float) -> np.ndarray:
+        """The pixels an extended source is drawn on: a cone of ``need`` plus a margin of 3
+        pixels, kept (with its PSF kernel) while the source moves by less than a pixel and
+        ``need`` fits in it without being less than half of it."""
+        kk = s.kernel
+        here = _unit(np.array(lon), np.array(lat))
+        if "cone" in kk:
+            moved = float(_sep_deg(here, kk["centre"]))
+            r_cone = kk["r_cone"]
+            if moved + need <= r_cone and need >= 0.5 * r_cone - 3 * self.data.pix_size:
+                return np.asarray(kk["cone"])
+        r_cone = need + 3 * self.data.pix_size
+        cand = self._cone(lon, lat, r_cone)
+        kk.clear()
+        kk.update(cone=cand, centre=here, r_cone=r_cone)
+        return cand
+
     def _convolve(self, s: _Source, cand: np.ndarray, cube: np.ndarray, prof: _Psf,
-                  where: tuple[float, float]) -> np.ndarray:
+                  psf: np.ndarray) -> np.ndarray:
         """Sparse PSF convolution on the pixels ``cand``: each source pixel's flux spread over
-        the pixels within the PSF radius, normalised to 1 per source pixel."""
+        the pixels within the PSF radius, normalised to 1 per source pixel (rebuilt when the
+        pixels or the PSF profile at the source change)."""
         from scipy.spatial import cKDTree
 
         kk = s.kernel
-        if kk.get("pos") != where or kk.get("cand") is None or not np.array_equal(kk["cand"], cand):
+        if "pairs" not in kk or kk["pairs"][0] is not cand or kk["pairs"][1] != prof.r_max:
             lo, la = self.hp.healpix_to_lonlat(cand)
             vec = _unit(np.asarray(lo.deg), np.asarray(la.deg))
             chord = 2 * math.sin(math.radians(prof.r_max) / 2)
             pairs = cKDTree(vec).query_pairs(chord, output_type="ndarray")
             i = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(cand.size)])
             j = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(cand.size)])
-            w = prof(_sep_deg(vec[i], vec[j]))  # (n_et, n_pairs)
+            kk.update(pairs=(cand, prof.r_max), i=i, j=j, sep=_sep_deg(vec[i], vec[j]))
+            kk.pop("psf", None)
+        if "psf" not in kk or not np.array_equal(kk["psf"], psf):
+            i, j = kk["i"], kk["j"]
+            w = prof(kk["sep"])  # (n_et, n_pairs)
             norm = np.stack([np.bincount(j, weights=row, minlength=cand.size) for row in w])
-            w = w / np.where(norm > 0, norm, 1.0)[:, j]
-            kk.update(pos=where, cand=cand, i=i, j=j, w=w)
+            kk.update(psf=psf.copy(), w=w / np.where(norm > 0, norm, 1.0)[:, j])
         i, j, w = kk["i"], kk["j"], kk["w"]
         return np.stack([np.bincount(i, weights=w[e] * cube[e, j], minlength=cand.size) for e in range(cube.shape[0])])
 
