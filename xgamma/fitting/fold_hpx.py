@@ -484,7 +484,7 @@ class HpxMapEvaluator:
         expo = np.zeros((n_et, cand.size))
         expo[:, ok] = d.exposure[:, posn[ok]]
         cube = dens * d.omega * expo  # (n_et, n_cand)
-        if prof is not None:
+        if prof is not None and psf is not None:
             cube = self._convolve(s, cand, cube, prof, psf)
         s.idx, s.a = posn[ok], np.ascontiguousarray(cube[:, ok])
         s.b = ed
