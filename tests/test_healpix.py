@@ -384,3 +384,19 @@ def test_extended_source_fit_recovers_simulation():
     for p, true in ((sp["lon_0"], 83.7), (sp["lat_0"], 22.1), (sp["sigma"], 0.3), (spec["amplitude"], 2e-9)):
         assert abs(p.value - true) < 3 * p.error, (p.name, p.value, p.error)
     assert sp["sigma"].error < 0.01
+
+
+def test_reduce_many_and_stack_on_healpix(hess_path):
+    store = xg.open_store(hess_path)
+    obs = [store.observation(i) for i in (23523, 23526)]
+    g = xg.sky.healpix_geom(256, skydir=CRAB, width=1.5, axes=[xg.energy_axis(1, 10, 4)])
+    dm = xg.reduce_many(obs, g, safe_mask=["offset-max"], offset_max=2.0)
+    assert dm.sizes["obs"] == 2 and dm.counts.dims == ("obs", "energy", "pix")
+    st = xg.stack(dm)
+    assert float(st.counts.sum()) == float(dm.counts.where(dm.mask_safe, 0).sum())
+    np.testing.assert_allclose(st.exposure.values, dm.exposure.sum("obs").values, rtol=1e-12)
+    # the stacked PSF: an exposure-weighted mean of normalised PSFs stays normalised
+    ok = st.exposure_irf.values > 0
+    ratio = (st.psf * st.rad_max**2 - st.psf * st.rad_min**2).sum("rad").values * np.pi * (np.pi / 180) ** 2
+    one = (dm.psf.isel(obs=0) * (dm.rad_max**2 - dm.rad_min**2)).sum("rad").values * np.pi * (np.pi / 180) ** 2
+    np.testing.assert_allclose(ratio[ok], one[ok], rtol=1e-6)
