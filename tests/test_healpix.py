@@ -400,3 +400,19 @@ def test_reduce_many_and_stack_on_healpix(hess_path):
     ratio = (st.psf * st.rad_max**2 - st.psf * st.rad_min**2).sum("rad").values * np.pi * (np.pi / 180) ** 2
     one = (dm.psf.isel(obs=0) * (dm.rad_max**2 - dm.rad_min**2)).sum("rad").values * np.pi * (np.pi / 180) ** 2
     np.testing.assert_allclose(ratio[ok], one[ok], rtol=1e-6)
+
+
+def test_ring_and_nested_datasets_fold_identically():
+    """The same pixels in RING order (sub-pixels through ring_to_nested): the same npred."""
+    ds = example_hpx_dataset(nside=256)
+    ring = HEALPix(256, order="ring").lonlat_to_healpix(ds.ra.values * u.deg, ds.dec.values * u.deg)
+    g = xg.sky.healpix_geom(256, order="ring", pix=ring, axes=[xg.energy_axis(1, 10, 2)])
+    order = np.argsort(ring)
+    dr = ds.isel(pix=order).drop_vars(["pix", "ra", "dec"]).assign_coords(
+        {k: v.variable for k, v in g.coords.items() if "pix" in v.dims}).assign_attrs(order="ring")
+    np.testing.assert_array_equal(dr.ra.values, ds.ra.values[order])
+    for sp in (spatial_model("point", lon_0=83.7, lat_0=22.05),
+               spatial_model("gauss", lon_0=83.63, lat_0=22.01, sigma=0.3)):
+        m = Models([SkyModel("s", spectral_model("pl", amplitude=1e-11), sp)])
+        a, b = xg.npred_map(ds, m, component="s"), xg.npred_map(dr, m, component="s")
+        np.testing.assert_allclose(b.values, a.isel(pix=order).values, rtol=1e-12, atol=1e-15)

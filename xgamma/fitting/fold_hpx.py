@@ -381,9 +381,7 @@ class HpxMapEvaluator:
     def _nested(self, pix: np.ndarray) -> np.ndarray:
         if self.data.order == "nested":
             return pix
-        from astropy_healpix import ring_to_nested
-
-        return np.asarray(ring_to_nested(pix, self.data.nside), dtype=np.int64)
+        return np.asarray(self.hp.ring_to_nested(pix), dtype=np.int64)
 
     def _sub_lonlat(self, pix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Centres [deg] of the ``n^2`` nested sub-pixels of HEALPix pixels: ``(npix, n^2)``."""
