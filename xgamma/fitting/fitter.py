@@ -9,7 +9,8 @@ along ``obs``; the statistic is summed. Parameters shared between components are
 ``link`` label. Only parameters that a dataset's prediction uses are fitted: for 1D datasets the
 spectral models of sky models and of background models (spatial/temporal parameters are kept
 fixed); 3D map datasets (dims ``y``, ``x``) are folded by :class:`xgamma.fold_map.MapEvaluator`
-(spectral, spatial and temporal parameters, background norm and tilt).
+(spectral, spatial and temporal parameters, background norm and tilt), HEALPix map datasets (dim
+``pix``) by :class:`xgamma.fitting.fold_hpx.HpxMapEvaluator`.
 
 Backends work on scaled parameters ``x / scale`` (``scale`` a power of ten of the start value), so
 that amplitudes of ``1e-11`` are as well conditioned as indices.
@@ -41,6 +42,7 @@ from scipy.optimize import brentq, minimize
 from xgamma.conventions import dataset_kind, validate
 from xgamma.fitting.flux_points_dataset import flux_point_terms
 from xgamma.fitting.fold import as_array
+from xgamma.fitting.fold_hpx import HpxMapEvaluator
 from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.params import GaussianPrior, Parameter, Parameters
@@ -160,6 +162,11 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
         if scale_index is not None:
             raise NotImplementedError("energy_scale nuisance parameters are not supported for flux-point datasets")
         return flux_point_terms(ds, models, offsets)
+    if "pix" in ds.dims:
+        # HEALPix map datasets: forward folding on the sphere (same interface)
+        if scale_index is not None:
+            raise NotImplementedError("energy_scale nuisance parameters are not supported for 3D datasets")
+        return HpxMapEvaluator(ds, models)
     if "y" in ds.dims and "x" in ds.dims:
         # 3D map datasets: forward folding with PSF and edisp (same .stat/.signal/.bkg_models)
 

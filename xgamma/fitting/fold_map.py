@@ -67,6 +67,7 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges
+from xgamma.fitting.fold_hpx import is_hpx_dataset, npred_hpx
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.spatial import (
     SpatialModel,
@@ -875,7 +876,8 @@ def parameter_steps(models: Any) -> np.ndarray:
 
 def npred_map(dataset: xr.Dataset, models: Any, component: str | None = None, **kwargs: Any) -> xr.DataArray:
     """Predicted counts of a 3D dataset: ``DataArray(energy, y, x)`` (with ``obs`` first when
-    the dataset has one), on the dataset's geometry.
+    the dataset has one), on the dataset's geometry; ``(energy, pix)`` for a HEALPix dataset
+    (:func:`xgamma.fitting.fold_hpx.npred_hpx`).
 
     ``component``: only that sky model (``"background"`` for the background alone).
     ``kwargs`` go to :class:`MapEvaluator`.
@@ -888,6 +890,8 @@ def npred_map(dataset: xr.Dataset, models: Any, component: str | None = None, **
     >>> bool(np.allclose(npred_map(ds, []).values, ds.background.values))   # no models: background
     True
     """
+    if is_hpx_dataset(dataset):
+        return npred_hpx(dataset, models, component=component, **kwargs)
     models = as_models(models)
     if component is not None and component != "background":
         models = Models([models[component]])

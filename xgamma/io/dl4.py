@@ -19,6 +19,10 @@ HDU                    content
 ``META_TABLE``         ``OBS_ID, RA_PNT, DEC_PNT, LIVETIME, ONTIME`` per observation
 =====================  =========================================================================
 
+On a HEALPix geometry (sky dim ``pix``) ``COUNTS``, ``EXPOSURE``, ``BACKGROUND`` and the masks are
+GADF HEALPix tables (:mod:`xgamma.io.healpix`: ``PIXTYPE = 'HEALPIX'``, ``IMPLICIT`` all-sky or
+``EXPLICIT`` with a ``PIX`` column); ``PSF`` and ``EDISP`` stay images on their coarse WCS grid.
+
 Each map HDU has a ``*_BANDS`` table describing its non-spatial axes: one row per combination
 of bins (first axis fastest) with columns ``<AXIS>``, ``<AXIS>_MIN``, ``<AXIS>_MAX`` (``ENERGY``
 uses ``E_MIN``/``E_MAX``) and header cards ``AXCOLS<i>`` and ``INTERP<i>``. Reading also accepts
@@ -54,6 +58,7 @@ from xgamma import sky
 from xgamma.axes import axis_from_edges, edges
 from xgamma.conventions import validate
 from xgamma.errors import ConventionError, XgammaIOError
+from xgamma.io.healpix import healpix_hdus, is_healpix_hdu, read_healpix_hdu
 
 __all__ = ["write_dl4", "read_dl4", "to_hdulist", "from_hdulist"]
 
@@ -187,17 +192,21 @@ def to_hdulist(dataset: xr.Dataset) -> fits.HDUList:
     if "obs" in dataset.dims:
         raise ValueError("one DL4 file holds one dataset: stack the observations (xg.stack) "
                          "or write one file per observation")
-    if sky.geom_kind(dataset) != "wcs":
-        raise ValueError("write_dl4 writes WCS map datasets (1D spectra: xgamma.io.ogip)")
+    kind = sky.geom_kind(dataset)
+    if kind not in ("wcs", "healpix"):
+        raise ValueError("write_dl4 writes WCS or HEALPix map datasets (1D spectra: xgamma.io.ogip)")
     primary = fits.PrimaryHDU()
     primary.header["NAME"] = str(dataset.attrs.get("name", ""))
     hdus: list[Any] = [primary]
-    wcs = sky.wcs_of(dataset)
+    wcs = sky.wcs_of(dataset) if kind == "wcs" else None
     ax = {d: (d, *_axis_arrays(dataset, d)) for d in ("energy", "energy_true", "rad")
           if d in dataset.coords and f"{d}_min" in dataset.coords}
 
     def img(var: str, axes: list[str], name: str, meta: dict[str, Any] | None = None) -> None:
         da = dataset[var]
+        if wcs is None:  # HEALPix: the GADF HEALPix table (xgamma.io.healpix)
+            hdus.extend(healpix_hdus(da.transpose(*axes, "pix"), name, {"META": json.dumps(meta or {})}))
+            return
         data = da.transpose(*axes[::-1], "y", "x").values
         if data.dtype == bool:
             data = data.astype(np.uint8)
@@ -354,6 +363,18 @@ def _read_map(hdul: fits.HDUList, name: str, path: Any) -> tuple[np.ndarray, WCS
     return data, wcs, axes, header
 
 
+def _read_hpx(hdul: fits.HDUList, name: str, path: Any) -> tuple[np.ndarray, list[xr.DataArray], fits.Header]:
+    """A HEALPix map HDU as ``(values (axis, pix), [axis], header)``."""
+    m = read_healpix_hdu(hdul, name, path)
+    dims = [str(d) for d in m.dims if d != "pix"]
+    if len(dims) != 1:
+        raise XgammaIOError(f"HEALPix map with axes {dims}", path=path, hdu=name, expected="one energy axis")
+    dim = dims[0]
+    ax = axis_from_edges(edges(m, dim), dim, unit=str(m.coords[f"{dim}_min"].attrs.get("units", "")),
+                         interp=str(m.coords[dim].attrs.get("interp", "log")))
+    return np.asarray(m.transpose(dim, "pix").values), [ax], hdul[name].header
+
+
 def _unit_factor(header: fits.Header, target: str) -> tuple[float, str]:
     bunit = str(header.get("BUNIT", "")).strip()
     if not bunit or not target:
@@ -379,10 +400,15 @@ def from_hdulist(hdul: fits.HDUList, path: Any = None) -> xr.Dataset:
     main = next((n for n in ("COUNTS", "BACKGROUND", "EXPOSURE", "MASK_SAFE") if n in names), None)
     if main is None:
         raise XgammaIOError("no map HDU found", path=path, expected="COUNTS, EXPOSURE or BACKGROUND")
-    data, wcs, axes, _ = _read_map(hdul, main, path)
-    if wcs is None:
-        raise XgammaIOError("map HDU without sky pixels", path=path, hdu=main, expected="an image HDU")
-    geom = sky.geom_from_wcs(wcs, data.shape[-2:])
+    hpx = is_healpix_hdu(hdul[main])
+    if hpx:
+        geom = sky.drop_axes(read_healpix_hdu(hdul, main, path))
+    else:
+        data, wcs, axes, _ = _read_map(hdul, main, path)
+        if wcs is None:
+            raise XgammaIOError("map HDU without sky pixels", path=path, hdu=main, expected="an image HDU")
+        geom = sky.geom_from_wcs(wcs, data.shape[-2:])
+    sdims = sky.sky_dims(geom)
     coords: dict[str, Any] = {str(k): v.variable for k, v in geom.coords.items()}
     out_vars: dict[str, Any] = {}
     attrs: dict[str, Any] = dict(geom.attrs)
@@ -392,17 +418,20 @@ def from_hdulist(hdul: fits.HDUList, path: Any = None) -> xr.Dataset:
     for hname, (var, dim, unit) in spec.items():
         if hname not in names:
             continue
-        d, _w, axs, header = _read_map(hdul, hname, path)
+        if hpx:
+            d, axs, header = _read_hpx(hdul, hname, path)
+        else:
+            d, _w, axs, header = _read_map(hdul, hname, path)
         ax = axs[0]
         if hname == "EXPOSURE" and ax.dims[0] == "energy":
             ax = axis_from_edges(edges(ax), "energy_true", unit=ax.attrs["units"])
         coords.update({str(k): v.variable for k, v in ax.coords.items()})
         if unit is None:
-            out_vars[var] = ((dim, "y", "x"), np.asarray(d).astype(bool), {})
+            out_vars[var] = ((dim, *sdims), np.asarray(d).astype(bool), {})
             continue
         f, unit_out = _unit_factor(header, unit)
         vals = np.asarray(d, dtype=float) * f if f != 1.0 else np.asarray(d, dtype=float)
-        out_vars[var] = ((ax.dims[0], "y", "x"), vals, {"units": unit_out})
+        out_vars[var] = ((ax.dims[0], *sdims), vals, {"units": unit_out})
         meta = json.loads(header.get("META", "{}") or "{}")
         if hname == "EXPOSURE" and "livetime" in meta:
             attrs["livetime"] = float(u.Quantity(meta["livetime"]).to_value("s"))

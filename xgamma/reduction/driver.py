@@ -47,6 +47,9 @@ Several observations on one geometry share an ``obs`` dim (:func:`reduce_many`):
 then the ``obs`` coordinate and ``livetime``, ``ontime``, ``pointing_ra``, ``pointing_dec`` are
 coordinates along ``obs``. :func:`stack` sums over ``obs`` (or a list) with the masks applied.
 
+On a HEALPix geometry (sky dim ``pix``) counts, exposure, background and ``mask_safe`` are
+``(energy[_true], pix)``; PSF and edisp stay on a coarse WCS grid (``y_irf``, ``x_irf``).
+
 Region geometries (1D spectra) are reduced by :func:`xgamma.spectrum.reduce_spectrum`, to
 which :func:`reduce` dispatches.
 
@@ -83,6 +86,7 @@ from xgamma.reduction.background import (
     pixel_icrs,
     pixel_solid_angle,
 )
+from xgamma.reduction.binning import bin_events
 from xgamma.reduction.observation import (
     check_irfs,
     irf_of,
@@ -178,8 +182,10 @@ def reduce(
         An observation (``xgamma.io.store.Observation`` or :class:`xgamma.testing.Observation`):
         events, IRFs, pointing, livetime/ontime.
     geom : Dataset or DataArray
-        Target geometry with an ``energy`` axis: WCS (3D dataset) or region (1D spectrum,
-        dispatched to :func:`xgamma.spectrum.reduce_spectrum` with all arguments).
+        Target geometry with an ``energy`` axis: WCS (3D dataset), HEALPix (``(energy, pix)``
+        maps; PSF/edisp on a coarse TAN grid over the pixels; safe masks ``offset-max`` and
+        ``aeff-default``, no ``background_method``) or region (1D spectrum, dispatched to
+        :func:`xgamma.spectrum.reduce_spectrum` with all arguments).
     energy_true : DataArray, optional
         True-energy axis of exposure, PSF and edisp; default: the reco energy axis.
     products : sequence of str
@@ -240,8 +246,11 @@ def reduce(
             kwargs.setdefault("background", background_method)
         return reduce_spectrum(observation, geom, energy_true=energy_true, safe_mask=safe_mask,
                                exclusion_mask=exclusion_mask, name=name, **kwargs)
+    if kind == "healpix":
+        return _reduce_healpix(observation, geom, energy_true, tuple(products), safe_mask, background_method,
+                               offset_max, psf_binsz, rad, name, dtype, **kwargs)
     if kind != "wcs":
-        raise GeometryError(f"reduce supports WCS and region geometries, got {kind!r}")
+        raise GeometryError(f"reduce supports WCS, HEALPix and region geometries, got {kind!r}")
     products = tuple(products)
     unknown = set(products) - set(PRODUCT_FUNCTIONS)
     if unknown:
@@ -316,6 +325,109 @@ def reduce(
         ds = make_safe_mask(ds, observation, **{**sm, "methods": methods, "bkg_invalid": False})
     ds = _apply_background_method(ds, background_method, exclusion_mask)
     return ds
+
+
+def _reduce_healpix(observation: Any, geom: xr.Dataset | xr.DataArray, energy_true: xr.DataArray | None,
+                    products: tuple[str, ...], safe_mask: Any, background_method: Any, offset_max: float | None,
+                    psf_binsz: float, rad: Any, name: str | None, dtype: Any, **kwargs: Any) -> xr.Dataset:
+    """:func:`reduce` on a HEALPix geometry: counts, exposure and background on the pixels
+    (``(energy, pix)``: the events binned with ``lonlat_to_healpix``, the IRFs at the pixel
+    centres, the background times the pixel solid angle ``4 pi / npix``); PSF and edisp on a
+    coarse TAN grid (``psf_binsz``) covering the pixels, as for WCS maps. Safe masks:
+    ``offset-max``, ``aeff-default`` and bkg-invalid; no FoV background normalisation."""
+    unknown = set(products) - set(PRODUCT_FUNCTIONS)
+    if unknown:
+        raise ValueError(f"unknown products {sorted(unknown)}; choose from {sorted(PRODUCT_FUNCTIONS)}")
+    check_irfs(observation, products)
+    unexpected = set(kwargs) - {"fov_rotation_step"}
+    if unexpected:
+        raise TypeError(f"unexpected arguments {sorted(unexpected)}")
+    oid = obs_id(observation)
+    if background_method is not None:
+        raise GeometryError(f"observation {oid}: background_method is not supported on HEALPix geometries")
+    sm = _safe_mask_args(safe_mask)
+    methods = list(sm.get("methods", ())) if sm is not None else []
+    if set(methods) - {"offset-max", "aeff-default"}:
+        raise GeometryError(f"observation {oid}: on HEALPix geometries safe_mask supports offset-max and "
+                            f"aeff-default, got {methods}")
+    g = sky.geom_of(geom)
+    if "energy" not in g.dims:
+        raise GeometryError(f"observation {oid}: the HEALPix geometry needs an energy axis")
+    e_edges = energy_edges_of(g)
+    et_axis = axis_from_edges(e_edges, "energy_true", unit="TeV") if energy_true is None else \
+        energy_axis_of(energy_true, "energy_true")
+    et = np.asarray(et_axis.values, dtype=float)
+    pnt = pointing_radec(observation)
+    c = sky.skycoord(g).icrs
+    ra, dec = np.asarray(c.ra.deg, float), np.asarray(c.dec.deg, float)
+    with np.errstate(invalid="ignore"):
+        fov_lon, fov_lat, offsets = fov_and_offset(ra, dec, pnt)
+    inside = np.ones(offsets.shape, dtype=bool)
+    for irf_name in ("aeff", "bkg"):
+        irf = irf_of(observation, irf_name)
+        if irf is not None and "offset" in irf.dims:
+            inside &= offsets <= irf_nodes(irf, "offset")[2] + 1e-9
+    livetime = float(getattr(observation, "livetime", 0.0) or 0.0)
+    aeff = irf_of(observation, "aeff")
+    data: dict[str, Any] = {}
+    coords: dict[str, Any] = {str(k): v.variable for k, v in g.coords.items()}
+    coords.update({str(k): v.variable for k, v in et_axis.coords.items()})
+    attrs: dict[str, Any] = {str(k): v for k, v in g.attrs.items()}
+    if "counts" in products:
+        counts = bin_events(observation.events, g)
+        data["counts"] = (("energy", "pix"), np.asarray(counts.transpose("energy", "pix").values, dtype=dtype),
+                          {"units": ""})
+    if "exposure" in products and aeff is not None:
+        data["exposure"] = (("energy_true", "pix"), make_exposure(aeff, et, offsets, livetime, dtype), {"units": "cm2 s"})
+    if "background" in products:
+        omega = np.asarray(sky.solid_angle(g).values, dtype=float)
+        bkg = background_template(observation, e_edges, ra, dec, pnt, omega,
+                                  float(kwargs.get("fov_rotation_step", 1.0)), offsets=offsets,
+                                  fov=(fov_lon, fov_lat), dtype=dtype)
+        data["background"] = (("energy", "pix"), bkg, {"units": ""})
+    if "psf" in products or "edisp" in products:
+        # the coarse IRF grid: a TAN map over the pixels (their largest distance from the centre)
+        centre = sky.center(g)
+        frame = sky.frame_of(g)
+        r = float(np.nanmax(sky.separation(g, centre).values)) if g.sizes["pix"] else 0.0
+        cover = sky.wcs_geom(centre, width=2 * r + 2 * psf_binsz, binsz=psf_binsz, frame=frame, proj="TAN",
+                             axes=[axis_from_edges(e_edges, "energy", unit="TeV")])
+        ctx = ReductionContext.build(observation, cover, et_axis, dtype=dtype, psf_binsz=psf_binsz, rad=rad)
+        for fn in (irf_grid_product, *(PRODUCT_FUNCTIONS[p] for p in ("psf", "edisp") if p in products)):
+            out = fn(ctx)
+            data.update(out.data)
+            coords.update(out.coords)
+            attrs.update(out.attrs)
+    mask = np.broadcast_to(inside, (e_edges.size - 1, inside.size)).copy()
+    if "offset-max" in methods:
+        off_max = float(sm.get("offset_max", 3.0)) if sm is not None else 3.0
+        offset_max = off_max if offset_max is None else min(off_max, float(offset_max))
+    if offset_max is not None:
+        mask &= (offsets < float(offset_max))[None]
+    if "background" in data and sm is not None and data["background"][1].any():
+        mask &= data["background"][1] > 0
+    if "aeff-default" in methods:
+        mask &= range_mask(e_edges, *default_thresholds(observation))[:, None]
+    if livetime <= 0 and any(p in products for p in ("exposure", "background")):
+        warn_empty(observation, "zero livetime")
+        mask[:] = False
+    elif not inside.any():
+        warn_empty(observation, "the geometry lies entirely outside the field of view "
+                   "(beyond the IRF offset range)")
+    data["mask_safe"] = (("energy", "pix"), mask, {})
+    attrs.update({"obs_id": oid, "name": name or f"obs_{oid}", "livetime": livetime,
+                  "ontime": float(getattr(observation, "ontime", 0.0) or 0.0),
+                  "pointing_ra": pnt[0], "pointing_dec": pnt[1]})
+    for key in ("tstart", "tstop"):
+        val = getattr(observation, key, None)
+        if isinstance(val, int | float | np.floating):
+            attrs[key] = float(val)
+    tref = getattr(observation, "time_ref", None)
+    if tref is not None and hasattr(tref, "mjd"):
+        attrs["mjdref"] = float(tref.tt.mjd)
+    if aeff is not None and "telescop" in aeff.attrs:
+        attrs["instrument"] = str(aeff.attrs["telescop"])
+    return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def _observation_attrs(observation: Any, ctx: ReductionContext, name: str | None) -> dict[str, Any]:

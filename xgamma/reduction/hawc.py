@@ -199,12 +199,13 @@ def reduce_hawc(observation: Any, geom: xr.Dataset | xr.DataArray, transits: flo
     missing = [k for k in ("aeff", "edisp", "psf", "bkg") if getattr(observation, k) is None]
     if missing:
         raise ReductionError(f"observation {oid}: no {', '.join(missing)} map (HAWC needs map-based IRFs)")
-    if sky.geom_kind(geom) != "wcs" or "energy" not in geom.dims:
-        raise ReductionError(f"observation {oid}: reduce_hawc needs a WCS geometry with an energy axis")
+    if sky.geom_kind(geom) not in ("wcs", "healpix") or "energy" not in geom.dims:
+        raise ReductionError(f"observation {oid}: reduce_hawc needs a WCS or HEALPix geometry with an energy axis")
     aeff, edisp, psf, bkg = observation.aeff, observation.edisp, observation.psf, observation.bkg
     n_tr = hawc_transits(observation.livetime) if transits is None else float(transits)
     g = sky.geom_of(geom) if isinstance(geom, xr.DataArray) else geom
     lon_name, lat_name = ("ra", "dec") if sky.frame_of(g) == "icrs" else ("glon", "glat")
+    sdims = sky.sky_dims(g)  # ("y", "x") or ("pix",)
     lon = np.asarray(g[lon_name].values, float)
     lat = np.asarray(g[lat_name].values, float)
     e_edges = edges(g, "energy")
@@ -235,7 +236,7 @@ def reduce_hawc(observation: Any, geom: xr.Dataset | xr.DataArray, transits: flo
     b_geom = sky.geom_from_wcs(sky.wcs_from_header(bkg.attrs["wcs"]), (bkg.sizes["y"], bkg.sizes["x"]))
     b_omega = np.asarray(sky.solid_angle(b_geom).transpose("y", "x").values, float)
     dens = np.asarray(bkg.transpose("energy", "y", "x").values, float)[ib] / b_omega
-    omega = np.asarray(sky.solid_angle(g).transpose("y", "x").values, float)
+    omega = np.asarray(sky.solid_angle(g).transpose(*sdims).values, float)
     background = _bilinear(dens, bpx, bpy) * omega * n_tr
     ny_b, nx_b = dens.shape[-2:]
     inside = (bpx >= -0.5) & (bpx <= nx_b - 0.5) & (bpy >= -0.5) & (bpy <= ny_b - 0.5)
@@ -271,12 +272,12 @@ def reduce_hawc(observation: Any, geom: xr.Dataset | xr.DataArray, transits: flo
     ed_sel = ed[t0:t1]
     ds = xr.Dataset(
         {
-            "counts": (("energy", "y", "x"), np.asarray(counts.transpose("energy", "y", "x").values, float), {"units": ""}),
-            "exposure": (("energy_true", "y", "x"), expo, {"units": "cm2 s"}),
-            "background": (("energy", "y", "x"), background, {"units": ""}),
+            "counts": (("energy", *sdims), np.asarray(counts.transpose("energy", *sdims).values, float), {"units": ""}),
+            "exposure": (("energy_true", *sdims), expo, {"units": "cm2 s"}),
+            "background": (("energy", *sdims), background, {"units": ""}),
             "psf": (("energy_true", "rad", "y_irf", "x_irf"), p_true, {"units": "sr-1"}),
             "edisp": (("energy_true", "energy", "y_irf", "x_irf"), ed_sel, {"units": ""}),
-            "mask_safe": (("energy", "y", "x"), inside[None] & (background > 0), {}),
+            "mask_safe": (("energy", *sdims), inside[None] & (background > 0), {}),
         },
         coords=coords,
         attrs={**sky.geom_attrs(g), "wcs_irf": irf_geom.attrs["wcs"],
@@ -344,4 +345,6 @@ def reduce_hawc_event_types(path: str | Path, geom: xr.Dataset | xr.DataArray, e
 
 def _small(geom: xr.Dataset | xr.DataArray) -> xr.Dataset | xr.DataArray:
     """A 1-pixel cut of the geometry (the true-energy range does not depend on the pixels)."""
+    if "pix" in geom.dims:
+        return geom.isel(pix=slice(0, 1))
     return geom.isel(y=slice(0, 1), x=slice(0, 1))

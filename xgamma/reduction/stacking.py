@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from astropy.coordinates import SkyCoord
 
 from xgamma import sky
 from xgamma.obs import OBS_META, concat_obs, to_obs
@@ -39,6 +40,21 @@ def _coarse_index(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ix, iy = np.floor(np.asarray(px) + 0.5), np.floor(np.asarray(py) + 0.5)
         ok = (ix >= 0) & (ix < ds.sizes["x"]) & (iy >= 0) & (iy < ds.sizes["y"])
     return np.where(ok, iy, 0).astype(int), np.where(ok, ix, 0).astype(int), ok
+
+
+def _coarse_index_hpx(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Position in ``pix`` of the HEALPix pixel of each coarse pixel centre, and whether the
+    dataset has that pixel."""
+    frame = sky.frame_of(ds)
+    lname, bname = ("ra", "dec") if frame == "icrs" else ("glon", "glat")
+    lon = np.asarray(ds.coords[lname + "_irf"].values, dtype=float)
+    lat = np.asarray(ds.coords[bname + "_irf"].values, dtype=float)
+    hp = np.asarray(sky.sky_to_pix(ds, SkyCoord(lon, lat, unit="deg", frame=frame)), dtype=np.int64)
+    pix = np.asarray(ds["pix"].values, dtype=np.int64)
+    srt = np.argsort(pix, kind="stable")
+    pos = np.clip(np.searchsorted(pix[srt], hp), 0, max(pix.size - 1, 0))
+    ok = pix[srt][pos] == hp if pix.size else np.zeros(hp.shape, bool)
+    return np.where(ok, srt[pos], 0), ok
 
 
 def stack_obs(ds: xr.Dataset, name: str) -> xr.Dataset:
@@ -65,10 +81,14 @@ def stack_obs(ds: xr.Dataset, name: str) -> xr.Dataset:
         out["exposure"] = ds["exposure"].where(img, 0.0).sum("obs").assign_attrs(
             ds["exposure"].attrs)
     if "y_irf" in ds.dims:
-        iy, ix, ok = _coarse_index(ds)
-        m_irf = img.isel(y=xr.DataArray(iy, dims=("y_irf", "x_irf")),
-                         x=xr.DataArray(ix, dims=("y_irf", "x_irf"))) & xr.DataArray(
-            ok, dims=("y_irf", "x_irf"))
+        if "pix" in ds.dims:  # HEALPix: the pixel of each coarse pixel centre
+            ip, ok = _coarse_index_hpx(ds)
+            m_irf = img.isel(pix=xr.DataArray(ip, dims=("y_irf", "x_irf"))) & xr.DataArray(ok, dims=("y_irf", "x_irf"))
+        else:
+            iy, ix, ok = _coarse_index(ds)
+            m_irf = img.isel(y=xr.DataArray(iy, dims=("y_irf", "x_irf")),
+                             x=xr.DataArray(ix, dims=("y_irf", "x_irf"))) & xr.DataArray(
+                ok, dims=("y_irf", "x_irf"))
         m_irf = m_irf.drop_vars([c for c in m_irf.coords if c not in m_irf.dims and
                                  c not in ("obs",)], errors="ignore")
         if "exposure_irf" in ds:

@@ -330,16 +330,21 @@ def healpix_geom(
     skydir: Any = None,
     width: Any = None,
     axes: Sequence[xr.DataArray] | None = None,
+    pix: Any = None,
 ) -> xr.Dataset:
-    """HEALPix geometry, all-sky or a disc of pixels whose centres lie within ``width``.
+    """HEALPix geometry, all-sky, a disc of pixels whose centres lie within ``width``, or the
+    pixels ``pix``.
 
     Parameters
     ----------
     nside : int
+        A power of 2.
     frame : {"icrs", "galactic"}
     order : {"nested", "ring"}
     skydir, width : optional
         Centre and radius (deg) of a partial-sky disc; ``None`` means all-sky.
+    pix : array of int, optional
+        Explicit HEALPix indices (sorted and de-duplicated), instead of ``skydir``/``width``.
 
     Examples
     --------
@@ -347,14 +352,31 @@ def healpix_geom(
     192
     >>> healpix_geom(64, skydir=(83.63, 22.01), width=2).sizes["pix"] < 200
     True
+    >>> healpix_geom(2, pix=[7, 3, 3]).pix.values.tolist()
+    [3, 7]
+    >>> healpix_geom(3)
+    Traceback (most recent call last):
+    ...
+    xgamma.errors.GeometryError: HEALPix nside must be a power of 2, got 3
     """
     from astropy_healpix import HEALPix
 
     frame = frame_name(frame)
     if order not in ("nested", "ring"):
         raise GeometryError(f"HEALPix order must be 'nested' or 'ring', got {order!r}")
-    hp = HEALPix(nside=int(nside), order=order)
-    if skydir is None or width is None:
+    try:
+        ns = int(nside)
+    except (TypeError, ValueError):
+        ns = 0
+    if ns < 1 or ns & (ns - 1) or ns != nside or ns > 2**29:
+        raise GeometryError(f"HEALPix nside must be a power of 2, got {nside}")
+    nside = ns
+    hp = HEALPix(nside=nside, order=order)
+    if pix is not None:
+        pix = np.unique(np.asarray(pix, dtype=np.int64))
+        if pix.size and (pix[0] < 0 or pix[-1] >= hp.npix):
+            raise GeometryError(f"HEALPix pixel indices must be in [0, {hp.npix}) for nside {nside}")
+    elif skydir is None or width is None:
         pix = np.arange(hp.npix, dtype=np.int64)
     else:
         lon0, lat0 = skydir_lonlat(skydir, frame)
