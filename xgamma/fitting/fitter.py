@@ -45,6 +45,7 @@ from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.params import GaussianPrior, Parameter, Parameters
 from xgamma.models.priors import prior_terms
+from xgamma.stats import WStatSum
 
 __all__ = [
     "FitResult",
@@ -98,18 +99,9 @@ class _Terms:
 
     def __post_init__(self) -> None:
         # constants of the statistic, computed once
-        a = self.alpha
         self._on_pos = np.flatnonzero(self.n_on > 0)
-        self._off_pos = np.flatnonzero(self.n_off > 0)
-        self._on_zero = np.flatnonzero(self.n_on == 0)
         self._n_on_pos = self.n_on[self._on_pos]
-        self._n_off_pos = self.n_off[self._off_pos]
-        self._k1 = a * (self.n_on + self.n_off)
-        self._k2 = 1 + a
-        self._k3 = 4 * a * (a + 1) * self.n_off
-        with np.errstate(divide="ignore"):
-            self._k4 = 1 / (2 * a * (a + 1))
-        self._b0 = (self.n_off / (1 + a))[self._on_zero]
+        self._wstat = WStatSum(self.n_on, self.n_off, self.alpha) if self.kind == "wstat" else None
 
     def mu_sig(self, v: np.ndarray) -> np.ndarray:
         """Predicted signal counts in the selected cells."""
@@ -129,24 +121,9 @@ class _Terms:
         if self.response.shape[1] == 0:
             return 0.0
         mu = self.mu_sig(v)
-        if self.kind == "wstat":
-            # WStat with the background profiled (stats.wstat), unrolled for speed
-            c = self._k1 - self._k2 * mu
-            d = self._k3 * mu
-            root = np.sqrt(np.maximum(c * c + d, 0.0))
-            # c + root cancels where c < 0: there use the equal d / (root - c)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                b = np.where(c >= 0, c + root, d / (root - c)) * self._k4
-            b[self._on_zero] = self._b0
-            np.maximum(b, 0.0, out=b)
-            mu_on = np.maximum(mu[self._on_pos] + self.alpha[self._on_pos] * b[self._on_pos], 1e-25)
-            # the deviance bin by bin (no large sums minus a large constant: with ~1e5 counts
-            # that left ~1e-9 of rounding noise on a statistic of ~10, which MINUIT's HESSE does
-            # not expect and which made its errors of correlated parameters several times too small)
-            s = ((mu + self._k2 * b - self.n_on - self.n_off).sum()
-                 + self._n_on_pos @ np.log(self._n_on_pos / mu_on)
-                 + self._n_off_pos @ np.log(self._n_off_pos / np.maximum(b[self._off_pos], 1e-25)))
-            return float(2 * s)
+        if self._wstat is not None:
+            # WStat with the background profiled (one implementation: stats.WStatSum)
+            return self._wstat(mu)
         bkg = self.background
         for model, sl in self.bkg_models:
             bkg = bkg * model.evaluate_values(self.e_reco, v[sl])

@@ -75,6 +75,7 @@ from xgamma.models.spatial import (
     subpixel_lonlat,
     tent_weights,
 )
+from xgamma.stats import WStatSum, wstat_profile_background
 
 __all__ = ["npred_map", "MapEvaluator", "PSF_CONTAINMENT", "psf_containment_radius", "draw_psf_kernel",
            "parameter_steps", "is_map_dataset"]
@@ -235,6 +236,8 @@ class _MapData:
     lonlat_irf: tuple[np.ndarray, np.ndarray] | None
     gti: tuple[np.ndarray, np.ndarray] | None
     name: str
+    counts_off: np.ndarray | None = None  # ON/OFF datasets: OFF counts and alpha (energy, y, x)
+    alpha: np.ndarray | None = None
     coef_cache: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
     @property
@@ -254,6 +257,16 @@ class _MapData:
             if m in ds:
                 mask &= np.broadcast_to(np.asarray(ds[m].transpose(*[d for d in ("energy", "y", "x") if d in ds[m].dims])
                                                    .values, dtype=bool), counts.shape)
+        counts_off = alpha = None
+        if "counts_off" in ds:
+            # ON/OFF (ring background): alpha = acceptance / acceptance_off; bins without OFF
+            # acceptance measure no background and are left out
+            counts_off = arr("counts_off", ("energy", "y", "x"))
+            acc = arr("acceptance", ("energy", "y", "x")) if "acceptance" in ds else np.ones_like(counts)
+            acc_off = arr("acceptance_off", ("energy", "y", "x"))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                alpha = np.where(acc_off > 0, acc / np.where(acc_off > 0, acc_off, 1.0), 0.0)
+            mask &= (acc_off > 0) & np.isfinite(alpha) & np.isfinite(counts_off)
         psf = edisp = None
         rad = rad_edges = np.array([0.0, 1.0])
         if "psf" in ds:
@@ -285,6 +298,7 @@ class _MapData:
             omega=np.asarray(sky.solid_angle(ds).transpose("y", "x").values, dtype=float),
             pix=pixel_size(w), psf=psf, rad=rad, rad_edges=rad_edges, edisp=edisp, wcs_irf=wcs_irf,
             lonlat_irf=lonlat_irf, gti=_gti(ds), name=str(ds.attrs.get("name", "")),
+            counts_off=counts_off, alpha=alpha,
         )
 
     def irf_at(self, lon: float, lat: float) -> tuple[Any, Any, np.ndarray]:
@@ -393,7 +407,12 @@ def _jacobian(wcs: Any, px: float, py: float) -> np.ndarray:
 
 
 class MapEvaluator:
-    """Predicted counts and Cash statistic of one 3D dataset for a fixed set of models.
+    """Predicted counts and fit statistic of one 3D dataset for a fixed set of models.
+
+    The statistic is Cash over the dataset's ``background`` (times the background model), or,
+    for an ON/OFF dataset (``counts_off``, ``acceptance``, ``acceptance_off``: the ring
+    background's MapDatasetOnOff), WStat with the background profiled in every pixel and energy
+    bin (:class:`xgamma.stats.WStatSum`); background models are then not used.
 
     Parameters
     ----------
@@ -446,11 +465,12 @@ class MapEvaluator:
         self.bkg_slice: slice | None = None
         self.bkg_model: BackgroundModel | None = None
         off = 0
+        self.onoff = d.counts_off is not None
         for comp in models:
             n = len(comp.parameters)
             applies = comp.applies_to(d.name) if d.name else True
             if isinstance(comp, BackgroundModel):
-                if applies and self.bkg_model is None:
+                if applies and self.bkg_model is None and not self.onoff:
                     if comp.spatial is not None:
                         raise NotImplementedError("background models with a spatial part")
                     self.bkg_model, self.bkg_slice = comp, slice(off, off + n)
@@ -474,16 +494,23 @@ class MapEvaluator:
         self.bkg_models = [] if self.bkg_slice is None or self.bkg_model is None else [
             (self.bkg_model.name, self.bkg_slice)]
         self._set_counts(d.counts)
-        bm = np.where(d.mask, d.background, 0.0)
-        self._bkg_sum = bm.sum(axis=(1, 2))  # masked background per energy
+        # masked background per energy (ON/OFF: none fixed, WStat profiles it)
+        bm = np.where(d.mask, 0.0 if self.onoff else d.background, 0.0)
+        self._bkg_sum = bm.sum(axis=(1, 2))
 
     def _set_counts(self, counts: np.ndarray) -> None:
-        """The bins entering the log term of the Cash statistic (masked, counts > 0)."""
+        """The bins entering the log term of the Cash statistic (masked, counts > 0); for
+        ON/OFF the bins with ON or OFF counts (elsewhere WStat is ``2 mu_sig``)."""
         d = self.data
-        m = d.mask & (counts > 0)
+        if d.counts_off is not None and d.alpha is not None:
+            m = d.mask & ((counts > 0) | (d.counts_off > 0))
+            self._wstat: WStatSum | None = WStatSum(counts[m], d.counts_off[m], d.alpha[m])
+        else:
+            m = d.mask & (counts > 0)
+            self._wstat = None
         self._ce, self._cy, self._cx = np.nonzero(m)
         self._cn = counts[m]
-        self._cb = d.background[m]
+        self._cb = np.zeros(int(m.sum())) if self._wstat is not None else d.background[m]
 
     def with_counts(self, counts: Any) -> MapEvaluator:
         """A new evaluator for other counts (e.g. simulated) on the same dataset and models,
@@ -682,7 +709,8 @@ class MapEvaluator:
     # ------------------------------------------------------------------ public
     def stat(self, values: Any) -> float:
         """Cash statistic ``2 sum(mu - n log mu)`` over the mask for parameter ``values`` (the
-        flat vector of ``models.parameters``, or a :class:`Models`)."""
+        flat vector of ``models.parameters``, or a :class:`Models`); for ON/OFF datasets the
+        WStat deviance summed over the mask."""
         if self._subs:
             return float(sum(e.stat(values) for e in self._subs))
         v = self._values(values)
@@ -696,6 +724,9 @@ class MapEvaluator:
             total += float(np.sum(w * s.g))
             if s.sel is not None and s.sel.size:
                 mu[s.sel] += np.einsum("ki,ki->i", w[:, s.sel_e], s.a_sel)
+        if self._wstat is not None:
+            # bins without ON and OFF counts add 2 mu_sig (their profiled background is 0)
+            return 2.0 * (total - float(mu.sum())) + self._wstat(mu)
         return 2.0 * (total - float((self._cn * np.log(np.maximum(mu, _TRUNC))).sum()))
 
     def npred_sources(self, values: Any) -> np.ndarray:
@@ -714,10 +745,15 @@ class MapEvaluator:
         return out
 
     def npred_background(self, values: Any) -> np.ndarray:
-        """Predicted background counts ``(energy, y, x)``."""
+        """Predicted background counts ``(energy, y, x)``; ON/OFF datasets: ``alpha * mu_bkg``
+        with ``mu_bkg`` profiled for the predicted signal (as WStat does)."""
         if self._subs:
             return np.stack([e.npred_background(values) for e in self._subs])
-        return self.data.background * self._bkg_norm(self._values(values))[:, None, None]
+        d = self.data
+        if d.counts_off is not None and d.alpha is not None:
+            mu_bkg = wstat_profile_background(d.counts, d.counts_off, d.alpha, self.npred_sources(values))
+            return np.nan_to_num(d.alpha * mu_bkg)
+        return d.background * self._bkg_norm(self._values(values))[:, None, None]
 
     def npred(self, values: Any) -> np.ndarray:
         """Total predicted counts ``(energy, y, x)`` (``(obs, energy, y, x)`` with an obs dim)."""

@@ -676,7 +676,10 @@ def _ring_kernel(geom: Any, r_in: float, width: float) -> np.ndarray:
     ny = int(np.ceil(r_out / scale[1]))
     yy, xx = np.mgrid[-ny:ny + 1, -nx:nx + 1]
     r = np.hypot(xx * scale[0], yy * scale[1])
-    return ((r >= r_in) & (r < r_out)).astype(float)
+    # both edges included (astropy's Ring2DKernel, which Gammapy uses); the tolerance keeps the
+    # pixels at exactly r_in or r_out (in pixel units) whatever the rounding of binsz
+    tol = 1e-9 * r_out
+    return ((r >= r_in - tol) & (r <= r_out + tol)).astype(float)
 
 
 def ring_background(
