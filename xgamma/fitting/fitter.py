@@ -9,7 +9,9 @@ along ``obs``; the statistic is summed. Parameters shared between components are
 ``link`` label. Only parameters that a dataset's prediction uses are fitted: for 1D datasets the
 spectral models of sky models and of background models (spatial/temporal parameters are kept
 fixed); 3D map datasets (dims ``y``, ``x``) are folded by :class:`xgamma.fold_map.MapEvaluator`
-(spectral, spatial and temporal parameters, background norm and tilt).
+(spectral, spatial and temporal parameters, background norm and tilt; 3D ON/OFF datasets, e.g.
+from the ring background, with WStat and no background model). WStat is one implementation,
+:class:`xgamma.stats.WStatSum`, for spectra and maps.
 
 Backends work on scaled parameters ``x / scale`` (``scale`` a power of ten of the start value), so
 that amplitudes of ``1e-11`` are as well conditioned as indices.

@@ -32,7 +32,11 @@ response ``A(energy_true, pixel)``, spectral weights, edisp), so a change of a s
 parameter costs a small matrix product and a change of position redraws one PSF kernel.
 :meth:`MapEvaluator.stat` returns the Cash statistic ``2 sum(mu - n log mu)`` over the mask
 without forming the full npred cube: sums of the background and of each source's npred over
-the mask are precomputed per energy, and the logarithm is only taken at bins with counts. This
+the mask are precomputed per energy, and the logarithm is only taken at bins with counts. ON/OFF
+map datasets (ring background: ``counts_off``, ``acceptance``, ``acceptance_off``) get WStat
+instead, the background profiled in each pixel and energy bin (as Gammapy's
+``MapDatasetOnOff``): the log terms at the bins with ON or OFF counts
+(:class:`xgamma.stats.WStatSum`), ``2 mu_sig`` elsewhere; background models do not apply. This
 state belongs to the caller (one evaluator per fit, not thread-safe); there is no global cache.
 
 Examples

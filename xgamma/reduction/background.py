@@ -690,7 +690,13 @@ def ring_background(
     For each pixel and energy bin, ``counts_off`` is the sum of the (not excluded, safe)
     counts in the ring around it, ``acceptance`` the background template in the pixel and
     ``acceptance_off`` the template summed over the same ring pixels; then
-    ``alpha = acceptance / acceptance_off`` and ``background = alpha * counts_off``.
+    ``alpha = acceptance / acceptance_off`` and ``background = alpha * counts_off``. The ring
+    holds the pixels whose centres lie between ``r_in`` and ``r_in + width`` (both included,
+    as astropy's ``Ring2DKernel``). A dataset with an ``obs`` dim gets each observation's ring
+    from its own counts and template (as Gammapy's ``RingBackgroundMaker`` in the observation
+    loop): apply it before :func:`xgamma.stack`, which stacks the ON/OFF maps. The result is
+    fitted with WStat (:func:`xgamma.fit`). Unlike Gammapy, pixels outside ``mask_safe``
+    (e.g. beyond ``offset_max``) give no OFF counts.
 
     Parameters
     ----------
