@@ -417,7 +417,8 @@ class Analysis:
             # observation loop): each run's OFF counts and acceptances, then the ON/OFF stack
             r_in = float(u.Quantity(params.get("r_in", "0.7 deg")).to_value("deg"))
             width = float(u.Quantity(params.get("width", "0.3 deg")).to_value("deg"))
-            out = ring_background(out, r_in=r_in, width=width, exclusion_mask=exclusion)
+            out = ring_background(out, r_in=r_in, width=width, exclusion_mask=exclusion,
+                                  off_pixels=str(params.get("off_pixels", "safe")))
         datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if d.stack:
             datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]

@@ -683,7 +683,8 @@ def _ring_kernel(geom: Any, r_in: float, width: float) -> np.ndarray:
 
 
 def ring_background(
-    dataset: xr.Dataset, r_in: float, width: float, exclusion_mask: xr.DataArray | None = None
+    dataset: xr.Dataset, r_in: float, width: float, exclusion_mask: xr.DataArray | None = None,
+    off_pixels: str = "safe",
 ) -> xr.Dataset:
     """Ring background: OFF counts from a ring of inner radius ``r_in`` and ``width`` (deg).
 
@@ -695,8 +696,7 @@ def ring_background(
     as astropy's ``Ring2DKernel``). A dataset with an ``obs`` dim gets each observation's ring
     from its own counts and template (as Gammapy's ``RingBackgroundMaker`` in the observation
     loop): apply it before :func:`xgamma.stack`, which stacks the ON/OFF maps. The result is
-    fitted with WStat (:func:`xgamma.fit`). Unlike Gammapy, pixels outside ``mask_safe``
-    (e.g. beyond ``offset_max``) give no OFF counts.
+    fitted with WStat (:func:`xgamma.fit`).
 
     Parameters
     ----------
@@ -706,6 +706,11 @@ def ring_background(
         Ring inner radius and width in deg.
     exclusion_mask : DataArray, optional
         True where NOT excluded.
+    off_pixels : {"safe", "all"}
+        Pixels whose counts and template fill the ring: ``"safe"`` (default) those inside
+        ``mask_safe`` and not excluded; ``"all"`` every pixel not excluded, also outside the
+        safe mask (e.g. beyond ``offset_max``), as Gammapy's ``RingBackgroundMaker``. Both
+        agree where every ring pixel is safe.
 
     Returns
     -------
@@ -726,9 +731,11 @@ def ring_background(
     """
     from scipy.signal import fftconvolve
 
+    if off_pixels not in ("safe", "all"):
+        raise ValueError(f"off_pixels must be 'safe' or 'all', got {off_pixels!r}")
     kernel = _ring_kernel(dataset, r_in, width)
     excl = exclusion_on(dataset, exclusion_mask)
-    safe = dataset["mask_safe"].astype(bool) if "mask_safe" in dataset else True
+    safe = dataset["mask_safe"].astype(bool) if "mask_safe" in dataset and off_pixels == "safe" else True
     on_mask = (xr.DataArray(excl, dims=("y", "x")) & safe).transpose(..., "y", "x")
     counts = dataset["counts"].where(on_mask, 0.0).transpose(..., "y", "x")
     bkg = dataset["background"].where(on_mask, 0.0).transpose(..., "y", "x")
