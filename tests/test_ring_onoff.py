@@ -146,6 +146,10 @@ def test_onoff_map_stack_sums_backgrounds_and_weights_alpha():
     np.testing.assert_allclose((st.alpha * st.counts_off).values, st.background.values)
     np.testing.assert_allclose(float(st.background.sum()), 16 * (1.2 + 1.0) + 16 * 1.2)
     assert st.attrs["livetime"] == 30.0
+    lazy = stack([a.chunk(), b.chunk()])  # dask input: same numbers, still lazy
+    assert lazy.counts_off.chunks is not None
+    for v in ("counts_off", "acceptance", "acceptance_off", "alpha", "background"):
+        np.testing.assert_allclose(lazy[v].values, st[v].values, rtol=1e-12)
 
 
 # ------------------------------------------------------------------ event types
@@ -248,7 +252,7 @@ def test_ring_background_per_observation_matches_gammapy(crab_maps):
             assert _masked_sum(ds, "acceptance_off") == pytest.approx(acc_off, rel=1e-6), oid
             assert _masked_sum(ds, "background") == pytest.approx(bkg, rel=1e-6), oid
         st = stack(dss)
-        if off_pixels == "safe":
+        if off_pixels == "safe":  # measured: 2864.93, 0.64 % below Gammapy's 2883.26
             assert _masked_sum(st, "background") == pytest.approx(GAMMAPY_STACK[4] * (1 - 0.0064), rel=1e-3)
             continue
         n_on, n_off, acc, acc_off, bkg, excess = GAMMAPY_STACK
