@@ -87,6 +87,34 @@ def test_3d_onoff_stat_is_wstat_of_npred_per_pixel():
     np.testing.assert_allclose(npred_b, alpha * b, rtol=1e-10)
 
 
+def test_3d_onoff_stat_with_a_cutout_equals_the_full_sum():
+    """On a 60 x 60 map the point source's cut-out covers part of the map: the evaluator adds
+    the WStat change inside it to the no-signal value; equal to the full per-bin sum, also after
+    the source moved (a new cut-out)."""
+    ds = make_dataset(nx=60, binsz=0.02, n_e=3, psf_sigma=0.03, exposure=3e12)
+    lon, lat = pixel_lonlat(ds, 30, 25)
+    models = Models([SkyModel("src", spectral_model("pl", index=2.5, amplitude=1e-11),
+                              spatial_model("point", lon_0=lon, lat_0=lat))])
+    rng = np.random.default_rng(9)
+    ds = onoff_dataset(ds.assign(counts=(ds.counts.dims, rng.poisson(0.3, ds.counts.shape).astype(float))),
+                       0.2, rng.poisson(1.5, ds.counts.shape))
+    ev = MapEvaluator(ds, models)
+    for dlon in (0.0, 0.3):
+        m = models.with_values({"src.spatial.lon_0": lon + dlon})
+        v = m.parameters.values
+        s = ev.stat(v)
+        assert ev.sources[0].half < 60  # a cut-out, not the whole map
+        mu = npred_map(ds.drop_vars("counts_off"), m).values.ravel()
+        full = WStatSum(ds.counts.values.ravel(), ds.counts_off.values.ravel(), 0.2)(mu)
+        assert s == pytest.approx(full, rel=1e-11, abs=1e-8)
+    # two sources with overlapping cut-outs: their predictions add up in the shared bins
+    two = Models([*models, SkyModel("src2", spectral_model("pl", index=2.0, amplitude=5e-12),
+                                    spatial_model("point", lon_0=lon + 0.1, lat_0=lat + 0.05))])
+    mu = npred_map(ds.drop_vars("counts_off"), two).values.ravel()
+    full = WStatSum(ds.counts.values.ravel(), ds.counts_off.values.ravel(), 0.2)(mu)
+    assert MapEvaluator(ds, two).stat(two.parameters.values) == pytest.approx(full, rel=1e-11, abs=1e-8)
+
+
 # ------------------------------------------------------------------ WStat: simulation recovery
 def test_3d_onoff_fit_recovers_truth_and_pulls():
     """Point source (387 counts) on a flat ON background of 1 count per bin measured by OFF

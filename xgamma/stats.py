@@ -186,6 +186,8 @@ class WStatSum:
     >>> mu = np.array([1.0, 0.5, 2.0])
     >>> bool(np.isclose(w(mu), float(wstat([10, 0, 3], [20, 4, 0], [0.5, 0.2, 0.1], mu).sum())))
     True
+    >>> bool(np.isclose(w.per_bin(mu[1:], np.array([1, 2])).sum() + w.per_bin(mu[:1], np.array([0])).sum(), w(mu)))
+    True
     """
 
     def __init__(self, n_on: Any, n_off: Any, alpha: Any) -> None:
@@ -211,18 +213,43 @@ class WStatSum:
         """Number of bins."""
         return int(self.n_on.size)
 
-    def background(self, mu_sig: np.ndarray) -> np.ndarray:
+    def background(self, mu_sig: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
         """The profiled background ``mu_bkg`` (OFF-counts units) of each bin for ``mu_sig``
-        (as :func:`wstat_profile_background`)."""
-        c = self._k1 - self._k2 * mu_sig
-        d = self._k3 * mu_sig
+        (as :func:`wstat_profile_background`); with ``idx``, of the bins ``idx`` only
+        (``mu_sig`` then holds their predictions)."""
+        if idx is None:
+            k1, k2, k3, k4, n_on, n_off = self._k1, self._k2, self._k3, self._k4, self.n_on, self.n_off
+        else:
+            k1, k2, k3, k4 = self._k1[idx], self._k2[idx], self._k3[idx], self._k4[idx]
+            n_on, n_off = self.n_on[idx], self.n_off[idx]
+        c = k1 - k2 * mu_sig
+        d = k3 * mu_sig
         root = np.sqrt(np.maximum(c * c + d, 0.0))
         # c + root cancels where c < 0: there use the equal d / (root - c)
         with np.errstate(divide="ignore", invalid="ignore"):
-            b = np.where(c >= 0, c + root, d / (root - c)) * self._k4
-        b[self._on_zero] = self._b0
-        b[self._a_zero] = self.n_off[self._a_zero]
+            b = np.where(c >= 0, c + root, d / (root - c)) * k4
+        if idx is None:
+            b[self._on_zero] = self._b0
+            b[self._a_zero] = self.n_off[self._a_zero]
+        else:
+            a = k2 - 1
+            b = np.where(n_on == 0, n_off / k2, b)
+            b = np.where(a == 0, n_off, b)
         return np.maximum(b, 0.0, out=b)
+
+    def per_bin(self, mu_sig: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """The deviance of each bin (of the bins ``idx`` only, ``mu_sig`` holding their
+        predictions); its sum is :meth:`__call__`."""
+        mu = np.asarray(mu_sig, dtype=float)
+        sel = slice(None) if idx is None else idx
+        n_on, n_off, a = self.n_on[sel], self.n_off[sel], self.alpha[sel]
+        b = self.background(mu, idx)
+        mu_on = np.maximum(mu + a * b, TRUNCATION_VALUE)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_on = np.where(n_on > 0, n_on * np.log(np.where(n_on > 0, n_on, 1.0) / mu_on), 0.0)
+            t_off = np.where(n_off > 0, n_off * np.log(np.where(n_off > 0, n_off, 1.0)
+                                                         / np.maximum(b, TRUNCATION_VALUE)), 0.0)
+        return 2 * (mu + (1 + a) * b - n_on - n_off + t_on + t_off)
 
     def __call__(self, mu_sig: np.ndarray) -> float:
         """The summed deviance for the predicted signal counts ``mu_sig`` (one per bin)."""
@@ -231,9 +258,11 @@ class WStatSum:
         mu = np.asarray(mu_sig, dtype=float)
         b = self.background(mu)
         mu_on = np.maximum(mu[self._on_pos] + self.alpha[self._on_pos] * b[self._on_pos], TRUNCATION_VALUE)
+        # elementwise products, no BLAS dot: threaded BLAS on small vectors only costs (6 ms
+        # instead of 0.1 ms for 2e4 bins on a loaded machine)
         s = ((mu + self._k2 * b - self._n_tot).sum()
-             + self._n_on_pos @ np.log(self._n_on_pos / mu_on)
-             + self._n_off_pos @ np.log(self._n_off_pos / np.maximum(b[self._off_pos], TRUNCATION_VALUE)))
+             + (self._n_on_pos * np.log(self._n_on_pos / mu_on)).sum()
+             + (self._n_off_pos * np.log(self._n_off_pos / np.maximum(b[self._off_pos], TRUNCATION_VALUE))).sum())
         return float(2 * s)
 
 

@@ -275,6 +275,8 @@ class Likelihood:
         for t in self.terms:
             if getattr(t, "kind", None) == "wstat":
                 total += float(np.sum(t.n_on) + np.sum(t.n_off))
+            elif isinstance(t, MapEvaluator):
+                total += t.onoff_counts
         return 2.0 * float(np.finfo(float).eps) * total
 
     def steps(self) -> np.ndarray:

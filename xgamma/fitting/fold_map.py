@@ -397,6 +397,12 @@ class _Source:
     g: np.ndarray | None = None
     a_sel: np.ndarray | None = None
     npred: np.ndarray | None = None
+    # WStat: the selected bins where the spatial response is non-zero (kept per position)
+    nz_sel: np.ndarray | None = None
+    nz_e: np.ndarray | None = None  # bin boundaries of each reco energy in nz_sel (e-major order)
+    nz_a: np.ndarray | None = None
+    nz_wstat: WStatSum | None = None  # WStat of these bins, and its no-signal sum
+    nz_w0: float = 0.0
 
 
 def _jacobian(wcs: Any, px: float, py: float) -> np.ndarray:
@@ -515,6 +521,10 @@ class MapEvaluator:
         self._ce, self._cy, self._cx = np.nonzero(m)
         self._cn = counts[m]
         self._cb = np.zeros(int(m.sum())) if self._wstat is not None else d.background[m]
+        if self._wstat is not None:
+            # WStat without signal, per bin: only the bins inside a source's cut-out change
+            self._w0 = self._wstat.per_bin(np.zeros(self._cn.size))
+            self._w0_sum = float(self._w0.sum())
 
     def with_counts(self, counts: Any) -> MapEvaluator:
         """A new evaluator for other counts (e.g. simulated) on the same dataset and models,
@@ -691,6 +701,14 @@ class MapEvaluator:
         else:
             s.g = np.einsum("kp,ep->ke", s.a, s.mask_box)
         s.a_sel = s.a[:, s.sel_p]
+        if self._wstat is not None and s.sel is not None and s.sel_e is not None:
+            # only these bins' WStat changes with the source's spectrum (zero response elsewhere)
+            nz = np.flatnonzero(np.any(s.a_sel != 0, axis=0))
+            w = self._wstat
+            s.nz_sel, s.nz_a = s.sel[nz], np.ascontiguousarray(s.a_sel[:, nz])
+            s.nz_e = np.searchsorted(s.sel_e[nz], np.arange(self.shape[0] + 1))
+            s.nz_wstat = WStatSum(w.n_on[s.nz_sel], w.n_off[s.nz_sel], w.alpha[s.nz_sel])
+            s.nz_w0 = float(self._w0[s.nz_sel].sum())
 
     def _update(self, s: _Source, v: np.ndarray) -> bool:
         i0, i1, i2, i3 = s.offset, s.offset + s.n_spec, s.offset + s.n_spec + s.n_spat, \
@@ -718,6 +736,8 @@ class MapEvaluator:
         if self._subs:
             return float(sum(e.stat(values) for e in self._subs))
         v = self._values(values)
+        if self._wstat is not None:
+            return self._stat_wstat(v)
         s_e = self._bkg_norm(v)
         total = float((s_e * self._bkg_sum).sum())
         mu = self._cb * s_e[self._ce]
@@ -728,10 +748,50 @@ class MapEvaluator:
             total += float(np.sum(w * s.g))
             if s.sel is not None and s.sel.size:
                 mu[s.sel] += np.einsum("ki,ki->i", w[:, s.sel_e], s.a_sel)
-        if self._wstat is not None:
-            # bins without ON and OFF counts add 2 mu_sig (their profiled background is 0)
-            return 2.0 * (total - float(mu.sum())) + self._wstat(mu)
         return 2.0 * (total - float((self._cn * np.log(np.maximum(mu, _TRUNC))).sum()))
+
+    def _stat_wstat(self, v: np.ndarray) -> float:
+        """WStat over the mask: bins without ON and OFF counts add ``2 mu_sig`` (their profiled
+        background is 0); of the others only those inside a source's cut-out differ from their
+        no-signal value (computed once), so one evaluation costs the cut-outs only."""
+        assert self._wstat is not None
+        total = 0.0
+        parts: list[tuple[_Source, np.ndarray, np.ndarray]] = []  # (source, its bins, mu_sig there)
+        for s in self.sources:
+            self._update(s, v)
+            assert s.b is not None and s.flux is not None and s.g is not None and s.a_sel is not None
+            w = s.b * s.flux[:, None]
+            total += float(np.sum(w * s.g))
+            if s.nz_sel is not None and s.nz_e is not None and s.nz_a is not None and s.nz_sel.size:
+                # per reco energy one product (the bins are in energy-major order)
+                mt = np.empty(s.nz_sel.size)
+                for e in range(self.shape[0]):
+                    lo, hi = int(s.nz_e[e]), int(s.nz_e[e + 1])
+                    if hi > lo:
+                        mt[lo:hi] = np.einsum("k,ki->i", w[:, e], s.nz_a[:, lo:hi])
+                parts.append((s, s.nz_sel, mt))
+        if not parts:
+            return 2.0 * total + self._w0_sum
+        if len(parts) == 1:
+            s, _, mt = parts[0]
+            assert s.nz_wstat is not None
+            return 2.0 * (total - float(mt.sum())) + self._w0_sum - s.nz_w0 + s.nz_wstat(mt)
+        touched = np.unique(np.concatenate([sel for _, sel, _ in parts]))
+        mu = np.zeros(touched.size)
+        for _, sel, val in parts:
+            np.add.at(mu, np.searchsorted(touched, sel), val)
+        return (2.0 * (total - float(mu.sum())) + self._w0_sum - float(self._w0[touched].sum())
+                + float(self._wstat.per_bin(mu, touched).sum()))
+
+    @property
+    def onoff_counts(self) -> float:
+        """Total ON + OFF counts of the WStat bins (0 for Cash): the scale of the statistic's
+        rounding noise (:meth:`xgamma.fitting.fitter.Likelihood.rounding_noise`)."""
+        if self._subs:
+            return float(sum(e.onoff_counts for e in self._subs))
+        if self._wstat is None:
+            return 0.0
+        return float(self._wstat.n_on.sum() + self._wstat.n_off.sum())
 
     def npred_sources(self, values: Any) -> np.ndarray:
         """Predicted source counts ``(energy, y, x)`` (all sky models, no background)."""
