@@ -111,6 +111,16 @@ def test_stacking_keeps_event_types_apart(crab):
     np.testing.assert_allclose(st.counts.values, 2 * crab.counts.where(crab.mask_safe, 0).values)
     np.testing.assert_allclose(st.background.values, 2 * crab.background.where(crab.mask_safe, 0).values, rtol=1e-10)
     assert float(st.exposure.max()) == pytest.approx(2 * float(crab.exposure.max()), rel=1e-10)
+    # asked for: the event types summed into one dataset (livetime unchanged: they share it)
+    summed = xg.stack(two, event_types="sum")
+    assert "event_type" not in summed.dims
+    np.testing.assert_allclose(summed.counts.values, st.counts.sum("event_type").values)
+    np.testing.assert_allclose(summed.exposure.values,
+                               2 * crab.exposure.where(crab.mask_safe.any("energy"), 0).sum("event_type").values,
+                               rtol=1e-10)
+    assert summed.attrs["livetime"] == pytest.approx(st.attrs["livetime"], rel=1e-12)
+    with pytest.raises(xg.errors.GeometryError, match="different event types"):
+        xg.stack([crab.assign_attrs(obs_id=1), crab.isel(event_type=[0, 1]).assign_attrs(obs_id=2)])
 
 
 def test_joint_fit_over_event_types_vs_hawc_flux_points(crab, data_path):

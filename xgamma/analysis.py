@@ -373,17 +373,12 @@ class Analysis:
         if not out:
             raise ReductionError("every observation failed; see the skipped observations above")
         if d.stack:
-            # livetime/ontime of the stack: only observations with a safe bin contribute (one
-            # without OFF region, or outside the field of view, has mask_safe all False)
-            used = [ds for ds in out if bool(ds["mask_safe"].any())]
-            skipped = [str(ds.attrs.get("name")) for ds in out if not bool(ds["mask_safe"].any())]
-            if skipped:
-                log.info("stacking: %d of %d datasets contribute nothing (no safe bin: no OFF region "
-                         "or outside the field of view) and are left out: %s", len(skipped), len(out), skipped)
-            if not used:
-                raise ConfigError("datasets: no observation has a safe energy bin (no OFF region, or the "
-                                  "on_region outside the field of view); nothing to stack")
-            return [stack_spectra(used, name="stacked")]
+            # stack_spectra leaves out the observations without a safe bin (no OFF region, or
+            # outside the field of view): they add neither counts nor livetime
+            try:
+                return [stack_spectra(out, name="stacked")]
+            except ReductionError as exc:
+                raise ConfigError(f"datasets: {exc}") from exc
         return out
 
     def _datasets_3d(self) -> list[xr.Dataset]:
@@ -417,14 +412,16 @@ class Analysis:
                           on_error=self.config.observations.on_error, **kwargs)
         for sk in out.attrs.pop("skipped", []):
             self._skip(SkippedObservation(**sk), logged=True)
+        if method == "ring":
+            # per observation, before stacking (as Gammapy's RingBackgroundMaker in the
+            # observation loop): each run's OFF counts and acceptances, then the ON/OFF stack
+            r_in = float(u.Quantity(params.get("r_in", "0.7 deg")).to_value("deg"))
+            width = float(u.Quantity(params.get("width", "0.3 deg")).to_value("deg"))
+            out = ring_background(out, r_in=r_in, width=width, exclusion_mask=exclusion,
+                                  off_pixels=str(params.get("off_pixels", "safe")))
         datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if d.stack:
             datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]
-        if method == "ring":
-            r_in = float(u.Quantity(params.get("r_in", "0.7 deg")).to_value("deg"))
-            width = float(u.Quantity(params.get("width", "0.3 deg")).to_value("deg"))
-            datasets = [ring_background(ds, r_in=r_in, width=width, exclusion_mask=exclusion)
-                        for ds in datasets]
         return datasets
 
     def _skip(self, sk: SkippedObservation, logged: bool = False) -> None:
@@ -439,7 +436,8 @@ class Analysis:
         """Set the models from a YAML file, YAML text, a dict or a Models object.
 
         For 3D datasets a background model (``FoVBackgroundModel``-like norm) is added for each
-        dataset that has none, as Gammapy does.
+        dataset that has none, as Gammapy does; not for ON/OFF (ring background) datasets, whose
+        background WStat profiles.
         """
 
         if isinstance(models, Models):
@@ -452,8 +450,9 @@ class Analysis:
             m = Models(models)
         if self.config.datasets.type == "3d" and self.datasets:
             have = {getattr(c, "name", "") for c in m}
+            # ON/OFF (ring) datasets profile their background (WStat): no background model
             extra = [BackgroundModel(name=f"{ds.attrs['name']}-bkg", datasets_names=(ds.attrs["name"],))
-                     for ds in self.datasets if f"{ds.attrs['name']}-bkg" not in have]
+                     for ds in self.datasets if f"{ds.attrs['name']}-bkg" not in have and "counts_off" not in ds]
             if extra:
                 m = Models([*m, *extra])
         self.models = m

@@ -361,6 +361,11 @@ class GeomConfig(_Base):
 
 
 class BackgroundConfig(_Base):
+    """Background method. ``ring`` (3D) is applied per observation before stacking and fitted
+    with WStat; its ``parameters``: ``r_in`` (default ``0.7 deg``), ``width`` (``0.3 deg``),
+    ``off_pixels`` (``safe``, or ``all`` to also take the ring from pixels outside the safe
+    mask, as Gammapy does)."""
+
     method: Literal["reflected", "fov_background", "ring"] | None = None
     exclusion: str | None = None
     parameters: dict[str, Any] = {}

@@ -8,6 +8,8 @@ dask arrays stay lazy.
 - :func:`wstat`: Poisson ON/OFF likelihood with the background profiled
   (:func:`wstat_profile_background`), including the zero-count cases; with ``extra_terms`` it is a
   deviance (0 for a perfect fit), as XSPEC's and Gammapy's.
+- :class:`WStatSum`: the WStat deviance summed over bins, the counts' constants computed once
+  (the one implementation that the 1D and 3D ON/OFF fits evaluate).
 - :func:`chi2`: Gaussian, with asymmetric errors and upper limits (flux points).
 - :func:`li_ma_significance` (Li & Ma 1983, eq. 17, signed), :func:`cash_significance`,
   :func:`excess`.
@@ -38,6 +40,7 @@ __all__ = [
     "cash",
     "wstat",
     "wstat_profile_background",
+    "WStatSum",
     "chi2",
     "excess",
     "li_ma_significance",
@@ -87,6 +90,8 @@ def _wstat_bkg_np(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray, mu_sig
         b = (c + d) / (2 * alpha * (alpha + 1))
     # n_on = 0: b = n_off / (1 + alpha) (the general formula agrees; keep it exact)
     b = np.where(n_on == 0, n_off / (1 + alpha), b)
+    # alpha = 0: the ON region sees no background, the OFF counts alone measure it
+    b = np.where(alpha == 0, n_off, b)
     return np.maximum(b, 0.0)
 
 
@@ -159,6 +164,107 @@ def wstat(n_on: Any, n_off: Any, alpha: Any, mu_sig: Any, mu_bkg: Any = None, ex
     if mu_bkg is None:
         return _elementwise(lambda a, b, c, d: _wstat_np(a, b, c, d, None, extra_terms), n_on, n_off, alpha, mu_sig)
     return _elementwise(lambda a, b, c, d, e: _wstat_np(a, b, c, d, e, extra_terms), n_on, n_off, alpha, mu_sig, mu_bkg)
+
+
+class WStatSum:
+    """WStat deviance summed over bins, for fixed ON/OFF counts and many signal predictions.
+
+    The value equals ``wstat(n_on, n_off, alpha, mu_sig).sum()`` (background profiled, extra
+    terms included: 0 for a perfect fit); the constants of the counts are computed once and the
+    sum is taken bin by bin as ``mu_sig + (1 + alpha) b - n_on - n_off + n_on log(n_on / mu_on)
+    + n_off log(n_off / b)``, so no large sum minus a large constant leaves rounding noise.
+    Bins with ``alpha = 0`` have no background in the ON region (``b = n_off``). Fit closures
+    (1D spectra and 3D ON/OFF maps) call it once per evaluation.
+
+    Parameters
+    ----------
+    n_on, n_off, alpha : array-like
+        ON counts, OFF counts and ON/OFF exposure ratio of the bins (flattened).
+
+    Examples
+    --------
+    >>> w = WStatSum([10, 0, 3], [20, 4, 0], [0.5, 0.2, 0.1])
+    >>> mu = np.array([1.0, 0.5, 2.0])
+    >>> bool(np.isclose(w(mu), float(wstat([10, 0, 3], [20, 4, 0], [0.5, 0.2, 0.1], mu).sum())))
+    True
+    >>> bool(np.isclose(w.per_bin(mu[1:], np.array([1, 2])).sum() + w.per_bin(mu[:1], np.array([0])).sum(), w(mu)))
+    True
+    """
+
+    def __init__(self, n_on: Any, n_off: Any, alpha: Any) -> None:
+        n_on, n_off, a = (np.ravel(x).astype(float) for x in np.broadcast_arrays(
+            np.asarray(n_on, float), np.asarray(n_off, float), np.asarray(alpha, float)))
+        self.n_on, self.n_off, self.alpha = n_on, n_off, a
+        self._on_pos = np.flatnonzero(n_on > 0)
+        self._off_pos = np.flatnonzero(n_off > 0)
+        self._on_zero = np.flatnonzero(n_on == 0)
+        self._a_zero = np.flatnonzero(a == 0)
+        self._n_on_pos = n_on[self._on_pos]
+        self._n_off_pos = n_off[self._off_pos]
+        self._k1 = a * (n_on + n_off)
+        self._k2 = 1 + a
+        self._k3 = 4 * a * (a + 1) * n_off
+        with np.errstate(divide="ignore"):
+            self._k4 = 1 / (2 * a * (a + 1))
+        self._b0 = (n_off / (1 + a))[self._on_zero]
+        self._n_tot = n_on + n_off
+
+    @property
+    def size(self) -> int:
+        """Number of bins."""
+        return int(self.n_on.size)
+
+    def background(self, mu_sig: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """The profiled background ``mu_bkg`` (OFF-counts units) of each bin for ``mu_sig``
+        (as :func:`wstat_profile_background`); with ``idx``, of the bins ``idx`` only
+        (``mu_sig`` then holds their predictions)."""
+        if idx is None:
+            k1, k2, k3, k4, n_on, n_off = self._k1, self._k2, self._k3, self._k4, self.n_on, self.n_off
+        else:
+            k1, k2, k3, k4 = self._k1[idx], self._k2[idx], self._k3[idx], self._k4[idx]
+            n_on, n_off = self.n_on[idx], self.n_off[idx]
+        c = k1 - k2 * mu_sig
+        d = k3 * mu_sig
+        root = np.sqrt(np.maximum(c * c + d, 0.0))
+        # c + root cancels where c < 0: there use the equal d / (root - c)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(c >= 0, c + root, d / (root - c)) * k4
+        if idx is None:
+            b[self._on_zero] = self._b0
+            b[self._a_zero] = self.n_off[self._a_zero]
+        else:
+            a = k2 - 1
+            b = np.where(n_on == 0, n_off / k2, b)
+            b = np.where(a == 0, n_off, b)
+        return np.maximum(b, 0.0, out=b)
+
+    def per_bin(self, mu_sig: np.ndarray, idx: np.ndarray | None = None) -> np.ndarray:
+        """The deviance of each bin (of the bins ``idx`` only, ``mu_sig`` holding their
+        predictions); its sum is :meth:`__call__`."""
+        mu = np.asarray(mu_sig, dtype=float)
+        sel = slice(None) if idx is None else idx
+        n_on, n_off, a = self.n_on[sel], self.n_off[sel], self.alpha[sel]
+        b = self.background(mu, idx)
+        mu_on = np.maximum(mu + a * b, TRUNCATION_VALUE)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_on = np.where(n_on > 0, n_on * np.log(np.where(n_on > 0, n_on, 1.0) / mu_on), 0.0)
+            t_off = np.where(n_off > 0, n_off * np.log(np.where(n_off > 0, n_off, 1.0)
+                                                         / np.maximum(b, TRUNCATION_VALUE)), 0.0)
+        return 2 * (mu + (1 + a) * b - n_on - n_off + t_on + t_off)
+
+    def __call__(self, mu_sig: np.ndarray) -> float:
+        """The summed deviance for the predicted signal counts ``mu_sig`` (one per bin)."""
+        if self.n_on.size == 0:
+            return 0.0
+        mu = np.asarray(mu_sig, dtype=float)
+        b = self.background(mu)
+        mu_on = np.maximum(mu[self._on_pos] + self.alpha[self._on_pos] * b[self._on_pos], TRUNCATION_VALUE)
+        # elementwise products, no BLAS dot: threaded BLAS on small vectors only costs (6 ms
+        # instead of 0.1 ms for 2e4 bins on a loaded machine)
+        s = ((mu + self._k2 * b - self._n_tot).sum()
+             + (self._n_on_pos * np.log(self._n_on_pos / mu_on)).sum()
+             + (self._n_off_pos * np.log(self._n_off_pos / np.maximum(b[self._off_pos], TRUNCATION_VALUE))).sum())
+        return float(2 * s)
 
 
 def _chi2_np(data: np.ndarray, model: np.ndarray, errn: np.ndarray, errp: np.ndarray,

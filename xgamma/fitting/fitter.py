@@ -9,8 +9,10 @@ along ``obs``; the statistic is summed. Parameters shared between components are
 ``link`` label. Only parameters that a dataset's prediction uses are fitted: for 1D datasets the
 spectral models of sky models and of background models (spatial/temporal parameters are kept
 fixed); 3D map datasets (dims ``y``, ``x``) are folded by :class:`xgamma.fold_map.MapEvaluator`
-(spectral, spatial and temporal parameters, background norm and tilt), HEALPix map datasets (dim
-``pix``) by :class:`xgamma.fitting.fold_hpx.HpxMapEvaluator`.
+(spectral, spatial and temporal parameters, background norm and tilt; 3D ON/OFF datasets, e.g.
+from the ring background, with WStat and no background model), HEALPix map datasets (dim
+``pix``) by :class:`xgamma.fitting.fold_hpx.HpxMapEvaluator`. WStat is one implementation,
+:class:`xgamma.stats.WStatSum`, for spectra and maps.
 
 Backends work on scaled parameters ``x / scale`` (``scale`` a power of ten of the start value), so
 that amplitudes of ``1e-11`` are as well conditioned as indices.
@@ -47,6 +49,7 @@ from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.params import GaussianPrior, Parameter, Parameters
 from xgamma.models.priors import prior_terms
+from xgamma.stats import WStatSum
 
 __all__ = [
     "FitResult",
@@ -100,18 +103,9 @@ class _Terms:
 
     def __post_init__(self) -> None:
         # constants of the statistic, computed once
-        a = self.alpha
         self._on_pos = np.flatnonzero(self.n_on > 0)
-        self._off_pos = np.flatnonzero(self.n_off > 0)
-        self._on_zero = np.flatnonzero(self.n_on == 0)
         self._n_on_pos = self.n_on[self._on_pos]
-        self._n_off_pos = self.n_off[self._off_pos]
-        self._k1 = a * (self.n_on + self.n_off)
-        self._k2 = 1 + a
-        self._k3 = 4 * a * (a + 1) * self.n_off
-        with np.errstate(divide="ignore"):
-            self._k4 = 1 / (2 * a * (a + 1))
-        self._b0 = (self.n_off / (1 + a))[self._on_zero]
+        self._wstat = WStatSum(self.n_on, self.n_off, self.alpha) if self.kind == "wstat" else None
 
     def mu_sig(self, v: np.ndarray) -> np.ndarray:
         """Predicted signal counts in the selected cells."""
@@ -131,24 +125,9 @@ class _Terms:
         if self.response.shape[1] == 0:
             return 0.0
         mu = self.mu_sig(v)
-        if self.kind == "wstat":
-            # WStat with the background profiled (stats.wstat), unrolled for speed
-            c = self._k1 - self._k2 * mu
-            d = self._k3 * mu
-            root = np.sqrt(np.maximum(c * c + d, 0.0))
-            # c + root cancels where c < 0: there use the equal d / (root - c)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                b = np.where(c >= 0, c + root, d / (root - c)) * self._k4
-            b[self._on_zero] = self._b0
-            np.maximum(b, 0.0, out=b)
-            mu_on = np.maximum(mu[self._on_pos] + self.alpha[self._on_pos] * b[self._on_pos], 1e-25)
-            # the deviance bin by bin (no large sums minus a large constant: with ~1e5 counts
-            # that left ~1e-9 of rounding noise on a statistic of ~10, which MINUIT's HESSE does
-            # not expect and which made its errors of correlated parameters several times too small)
-            s = ((mu + self._k2 * b - self.n_on - self.n_off).sum()
-                 + self._n_on_pos @ np.log(self._n_on_pos / mu_on)
-                 + self._n_off_pos @ np.log(self._n_off_pos / np.maximum(b[self._off_pos], 1e-25)))
-            return float(2 * s)
+        if self._wstat is not None:
+            # WStat with the background profiled (one implementation: stats.WStatSum)
+            return self._wstat(mu)
         bkg = self.background
         for model, sl in self.bkg_models:
             bkg = bkg * model.evaluate_values(self.e_reco, v[sl])
@@ -303,6 +282,8 @@ class Likelihood:
         for t in self.terms:
             if getattr(t, "kind", None) == "wstat":
                 total += float(np.sum(t.n_on) + np.sum(t.n_off))
+            elif isinstance(t, MapEvaluator):
+                total += t.onoff_counts
         return 2.0 * float(np.finfo(float).eps) * total
 
     def steps(self) -> np.ndarray:

@@ -36,7 +36,11 @@ response ``A(energy_true, pixel)``, spectral weights, edisp), so a change of a s
 parameter costs a small matrix product and a change of position redraws one PSF kernel.
 :meth:`MapEvaluator.stat` returns the Cash statistic ``2 sum(mu - n log mu)`` over the mask
 without forming the full npred cube: sums of the background and of each source's npred over
-the mask are precomputed per energy, and the logarithm is only taken at bins with counts. This
+the mask are precomputed per energy, and the logarithm is only taken at bins with counts. ON/OFF
+map datasets (ring background: ``counts_off``, ``acceptance``, ``acceptance_off``) get WStat
+instead, the background profiled in each pixel and energy bin (as Gammapy's
+``MapDatasetOnOff``): the log terms at the bins with ON or OFF counts
+(:class:`xgamma.stats.WStatSum`), ``2 mu_sig`` elsewhere; background models do not apply. This
 state belongs to the caller (one evaluator per fit, not thread-safe); there is no global cache.
 
 Examples
@@ -80,6 +84,7 @@ from xgamma.models.spatial import (
     subpixel_lonlat,
     tent_weights,
 )
+from xgamma.stats import WStatSum, wstat_profile_background
 
 __all__ = ["npred_map", "MapEvaluator", "PSF_CONTAINMENT", "POINT_SAMPLING", "psf_containment_radius",
            "psf_half_width", "draw_psf_kernel", "parameter_steps", "is_map_dataset"]
@@ -282,6 +287,8 @@ class _MapData:
     lonlat_irf: tuple[np.ndarray, np.ndarray] | None
     gti: tuple[np.ndarray, np.ndarray] | None
     name: str
+    counts_off: np.ndarray | None = None  # ON/OFF datasets: OFF counts and alpha (energy, y, x)
+    alpha: np.ndarray | None = None
     coef_cache: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
     @property
@@ -301,6 +308,16 @@ class _MapData:
             if m in ds:
                 mask &= np.broadcast_to(np.asarray(ds[m].transpose(*[d for d in ("energy", "y", "x") if d in ds[m].dims])
                                                    .values, dtype=bool), counts.shape)
+        counts_off = alpha = None
+        if "counts_off" in ds:
+            # ON/OFF (ring background): alpha = acceptance / acceptance_off; bins without OFF
+            # acceptance measure no background and are left out
+            counts_off = arr("counts_off", ("energy", "y", "x"))
+            acc = arr("acceptance", ("energy", "y", "x")) if "acceptance" in ds else np.ones_like(counts)
+            acc_off = arr("acceptance_off", ("energy", "y", "x"))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                alpha = np.where(acc_off > 0, acc / np.where(acc_off > 0, acc_off, 1.0), 0.0)
+            mask &= (acc_off > 0) & np.isfinite(alpha) & np.isfinite(counts_off)
         psf = edisp = None
         rad = rad_edges = np.array([0.0, 1.0])
         if "psf" in ds:
@@ -332,6 +349,7 @@ class _MapData:
             omega=np.asarray(sky.solid_angle(ds).transpose("y", "x").values, dtype=float),
             pix=pixel_size(w), psf=psf, rad=rad, rad_edges=rad_edges, edisp=edisp, wcs_irf=wcs_irf,
             lonlat_irf=lonlat_irf, gti=_gti(ds), name=str(ds.attrs.get("name", "")),
+            counts_off=counts_off, alpha=alpha,
         )
 
     def irf_at(self, lon: float, lat: float) -> tuple[Any, Any, np.ndarray]:
@@ -428,6 +446,12 @@ class _Source:
     g: np.ndarray | None = None
     a_sel: np.ndarray | None = None
     npred: np.ndarray | None = None
+    # WStat: the selected bins where the spatial response is non-zero (kept per position)
+    nz_sel: np.ndarray | None = None
+    nz_e: np.ndarray | None = None  # bin boundaries of each reco energy in nz_sel (e-major order)
+    nz_a: np.ndarray | None = None
+    nz_wstat: WStatSum | None = None  # WStat of these bins, and its no-signal sum
+    nz_w0: float = 0.0
 
 
 def _jacobian(wcs: Any, px: float, py: float) -> np.ndarray:
@@ -442,7 +466,12 @@ def _jacobian(wcs: Any, px: float, py: float) -> np.ndarray:
 
 
 class MapEvaluator:
-    """Predicted counts and Cash statistic of one 3D dataset for a fixed set of models.
+    """Predicted counts and fit statistic of one 3D dataset for a fixed set of models.
+
+    The statistic is Cash over the dataset's ``background`` (times the background model), or,
+    for an ON/OFF dataset (``counts_off``, ``acceptance``, ``acceptance_off``: the ring
+    background's MapDatasetOnOff), WStat with the background profiled in every pixel and energy
+    bin (:class:`xgamma.stats.WStatSum`); background models are then not used.
 
     Parameters
     ----------
@@ -506,11 +535,12 @@ class MapEvaluator:
         self.bkg_slice: slice | None = None
         self.bkg_model: BackgroundModel | None = None
         off = 0
+        self.onoff = d.counts_off is not None
         for comp in models:
             n = len(comp.parameters)
             applies = comp.applies_to(d.name) if d.name else True
             if isinstance(comp, BackgroundModel):
-                if applies and self.bkg_model is None:
+                if applies and self.bkg_model is None and not self.onoff:
                     if comp.spatial is not None:
                         raise NotImplementedError("background models with a spatial part")
                     self.bkg_model, self.bkg_slice = comp, slice(off, off + n)
@@ -534,16 +564,27 @@ class MapEvaluator:
         self.bkg_models = [] if self.bkg_slice is None or self.bkg_model is None else [
             (self.bkg_model.name, self.bkg_slice)]
         self._set_counts(d.counts)
-        bm = np.where(d.mask, d.background, 0.0)
-        self._bkg_sum = bm.sum(axis=(1, 2))  # masked background per energy
+        # masked background per energy (ON/OFF: none fixed, WStat profiles it)
+        bm = np.where(d.mask, 0.0 if self.onoff else d.background, 0.0)
+        self._bkg_sum = bm.sum(axis=(1, 2))
 
     def _set_counts(self, counts: np.ndarray) -> None:
-        """The bins entering the log term of the Cash statistic (masked, counts > 0)."""
+        """The bins entering the log term of the Cash statistic (masked, counts > 0); for
+        ON/OFF the bins with ON or OFF counts (elsewhere WStat is ``2 mu_sig``)."""
         d = self.data
-        m = d.mask & (counts > 0)
+        if d.counts_off is not None and d.alpha is not None:
+            m = d.mask & ((counts > 0) | (d.counts_off > 0))
+            self._wstat: WStatSum | None = WStatSum(counts[m], d.counts_off[m], d.alpha[m])
+        else:
+            m = d.mask & (counts > 0)
+            self._wstat = None
         self._ce, self._cy, self._cx = np.nonzero(m)
         self._cn = counts[m]
-        self._cb = d.background[m]
+        self._cb = np.zeros(int(m.sum())) if self._wstat is not None else d.background[m]
+        if self._wstat is not None:
+            # WStat without signal, per bin: only the bins inside a source's cut-out change
+            self._w0 = self._wstat.per_bin(np.zeros(self._cn.size))
+            self._w0_sum = float(self._w0.sum())
 
     def with_counts(self, counts: Any) -> MapEvaluator:
         """A new evaluator for other counts (e.g. simulated) on the same dataset and models,
@@ -731,6 +772,14 @@ class MapEvaluator:
         else:
             s.g = np.einsum("kp,ep->ke", s.a, s.mask_box)
         s.a_sel = s.a[:, s.sel_p]
+        if self._wstat is not None and s.sel is not None and s.sel_e is not None:
+            # only these bins' WStat changes with the source's spectrum (zero response elsewhere)
+            nz = np.flatnonzero(np.any(s.a_sel != 0, axis=0))
+            w = self._wstat
+            s.nz_sel, s.nz_a = s.sel[nz], np.ascontiguousarray(s.a_sel[:, nz])
+            s.nz_e = np.searchsorted(s.sel_e[nz], np.arange(self.shape[0] + 1))
+            s.nz_wstat = WStatSum(w.n_on[s.nz_sel], w.n_off[s.nz_sel], w.alpha[s.nz_sel])
+            s.nz_w0 = float(self._w0[s.nz_sel].sum())
 
     @staticmethod
     def _os_core(s: _Source, gy0: int, gx0: int) -> tuple[slice, slice] | None:
@@ -785,10 +834,13 @@ class MapEvaluator:
     # ------------------------------------------------------------------ public
     def stat(self, values: Any) -> float:
         """Cash statistic ``2 sum(mu - n log mu)`` over the mask for parameter ``values`` (the
-        flat vector of ``models.parameters``, or a :class:`Models`)."""
+        flat vector of ``models.parameters``, or a :class:`Models`); for ON/OFF datasets the
+        WStat deviance summed over the mask."""
         if self._subs:
             return float(sum(e.stat(values) for e in self._subs))
         v = self._values(values)
+        if self._wstat is not None:
+            return self._stat_wstat(v)
         s_e = self._bkg_norm(v)
         total = float((s_e * self._bkg_sum).sum())
         mu = self._cb * s_e[self._ce]
@@ -800,6 +852,49 @@ class MapEvaluator:
             if s.sel is not None and s.sel.size:
                 mu[s.sel] += np.einsum("ki,ki->i", w[:, s.sel_e], s.a_sel)
         return 2.0 * (total - float((self._cn * np.log(np.maximum(mu, _TRUNC))).sum()))
+
+    def _stat_wstat(self, v: np.ndarray) -> float:
+        """WStat over the mask: bins without ON and OFF counts add ``2 mu_sig`` (their profiled
+        background is 0); of the others only those inside a source's cut-out differ from their
+        no-signal value (computed once), so one evaluation costs the cut-outs only."""
+        assert self._wstat is not None
+        total = 0.0
+        parts: list[tuple[_Source, np.ndarray, np.ndarray]] = []  # (source, its bins, mu_sig there)
+        for s in self.sources:
+            self._update(s, v)
+            assert s.b is not None and s.flux is not None and s.g is not None and s.a_sel is not None
+            w = s.b * s.flux[:, None]
+            total += float(np.sum(w * s.g))
+            if s.nz_sel is not None and s.nz_e is not None and s.nz_a is not None and s.nz_sel.size:
+                # per reco energy one product (the bins are in energy-major order)
+                mt = np.empty(s.nz_sel.size)
+                for e in range(self.shape[0]):
+                    lo, hi = int(s.nz_e[e]), int(s.nz_e[e + 1])
+                    if hi > lo:
+                        mt[lo:hi] = np.einsum("k,ki->i", w[:, e], s.nz_a[:, lo:hi])
+                parts.append((s, s.nz_sel, mt))
+        if not parts:
+            return 2.0 * total + self._w0_sum
+        if len(parts) == 1:
+            s, _, mt = parts[0]
+            assert s.nz_wstat is not None
+            return 2.0 * (total - float(mt.sum())) + self._w0_sum - s.nz_w0 + s.nz_wstat(mt)
+        touched = np.unique(np.concatenate([sel for _, sel, _ in parts]))
+        mu = np.zeros(touched.size)
+        for _, sel, val in parts:
+            np.add.at(mu, np.searchsorted(touched, sel), val)
+        return (2.0 * (total - float(mu.sum())) + self._w0_sum - float(self._w0[touched].sum())
+                + float(self._wstat.per_bin(mu, touched).sum()))
+
+    @property
+    def onoff_counts(self) -> float:
+        """Total ON + OFF counts of the WStat bins (0 for Cash): the scale of the statistic's
+        rounding noise (:meth:`xgamma.fitting.fitter.Likelihood.rounding_noise`)."""
+        if self._subs:
+            return float(sum(e.onoff_counts for e in self._subs))
+        if self._wstat is None:
+            return 0.0
+        return float(self._wstat.n_on.sum() + self._wstat.n_off.sum())
 
     def npred_sources(self, values: Any) -> np.ndarray:
         """Predicted source counts ``(energy, y, x)`` (all sky models, no background)."""
@@ -817,10 +912,15 @@ class MapEvaluator:
         return out
 
     def npred_background(self, values: Any) -> np.ndarray:
-        """Predicted background counts ``(energy, y, x)``."""
+        """Predicted background counts ``(energy, y, x)``; ON/OFF datasets: ``alpha * mu_bkg``
+        with ``mu_bkg`` profiled for the predicted signal (as WStat does)."""
         if self._subs:
             return np.stack([e.npred_background(values) for e in self._subs])
-        return self.data.background * self._bkg_norm(self._values(values))[:, None, None]
+        d = self.data
+        if d.counts_off is not None and d.alpha is not None:
+            mu_bkg = wstat_profile_background(d.counts, d.counts_off, d.alpha, self.npred_sources(values))
+            return np.nan_to_num(d.alpha * mu_bkg)
+        return d.background * self._bkg_norm(self._values(values))[:, None, None]
 
     def npred(self, values: Any) -> np.ndarray:
         """Total predicted counts ``(energy, y, x)`` (``(obs, energy, y, x)`` with an obs dim)."""

@@ -676,18 +676,27 @@ def _ring_kernel(geom: Any, r_in: float, width: float) -> np.ndarray:
     ny = int(np.ceil(r_out / scale[1]))
     yy, xx = np.mgrid[-ny:ny + 1, -nx:nx + 1]
     r = np.hypot(xx * scale[0], yy * scale[1])
-    return ((r >= r_in) & (r < r_out)).astype(float)
+    # both edges included (astropy's Ring2DKernel, which Gammapy uses); the tolerance keeps the
+    # pixels at exactly r_in or r_out (in pixel units) whatever the rounding of binsz
+    tol = 1e-9 * r_out
+    return ((r >= r_in - tol) & (r <= r_out + tol)).astype(float)
 
 
 def ring_background(
-    dataset: xr.Dataset, r_in: float, width: float, exclusion_mask: xr.DataArray | None = None
+    dataset: xr.Dataset, r_in: float, width: float, exclusion_mask: xr.DataArray | None = None,
+    off_pixels: str = "safe",
 ) -> xr.Dataset:
     """Ring background: OFF counts from a ring of inner radius ``r_in`` and ``width`` (deg).
 
     For each pixel and energy bin, ``counts_off`` is the sum of the (not excluded, safe)
     counts in the ring around it, ``acceptance`` the background template in the pixel and
     ``acceptance_off`` the template summed over the same ring pixels; then
-    ``alpha = acceptance / acceptance_off`` and ``background = alpha * counts_off``.
+    ``alpha = acceptance / acceptance_off`` and ``background = alpha * counts_off``. The ring
+    holds the pixels whose centres lie between ``r_in`` and ``r_in + width`` (both included,
+    as astropy's ``Ring2DKernel``). A dataset with an ``obs`` dim gets each observation's ring
+    from its own counts and template (as Gammapy's ``RingBackgroundMaker`` in the observation
+    loop): apply it before :func:`xgamma.stack`, which stacks the ON/OFF maps. The result is
+    fitted with WStat (:func:`xgamma.fit`).
 
     Parameters
     ----------
@@ -697,6 +706,11 @@ def ring_background(
         Ring inner radius and width in deg.
     exclusion_mask : DataArray, optional
         True where NOT excluded.
+    off_pixels : {"safe", "all"}
+        Pixels whose counts and template fill the ring: ``"safe"`` (default) those inside
+        ``mask_safe`` and not excluded; ``"all"`` every pixel not excluded, also outside the
+        safe mask (e.g. beyond ``offset_max``), as Gammapy's ``RingBackgroundMaker``. Both
+        agree where every ring pixel is safe.
 
     Returns
     -------
@@ -717,9 +731,11 @@ def ring_background(
     """
     from scipy.signal import fftconvolve
 
+    if off_pixels not in ("safe", "all"):
+        raise ValueError(f"off_pixels must be 'safe' or 'all', got {off_pixels!r}")
     kernel = _ring_kernel(dataset, r_in, width)
     excl = exclusion_on(dataset, exclusion_mask)
-    safe = dataset["mask_safe"].astype(bool) if "mask_safe" in dataset else True
+    safe = dataset["mask_safe"].astype(bool) if "mask_safe" in dataset and off_pixels == "safe" else True
     on_mask = (xr.DataArray(excl, dims=("y", "x")) & safe).transpose(..., "y", "x")
     counts = dataset["counts"].where(on_mask, 0.0).transpose(..., "y", "x")
     bkg = dataset["background"].where(on_mask, 0.0).transpose(..., "y", "x")

@@ -27,7 +27,7 @@ estimators) in one index file. :func:`reduce_hawc` reduces one of them onto a WC
 
 :func:`reduce_hawc_event_types` reduces several event types and concatenates them along an
 ``event_type`` dim: the fit sums the likelihood over it (as over ``obs``), and stacking over
-``obs`` keeps event types apart.
+``obs`` keeps event types apart (``xg.stack(..., event_types="sum")`` sums them).
 
 Examples
 --------

@@ -55,6 +55,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -85,8 +86,12 @@ if TYPE_CHECKING:
 __all__ = [
     "reduce_spectrum",
     "stack_spectra",
+    "stack_onoff",
+    "contributing",
     "spectrum_info",
 ]
+
+log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- small helpers
 def _energy_edges(geom: xr.Dataset | xr.DataArray, dim: str) -> np.ndarray:
@@ -472,6 +477,117 @@ def _obs_attrs(datasets: xr.Dataset | Sequence[xr.Dataset]) -> dict[str, Any]:
     return out
 
 
+def _safe_any(ds: xr.Dataset) -> xr.DataArray:
+    """Per observation (or for a dataset without ``obs``): whether any bin is safe."""
+    if "mask_safe" not in ds:
+        return xr.DataArray(np.ones(ds.sizes["obs"], bool) if "obs" in ds.dims else True,
+                            dims=("obs",) if "obs" in ds.dims else ())
+    m = ds["mask_safe"].astype(bool)
+    return m.any([d for d in m.dims if d != "obs"])
+
+
+def contributing(datasets: xr.Dataset | Sequence[xr.Dataset]) -> xr.Dataset | list[xr.Dataset]:
+    """The datasets (or ``obs`` entries) with at least one safe bin: those that contribute to a
+    stack. An observation without an OFF region or outside the field of view has ``mask_safe``
+    all False; it adds no counts, and must add no livetime either.
+
+    Raises
+    ------
+    ReductionError
+        When none has a safe bin.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> a = xr.Dataset({"mask_safe": ("energy", [True, False])}, attrs={"obs_id": 1})
+    >>> b = xr.Dataset({"mask_safe": ("energy", [False, False])}, attrs={"obs_id": 2})
+    >>> [d.attrs["obs_id"] for d in contributing([a, b])]
+    [1]
+    """
+    if isinstance(datasets, xr.Dataset):
+        flags = np.asarray(_safe_any(datasets).values, bool).reshape(-1).tolist()
+        ids = datasets["obs"].values.tolist() if "obs" in datasets.dims else [datasets.attrs.get("obs_id")]
+    else:
+        flags = [bool(_safe_any(d).any()) for d in datasets]
+        ids = [d.attrs.get("name", d.attrs.get("obs_id")) for d in datasets]
+    if not any(flags):
+        raise ReductionError("stacking: no dataset has a safe bin (no OFF region, or the ON region outside "
+                             f"the field of view): nothing to stack ({len(ids)} datasets: {ids})")
+    left = [i for i, k in zip(ids, flags, strict=True) if not k]
+    if not left:
+        return datasets if isinstance(datasets, xr.Dataset) else list(datasets)
+    log.info("stacking: %d of %d datasets contribute nothing (no safe bin: no OFF region or outside "
+             "the field of view) and are left out: %s", len(left), len(ids), left)
+    if isinstance(datasets, xr.Dataset):
+        out = datasets.isel(obs=np.flatnonzero(flags))
+        if isinstance(out.attrs.get("obs_id"), list):
+            out = out.assign_attrs(obs_id=[i for i, k in zip(ids, flags, strict=True) if k])
+        return out
+    return [d for d, k in zip(datasets, flags, strict=True) if k]
+
+
+def stack_onoff(ds: xr.Dataset, mask: xr.DataArray) -> dict[str, xr.DataArray]:
+    """The stacked ON/OFF variables of datasets along ``obs`` (1D spectra or 3D maps).
+
+    With each observation's ``mask`` applied: ``counts_off`` and ``acceptance`` summed;
+    ``acceptance_off = acceptance * sum(n_off) / sum(alpha * n_off)`` per bin, so that the
+    stacked ``alpha`` is the OFF-count weighted mean of the alphas (and ``alpha * counts_off =
+    sum(alpha_i * n_off_i)``, the summed background); where the stacked OFF counts are zero,
+    ``acceptance / <alpha>`` with ``<alpha> = sum(alpha * n_off) / sum(n_off)`` over all bins.
+    Bins outside every mask get ``acceptance = 1`` and ``acceptance_off = 1 / <alpha>``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        ON/OFF datasets along ``obs`` (``counts_off``, ``acceptance_off``, optional
+        ``acceptance``, default 1).
+    mask : DataArray
+        Per-observation safe mask (bool, broadcastable to ``counts_off``).
+
+    Returns
+    -------
+    dict
+        ``counts_off``, ``acceptance``, ``acceptance_off`` without the ``obs`` dim.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"counts_off": (("obs", "energy"), [[10.0, 0.0], [30.0, 0.0]]),
+    ...                  "acceptance": (("obs", "energy"), [[1.0, 1.0], [1.0, 1.0]]),
+    ...                  "acceptance_off": (("obs", "energy"), [[10.0, 10.0], [5.0, 5.0]])})
+    >>> st = stack_onoff(ds, xr.ones_like(ds.counts_off, dtype=bool))
+    >>> [round(float(a), 4) for a in st["acceptance"] / st["acceptance_off"]]   # (1 + 6) / 40
+    [0.175, 0.175]
+    """
+    acc = ds["acceptance"] if "acceptance" in ds else xr.ones_like(ds["counts_off"])
+    acc_off = ds["acceptance_off"]
+    maskf = mask.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = xr.where(mask & (acc_off > 0), acc / acc_off.where(acc_off > 0, 1.0), 0.0)
+    n_off = ds["counts_off"].fillna(0) * maskf
+    total_off = n_off.sum("obs")
+    total_alpha = (alpha * n_off).sum("obs")
+    acc_sum = (acc * maskf).sum("obs")
+    sum_off = total_off.sum()
+    mean_alpha = xr.where(
+        sum_off > 0,
+        total_alpha.sum() / sum_off.where(sum_off > 0, 1.0),
+        (alpha * maskf).sum() / maskf.sum().where(maskf.sum() > 0, 1.0),
+    )
+    stacked_mask = mask.any("obs")
+    mean_alpha_safe = mean_alpha.where(mean_alpha > 0, 1.0)
+    acc_off_new = xr.where(
+        total_off > 0,
+        acc_sum * total_off / total_alpha.where(total_alpha > 0, np.inf),
+        acc_sum / mean_alpha_safe,
+    )
+    return {
+        "counts_off": total_off.assign_attrs(ds["counts_off"].attrs),
+        "acceptance": xr.where(stacked_mask, acc_sum, 1.0).assign_attrs(units=""),
+        "acceptance_off": xr.where(stacked_mask, acc_off_new, 1.0 / mean_alpha_safe).assign_attrs(units=""),
+    }
+
+
 def stack_spectra(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked") -> xr.Dataset:
     """Stack 1D spectrum datasets (ON/OFF or with a known background) into one.
 
@@ -492,6 +608,10 @@ def stack_spectra(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stac
       before stacking) the stacked prediction equals the sum of the masked per-observation
       predictions exactly, for any spectrum; the two differ only through the containment
       fraction's variation between observations;
+    * observations without a safe bin (no OFF region, outside the field of view: ``mask_safe``
+      all False) contribute nothing and are left out first (logged), so ``livetime``,
+      ``ontime`` and ``obs_id`` count the contributing observations only
+      (:func:`contributing`);
     * attrs: ``livetime``/``ontime`` summed, ``obs_id`` the list, ``name``.
 
     Parameters
@@ -505,6 +625,11 @@ def stack_spectra(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stac
     -------
     xarray.Dataset
         The stacked dataset (no ``obs`` dim). Works on numpy- and dask-backed input.
+
+    Raises
+    ------
+    ReductionError
+        When no dataset has a safe bin (nothing to stack).
 
     Examples
     --------
@@ -524,6 +649,9 @@ def stack_spectra(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stac
     """
     if isinstance(datasets, xr.Dataset) and "obs" not in datasets.dims:
         datasets = [datasets]
+    if not isinstance(datasets, xr.Dataset) and len(datasets) == 0:
+        raise ValueError("stack_spectra: no datasets")
+    datasets = contributing(datasets)
     if isinstance(datasets, xr.Dataset):
         ds = datasets
         common = dict(datasets.attrs)
@@ -551,30 +679,7 @@ def stack_spectra(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stac
         if var in ds:
             out[var] = (ds[var].fillna(0) * maskf).sum("obs").assign_attrs(ds[var].attrs)
     if "counts_off" in ds:
-        acc = ds["acceptance"] if "acceptance" in ds else xr.ones_like(ds["counts_off"])
-        acc_off = ds["acceptance_off"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            alpha = xr.where(mask & (acc_off > 0), acc / acc_off.where(acc_off > 0, 1.0), 0.0)
-        n_off = ds["counts_off"].fillna(0) * maskf
-        total_off = n_off.sum("obs")
-        total_alpha = (alpha * n_off).sum("obs")
-        acc_sum = (acc * maskf).sum("obs")
-        sum_off = total_off.sum("energy")
-        mean_alpha = xr.where(
-            sum_off > 0,
-            total_alpha.sum("energy") / sum_off.where(sum_off > 0, 1.0),
-            (alpha * maskf).sum() / maskf.sum().where(maskf.sum() > 0, 1.0),
-        )
-        stacked_mask = mask.any("obs")
-        mean_alpha_safe = mean_alpha.where(mean_alpha > 0, 1.0)
-        acc_off_new = xr.where(
-            total_off > 0,
-            acc_sum * total_off / total_alpha.where(total_alpha > 0, np.inf),
-            acc_sum / mean_alpha_safe,
-        )
-        out["counts_off"] = total_off.assign_attrs(ds["counts_off"].attrs)
-        out["acceptance"] = xr.where(stacked_mask, acc_sum, 1.0).assign_attrs(units="")
-        out["acceptance_off"] = xr.where(stacked_mask, acc_off_new, 1.0 / mean_alpha_safe).assign_attrs(units="")
+        out.update(stack_onoff(ds, mask))
     if "exposure" in ds:
         any_mask = mask.any("energy").astype(float)
         exposure = (ds["exposure"] * any_mask).sum("obs")

@@ -1,6 +1,14 @@
 """Stacking reduced datasets along ``obs``: counts, background and exposure summed inside each
 observation's safe mask, PSF and energy dispersion exposure-weighted, livetime summed; ON/OFF
-spectra go to :func:`xgamma.spectrum.stack_spectra`.
+spectra go to :func:`xgamma.spectrum.stack_spectra`; ON/OFF maps (ring background) get their
+OFF counts and acceptances stacked as Gammapy's ``MapDatasetOnOff.stack``
+(:func:`xgamma.reduction.spectrum.stack_onoff`).
+
+Event types (an ``event_type`` dim, e.g. HAWC's nHit bins) are kept apart by default: each
+event type is stacked over ``obs`` on its own. ``stack(..., event_types="sum")`` also sums
+them into one (counts, background and exposure summed, PSF and edisp exposure-weighted, the
+livetime unchanged: the event types share it). Datasets to stack must carry the same event
+types.
 
 Examples
 --------
@@ -23,10 +31,14 @@ import xarray as xr
 from astropy.coordinates import SkyCoord
 
 from xgamma import sky
+from xgamma.errors import GeometryError
 from xgamma.obs import OBS_META, concat_obs, to_obs
-from xgamma.reduction.spectrum import stack_spectra
+from xgamma.reduction.spectrum import stack_onoff, stack_spectra
 
-__all__ = ["stack", "stack_obs", "stack_pair", "concat_obs", "OBS_META"]
+__all__ = ["stack", "stack_obs", "stack_pair", "concat_obs", "OBS_META", "EVENT_TYPE_MODES"]
+
+#: Values of ``stack(..., event_types=...)``: keep event types apart, or sum them.
+EVENT_TYPE_MODES = ("keep", "sum")
 
 
 def _coarse_index(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,9 +69,10 @@ def _coarse_index_hpx(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ok, srt[pos], 0), ok
 
 
-def stack_obs(ds: xr.Dataset, name: str) -> xr.Dataset:
+def stack_obs(ds: xr.Dataset, name: str, dim: str = "obs") -> xr.Dataset:
     """Stack a map or 1D dataset with an ``obs`` dim: the sums of :func:`stack` (not for
-    ON/OFF spectra), the result named ``name``.
+    ON/OFF spectra), the result named ``name``. With ``dim="event_type"`` the same sums run
+    over event types (livetime, ontime and ``obs_id`` are then kept as they are).
 
     Examples
     --------
@@ -72,13 +85,13 @@ def stack_obs(ds: xr.Dataset, name: str) -> xr.Dataset:
     (18.0, [1, 2], 30.0, 'ab')
     """
     m = ds["mask_safe"].astype(bool)
-    out = xr.Dataset(coords={k: v for k, v in ds.coords.items() if "obs" not in v.dims})
+    out = xr.Dataset(coords={k: v for k, v in ds.coords.items() if dim not in v.dims})
     for var in ("counts", "background"):
         if var in ds:
-            out[var] = ds[var].where(m, 0.0).sum("obs").assign_attrs(ds[var].attrs)
+            out[var] = ds[var].where(m, 0.0).sum(dim).assign_attrs(ds[var].attrs)
     img = m.any("energy") if "energy" in m.dims else m
     if "exposure" in ds:
-        out["exposure"] = ds["exposure"].where(img, 0.0).sum("obs").assign_attrs(
+        out["exposure"] = ds["exposure"].where(img, 0.0).sum(dim).assign_attrs(
             ds["exposure"].attrs)
     if "y_irf" in ds.dims:
         if "pix" in ds.dims:  # HEALPix: the pixel of each coarse pixel centre
@@ -90,49 +103,73 @@ def stack_obs(ds: xr.Dataset, name: str) -> xr.Dataset:
                              x=xr.DataArray(ix, dims=("y_irf", "x_irf"))) & xr.DataArray(
                 ok, dims=("y_irf", "x_irf"))
         m_irf = m_irf.drop_vars([c for c in m_irf.coords if c not in m_irf.dims and
-                                 c not in ("obs",)], errors="ignore")
+                                 c not in (dim,)], errors="ignore")
         if "exposure_irf" in ds:
             w = ds["exposure_irf"].where(m_irf, 0.0)
         else:
             w = m_irf.astype(float)
-        wsum = w.sum("obs")
+        wsum = w.sum(dim)
         if "exposure_irf" in ds:
             out["exposure_irf"] = wsum.assign_attrs(ds["exposure_irf"].attrs)
     elif "exposure_irf" in ds or "exposure" in ds:  # 1D: IRFs at the region centre
         wvar = "exposure_irf" if "exposure_irf" in ds else "exposure"
         w = ds[wvar].where(img, 0.0)
-        wsum = w.sum("obs")
+        wsum = w.sum(dim)
         if wvar == "exposure_irf":
             out["exposure_irf"] = wsum.assign_attrs(ds["exposure_irf"].attrs)
     else:
         w = img.astype(float)
-        wsum = w.sum("obs")
+        wsum = w.sum(dim)
     for var in ("psf", "edisp"):
         if var in ds:
-            num = (ds[var] * w).sum("obs")
-            dims = [d for d in ds[var].dims if d != "obs"]
+            num = (ds[var] * w).sum(dim)
+            dims = [d for d in ds[var].dims if d != dim]
             out[var] = xr.where(wsum > 0, num / wsum.where(wsum > 0), 0.0).transpose(
                 *dims).assign_attrs(ds[var].attrs)
-    out["mask_safe"] = m.any("obs")
+    out["mask_safe"] = m.any(dim)
     if "mask_fit" in ds:
-        out["mask_fit"] = ds["mask_fit"].astype(bool).any("obs")
-    attrs = {k: v for k, v in ds.attrs.items() if k not in OBS_META}
-    ids = ds["obs"].values.tolist()
-    attrs["obs_id"] = [i for i in ids]
-    attrs["name"] = name
-    for key in ("livetime", "ontime"):
-        if key in ds.coords:
-            attrs[key] = float(ds.coords[key].sum())
-    if "tstart" in ds.coords and "tstop" in ds.coords:
-        attrs["tstart"] = float(ds.coords["tstart"].min())
-        attrs["tstop"] = float(ds.coords["tstop"].max())
-    out.attrs = attrs
-    order = [v for v in ("counts", "exposure", "background", "psf", "edisp", "exposure_irf",
-                         "mask_safe", "mask_fit") if v in out]
+        out["mask_fit"] = ds["mask_fit"].astype(bool).any(dim)
+    if dim != "obs":  # event types share the observations' livetime and ids
+        out.attrs = {**ds.attrs, "name": name}
+    else:
+        attrs = {k: v for k, v in ds.attrs.items() if k not in OBS_META}
+        attrs["obs_id"] = list(ds["obs"].values.tolist())
+        attrs["name"] = name
+        for key in ("livetime", "ontime"):
+            if key in ds.coords:
+                attrs[key] = float(ds.coords[key].sum())
+        if "tstart" in ds.coords and "tstop" in ds.coords:
+            attrs["tstart"] = float(ds.coords["tstart"].min())
+            attrs["tstop"] = float(ds.coords["tstop"].max())
+        out.attrs = attrs
+    if "counts_off" in ds:  # ON/OFF maps (ring background): Gammapy's MapDatasetOnOff.stack
+        onoff = stack_onoff(ds.rename({dim: "obs"}) if dim != "obs" else ds,
+                            m.rename({dim: "obs"}) if dim != "obs" else m)
+        out.update(onoff)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["alpha"] = (onoff["acceptance"] / onoff["acceptance_off"]).fillna(0.0).assign_attrs(units="")
+    order = [v for v in ("counts", "exposure", "background", "counts_off", "acceptance", "acceptance_off",
+                         "alpha", "psf", "edisp", "exposure_irf", "mask_safe", "mask_fit") if v in out]
     return out[order]
 
 
-def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked") -> xr.Dataset:
+def _event_types(ds: xr.Dataset) -> list[Any] | None:
+    return ds["event_type"].values.tolist() if "event_type" in ds.dims else None
+
+
+def _check_event_types(dss: Sequence[xr.Dataset]) -> None:
+    """One-line GeometryError naming the event types of the first dataset that differs."""
+    ref = _event_types(dss[0])
+    for i, d in enumerate(dss[1:], start=1):
+        et = _event_types(d)
+        if et != ref:
+            n0, n1 = dss[0].attrs.get("name", 0), d.attrs.get("name", i)
+            raise GeometryError(f"datasets to stack have different event types: {ref} ({n0!r}) vs {et} "
+                                f"({n1!r}); stack each event type on its own or select common ones")
+
+
+def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked",
+          event_types: str = "keep") -> xr.Dataset:
     """Stack observations: sum over ``obs`` (or a list) with each observation's mask applied.
 
     Counts and background are summed where each observation's ``mask_safe`` is True;
@@ -141,13 +178,27 @@ def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked") ->
     the masks; livetime and ontime are summed and ``obs_id`` lists the observations. So the
     stacked counts, background and excess in the stacked mask equal the sums over the
     observations. ON/OFF spectra (with ``counts_off``) are stacked by
-    :func:`xgamma.spectrum.stack_spectra`. Works lazily on dask-backed data.
+    :func:`xgamma.spectrum.stack_spectra`; ON/OFF maps (ring background, per observation)
+    get ``counts_off`` and ``acceptance`` summed and ``acceptance_off`` set so that the stacked
+    ``alpha`` is the OFF-count weighted mean of the alphas (Gammapy's ``MapDatasetOnOff.stack``;
+    the stacked ``background = alpha * counts_off`` is the sum of the observations'). Works
+    lazily on dask-backed data.
 
     Parameters
     ----------
     datasets : Dataset with an ``obs`` dim, or a list of datasets of one geometry
     name : str
         Name of the stacked dataset.
+    event_types : {"keep", "sum"}
+        Datasets with an ``event_type`` dim: ``"keep"`` (default) stacks each event type over
+        ``obs`` on its own, the result keeps the dim; ``"sum"`` then also sums the event types
+        (as :func:`stack_obs` over ``event_type``; the livetime stays that of the
+        observations). The datasets must carry the same event types.
+
+    Raises
+    ------
+    GeometryError
+        When the datasets differ in geometry or in their event types (named).
 
     Examples
     --------
@@ -158,21 +209,31 @@ def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked") ->
     >>> st = stack(dss)
     >>> st.attrs["obs_id"], float(st.counts.sum()) == sum(float((d.counts * d.mask_safe).sum()) for d in dss)
     ([1, 2], True)
+    >>> two = xr.concat([dss[0], dss[0]], dim="event_type").assign_coords(event_type=[1, 2])
+    >>> kept, summed = stack([two]), stack([two], event_types="sum")
+    >>> kept.sizes["event_type"], "event_type" in summed.dims
+    (2, False)
+    >>> bool(summed.counts.sum() == 2 * (dss[0].counts * dss[0].mask_safe).sum())
+    True
     """
+    if event_types not in EVENT_TYPE_MODES:
+        raise ValueError(f"event_types must be one of {EVENT_TYPE_MODES}, got {event_types!r}")
     if isinstance(datasets, xr.Dataset):
         ds = datasets if "obs" in datasets.dims else to_obs(datasets)
     else:
         dss = list(datasets)
         if not dss:
             raise ValueError("nothing to stack")
-        if any("counts_off" in d for d in dss):
-
-            return stack_spectra(dss)
+        _check_event_types(dss)
+        if any("counts_off" in d for d in dss) and not any("y" in d.dims for d in dss):
+            return stack_spectra(dss, name=name)
         ds = concat_obs(dss)
-    if "counts_off" in ds:
-
-        return stack_spectra(ds)
-    return stack_obs(ds, name)
+    if "counts_off" in ds and "y" not in ds.dims:
+        return stack_spectra(ds, name=name)
+    out = stack_obs(ds, name)
+    if event_types == "sum" and "event_type" in out.dims:
+        out = stack_obs(out, name, dim="event_type")
+    return out
 
 
 def _ids(ds: xr.Dataset) -> list[Any]:
