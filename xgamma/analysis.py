@@ -413,13 +413,23 @@ class Analysis:
                       background_method=background_method, exclusion_mask=exclusion,
                       offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf))
         self._geom, self._reduce_kwargs = geom, kwargs
+        # stacked: the list of datasets is summed in place (no concatenated copy of every map)
         out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO),
-                          on_error=self.config.observations.on_error, **kwargs)
-        for sk in out.attrs.pop("skipped", []):
-            self._skip(SkippedObservation(**sk), logged=True)
-        datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
+                          on_error=self.config.observations.on_error, as_list=d.stack, **kwargs)
         if d.stack:
-            datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]
+            good = [r for r in out if not isinstance(r, SkippedObservation)]
+            failed = [r for r in out if isinstance(r, SkippedObservation)]
+            for sk in failed:
+                self._skip(sk, logged=True)
+            if not good:
+                first = failed[0]
+                raise ReductionError(f"every observation failed; first: observation {first.obs_id}: "
+                                     f"{first.reason}")
+            datasets = [stack(good, name="stacked")]
+        else:
+            for sk in out.attrs.pop("skipped", []):
+                self._skip(SkippedObservation(**sk), logged=True)
+            datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if method == "ring":
             r_in = float(u.Quantity(params.get("r_in", "0.7 deg")).to_value("deg"))
             width = float(u.Quantity(params.get("width", "0.3 deg")).to_value("deg"))

@@ -130,6 +130,7 @@ def reduce_many(
     postprocess: Callable[[xr.Dataset], Any] | None = None,
     on_error: str = "raise",
     store: Any = None,
+    as_list: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Reduce many observations in parallel, one dask task per observation.
@@ -163,6 +164,11 @@ def reduce_many(
         resumably, and return it opened lazily
         (:func:`xgamma.reduction.archive.reduce_to_archive`; one geometry, no ``stack`` or
         ``postprocess``).
+    as_list : bool
+        Return the reduced datasets as a list in input order instead of concatenating them
+        (for a caller that stacks them: :func:`xgamma.reduction.stack` of the list sums them
+        without first copying them into one array); with ``on_error="skip"`` a skipped
+        observation's :class:`SkippedObservation` is in its place. Ignored with ``stack``.
 
     **kwargs
         Passed to :func:`xgamma.reduction.driver.reduce` (``energy_true``, ``safe_mask``,
@@ -213,7 +219,8 @@ def reduce_many(
     tasks = [task(o, geom, kwargs, postprocess, on_error, dask_key_name=f"reduce-{obs_id(o)}-{i}")
              for i, o in enumerate(obs_list)]
     if on_error == "skip":
-        return _reduce_skipping(tasks, stack, progress, postprocess is not None or callable(geom))
+        return _reduce_skipping(tasks, stack, progress,
+                                postprocess is not None or callable(geom) or (as_list and not stack))
     if stack:
         level = tasks
         pair = dask.delayed(stack_pair, pure=True)
@@ -225,7 +232,7 @@ def reduce_many(
         out = compute(level, progress, "reduce+stack")[0]
         return out if "obs" not in out.dims else stack_obs(out, "stacked")
     results = compute(tasks, progress, "reduce")
-    if postprocess is not None or callable(geom):
+    if postprocess is not None or callable(geom) or as_list:
         return results
     return concat_obs(results)
 
