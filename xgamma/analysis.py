@@ -705,7 +705,9 @@ class Analysis:
             def writer(p: Path) -> None:
                 fig = fig_of()
                 try:
-                    fig.savefig(p, dpi=100, bbox_inches="tight", format="png")
+                    # zlib level 1: a third of the PNG encoding time for a slightly larger file
+                    fig.savefig(p, dpi=100, bbox_inches="tight", format="png",
+                                pil_kwargs={"compress_level": 1})
                 finally:
                     plt.close(fig)
             return writer

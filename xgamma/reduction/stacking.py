@@ -113,9 +113,14 @@ def _nansum_seq(arrays: list[Any]) -> Any:
     acc = None
     for a in arrays:
         v = np.asarray(a)
-        if v.dtype.kind in "fc":
+        if v.dtype.kind in "fc" and np.isnan(v).any():
             v = np.where(np.isnan(v), np.zeros_like(v), v)
-        acc = v.copy() if acc is None else acc + v
+        if acc is None:
+            acc = v.copy()
+        elif acc.dtype == np.result_type(acc, v) and acc.shape == np.broadcast_shapes(acc.shape, v.shape):
+            np.add(acc, v, out=acc)
+        else:
+            acc = acc + v
     return acc
 
 
