@@ -124,8 +124,10 @@ class Analysis:
     def get_observations(self) -> list[Any]:
         """Open the data store and select observations (ids, file, cone, time, required IRFs)."""
 
+        return self._get_observations(self._select())
+
+    def _get_observations(self, sel: Any) -> list[Any]:
         oc = self.config.observations
-        sel = self._select()
         required = oc.required_irf
         self.observations = sel.observations(required_irf=required if required != "all-optional" else None)
         intervals = oc.obs_time.intervals()
@@ -195,6 +197,10 @@ class Analysis:
         Returns the selected observation ids; raises :class:`~xgamma.config.ConfigError`
         naming the key.
         """
+        return [int(i) if isinstance(i, np.integer) else i for i in self._validate(models).obs_ids]
+
+    def _validate(self, models: Any = None) -> Any:
+        """:meth:`validate`; returns the selection (read once for :meth:`run`)."""
         cfg = self.config
         check_memory(cfg)
         d = cfg.datasets
@@ -251,7 +257,7 @@ class Analysis:
                 _need_source(models, cfg.flux_points.source, "flux_points.source")
             if cfg.light_curve.time_intervals.start is not None:
                 _need_source(models, cfg.light_curve.source, "light_curve.source")
-        return [int(i) if isinstance(i, np.integer) else i for i in self._select().obs_ids]
+        return self._select()
 
     # ------------------------------------------------------------------ datasets
     def _energy_axes(self) -> tuple[xr.DataArray, xr.DataArray]:
@@ -561,8 +567,7 @@ class Analysis:
         line stores the datasets there, so that a killed run can resume from them).
         """
         self.step_errors = {}
-        self.validate(models)
-        self.get_observations()
+        self._get_observations(self._validate(models))  # the data store's index read once
         if not self.datasets:
             self.get_datasets()
             if checkpoint is not None:

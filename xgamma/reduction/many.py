@@ -45,7 +45,10 @@ log = logging.getLogger("xgamma.reduction")
 
 def _detached(obs: Any) -> Any:
     """A copy of an observation that reads lazily without filling the caller's caches (for
-    classes that define ``__getstate__``, like ``xgamma.io.store.Observation``)."""
+    classes that define ``__getstate__``, like ``xgamma.io.store.Observation``); what the
+    caller has read already (``detached()``) is shared, not read again."""
+    if callable(getattr(obs, "detached", None)):
+        return obs.detached()
     if getattr(type(obs), "__getstate__", None) is not getattr(object, "__getstate__", None):
         return copy.copy(obs)
     return obs
@@ -188,9 +191,10 @@ def reduce_many(
 
     Notes
     -----
-    Each task reads its observation from a copy (``copy.copy``) of the observation object, so
-    the data read in the task are released with it instead of filling the caller's objects:
-    memory stays bounded by the tasks in flight.
+    Each task reads its observation from a copy (``copy.copy``; ``detached()`` where the
+    observation has it, which shares the files the caller has read already instead of reading
+    them again) of the observation object, so the data read in the task are released with it
+    instead of filling the caller's objects: memory stays bounded by the tasks in flight.
 
     Examples
     --------
