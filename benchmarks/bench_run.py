@@ -57,30 +57,35 @@ ESTABLISHED: dict[str, dict[str, float]] = {
                 "flux_points": 20.737, "excess_map": 0.119, "write": 0.0},
 }
 STEPS = ("observations", "datasets", "models", "fit", "flux_points", "excess_map", "write")
+#: The parts of ``write`` (xgamma only): the datasets zarr (checkpoint), the plots, the other
+#: products, and the rest (config, transaction: lock, manifest, swap).
+WRITE_PARTS = ("write_datasets", "plots", "products", "other")
 # (``run`` calls the checks and the selection through ``_validate`` and ``_get_observations``)
 _METHODS = {"_validate": "observations", "_get_observations": "observations", "get_datasets": "datasets",
             "set_models": "models", "run_fit": "fit", "get_flux_points": "flux_points",
-            "get_excess_map": "excess_map"}
+            "get_excess_map": "excess_map", "write_datasets": "write_datasets", "_plots": "plots",
+            "write": "products"}
 
 
 @contextlib.contextmanager
 def _timed_steps(acc: dict[str, float]) -> Iterator[None]:
-    """Accumulate the CPU time of the Analysis step methods into ``acc`` (outermost call only)."""
+    """Accumulate the CPU time of the Analysis step methods into ``acc`` (the outermost call of
+    each method only)."""
     from xgamma.analysis import Analysis
 
     saved = {name: getattr(Analysis, name) for name in _METHODS if hasattr(Analysis, name)}
-    depth = [0]
+    depth = dict.fromkeys(saved, 0)
 
     def wrap(name: str, func: Any) -> Any:
         @functools.wraps(func)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            depth[0] += 1
+            depth[name] += 1
             t0 = time.process_time()
             try:
                 return func(*args, **kwargs)
             finally:
-                depth[0] -= 1
-                if depth[0] == 0:
+                depth[name] -= 1
+                if depth[name] == 0:
                     acc[_METHODS[name]] = acc.get(_METHODS[name], 0.0) + time.process_time() - t0
         return timed
 
@@ -105,9 +110,12 @@ def run_in_process(config: str, out: Path) -> dict[str, float]:
         total, wall = time.process_time() - t0, time.perf_counter() - w0
     if code != 0:
         raise SystemExit(f"xgamma run {config} failed (exit code {code})")
-    steps = {s: acc.get(s, 0.0) for s in STEPS}
-    steps["write"] = total - sum(v for k, v in steps.items() if k != "write")
-    return {**steps, "total": total, "wall": wall}
+    steps = {s: acc.get(s, 0.0) for s in STEPS if s != "write"}
+    parts = {"write_datasets": acc.get("write_datasets", 0.0), "plots": acc.get("plots", 0.0),
+             "products": acc.get("products", 0.0) - acc.get("plots", 0.0)}
+    parts["other"] = total - sum(steps.values()) - sum(parts.values())
+    steps["write"] = sum(parts.values())
+    return {**steps, **parts, "total": total, "wall": wall}
 
 
 def run_process(config: str, out: Path) -> dict[str, float]:
@@ -157,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"  {step:14s} {best[step]:8.3f} {ref.get(step, 0.0):12.3f} "
                       f"{_ratio(ref.get(step, 0.0), best[step]):>8s}")
+            print("    (write: " + ", ".join(f"{p} {best[p]:.3f}" for p in WRITE_PARTS) + ")")
             totals = ", ".join(f"{r['total']:.2f}" for r in runs)
             print(f"  {'total':14s} {best['total']:8.3f} {ref_total:12.3f} "
                   f"{_ratio(ref_total, best['total']):>8s}   (wall {best['wall']:.2f} s; "

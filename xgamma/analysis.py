@@ -706,12 +706,14 @@ class Analysis:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        def save(fig_of: Callable[[], Any]) -> Callable[[Path], None]:
+        def save(fig_of: Callable[[], Any], tight: bool = True) -> Callable[[Path], None]:
             def writer(p: Path) -> None:
                 fig = fig_of()
                 try:
-                    # zlib level 1: a third of the PNG encoding time for a slightly larger file
-                    fig.savefig(p, dpi=100, bbox_inches="tight", format="png",
+                    # zlib level 1: a third of the PNG encoding time for a slightly larger file;
+                    # tight=False keeps the figure's own margins (bbox_inches="tight" lays out
+                    # every text twice) where the labels are known to fit in them
+                    fig.savefig(p, dpi=100, bbox_inches="tight" if tight else None, format="png",
                                 pil_kwargs={"compress_level": 1})
                 finally:
                     plt.close(fig)
@@ -731,7 +733,8 @@ class Analysis:
                 ax = plot_significance_map(self.excess_map["sqrt_ts"])  # +-5 sigma, 3/5 sigma contours
                 ax.set_title(f"significance, correlation radius {self.config.excess_map.correlation_radius}")
                 return ax.figure
-            put("significance_map.png", save(sig))
+            # the sky map, its colour bar and title lie inside the default figure margins
+            put("significance_map.png", save(sig, tight=False))
 
 
 # ---------------------------------------------------------------------------- helpers
