@@ -60,8 +60,10 @@ STEPS = ("observations", "datasets", "models", "fit", "flux_points", "excess_map
 #: The parts of ``write`` (xgamma only): the datasets zarr (checkpoint), the plots, the other
 #: products, and the rest (config, transaction: lock, manifest, swap).
 WRITE_PARTS = ("write_datasets", "plots", "products", "other")
-# (``run`` calls the checks and the selection through ``_validate`` and ``_get_observations``)
-_METHODS = {"_validate": "observations", "_get_observations": "observations", "get_datasets": "datasets",
+# (``run`` calls the checks and the selection through ``_validate`` and ``_get_observations``;
+# older versions through ``validate`` and ``get_observations``)
+_METHODS = {"validate": "observations", "get_observations": "observations",
+            "_validate": "observations", "_get_observations": "observations", "get_datasets": "datasets",
             "set_models": "models", "run_fit": "fit", "get_flux_points": "flux_points",
             "get_excess_map": "excess_map", "write_datasets": "write_datasets", "_plots": "plots",
             "write": "products"}
@@ -70,22 +72,22 @@ _METHODS = {"_validate": "observations", "_get_observations": "observations", "g
 @contextlib.contextmanager
 def _timed_steps(acc: dict[str, float]) -> Iterator[None]:
     """Accumulate the CPU time of the Analysis step methods into ``acc`` (the outermost call of
-    each method only)."""
+    each step only)."""
     from xgamma.analysis import Analysis
 
     saved = {name: getattr(Analysis, name) for name in _METHODS if hasattr(Analysis, name)}
-    depth = dict.fromkeys(saved, 0)
+    depth = dict.fromkeys(_METHODS.values(), 0)
 
     def wrap(name: str, func: Any) -> Any:
         @functools.wraps(func)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            depth[name] += 1
+            depth[_METHODS[name]] += 1
             t0 = time.process_time()
             try:
                 return func(*args, **kwargs)
             finally:
-                depth[name] -= 1
-                if depth[name] == 0:
+                depth[_METHODS[name]] -= 1
+                if depth[_METHODS[name]] == 0:
                     acc[_METHODS[name]] = acc.get(_METHODS[name], 0.0) + time.process_time() - t0
         return timed
 
