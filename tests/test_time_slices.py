@@ -6,6 +6,7 @@ light curve of slices against the one binned in the same intervals from whole ru
 from __future__ import annotations
 
 import sys
+import warnings
 
 import astropy.units as u
 import numpy as np
@@ -229,3 +230,39 @@ def test_config_obs_time_single_interval_slices(hess_path):
     assert [o.ontime for o in obs] == [h[2] for h in by_hand]
     assert sum(o.ontime for o in obs) == 2572.0  # 45 min less the 128 s between the two runs
     assert [len(o.events) for o in obs] == [len(h[0]) for h in by_hand]
+
+
+def test_point_like_slices_share_the_run_search(data, monkeypatch):
+    """Point-like IRFs (MAGIC, RAD_MAX): each run is searched for OFF regions once (circles of the
+    largest RAD_MAX) and its slices count their events within RAD_MAX of the ON and OFF centres:
+    the same datasets as ``reduce_spectrum`` per slice."""
+    store = xg.open_store(data / "magic" / "rad_max" / "data")
+    runs = [store.observation(i) for i in store.obs_ids]
+    assert all(r.is_point_like for r in runs)
+    some = []
+    for r in runs:
+        g = r.gti
+        t0, t1 = float(g["start"].min()), float(g["stop"].max())
+        cut = np.linspace(t0, t1, 4)
+        some += [TimeSlice(r, a, b) for a, b in zip(cut[:-1], cut[1:], strict=True)]
+    geom = xg.region_geom("icrs;circle(83.633,22.014,0.1)", axes=[xg.energy_axis(0.1, 10, 8)])
+    rk = {"energy_true": xg.energy_axis(0.05, 20, 16, name="energy_true"), "safe_mask": ["aeff-max"],
+          "safe_mask_params": {"aeff_percent": 10}}
+    calls = []
+    real = slices_mod.find_pixel_regions
+    monkeypatch.setattr(slices_mod, "find_pixel_regions", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the ON radius differs from RAD_MAX: RAD_MAX is used (both paths)
+        fast = reduce_spectra(some, geom, **rk)
+        slow = [xg.reduce_spectrum(o, geom, **rk) for o in some]
+    assert len(calls) == len(runs) < len(some)  # one search per run
+    for a, b in zip(fast, slow, strict=True):
+        assert a.attrs == b.attrs and a.attrs["point_like"] == 1 and a.attrs["n_off_regions"] > 0
+        assert set(a.data_vars) == set(b.data_vars)  # (the order differs, as for full enclosure)
+        for v in ("counts", "counts_off", "acceptance_off", "mask_safe"):
+            np.testing.assert_array_equal(a[v].values, b[v].values, err_msg=v)
+        for v in b.data_vars:
+            np.testing.assert_allclose(a[v].values, b[v].values, rtol=1e-12, atol=0, err_msg=v)
+    on, off = sum(float(d.counts.sum()) for d in fast), sum(float(d.counts_off.sum()) for d in fast)
+    assert on == sum(float(xg.reduce_spectrum(r, geom, **rk).counts.sum()) for r in runs) > 100
+    assert off > 0

@@ -124,8 +124,10 @@ class Analysis:
     def get_observations(self) -> list[Any]:
         """Open the data store and select observations (ids, file, cone, time, required IRFs)."""
 
+        return self._get_observations(self._select())
+
+    def _get_observations(self, sel: Any) -> list[Any]:
         oc = self.config.observations
-        sel = self._select()
         required = oc.required_irf
         self.observations = sel.observations(required_irf=required if required != "all-optional" else None)
         intervals = oc.obs_time.intervals()
@@ -195,6 +197,10 @@ class Analysis:
         Returns the selected observation ids; raises :class:`~xgamma.config.ConfigError`
         naming the key.
         """
+        return [int(i) if isinstance(i, np.integer) else i for i in self._validate(models).obs_ids]
+
+    def _validate(self, models: Any = None) -> Any:
+        """:meth:`validate`; returns the selection (read once for :meth:`run`)."""
         cfg = self.config
         check_memory(cfg)
         d = cfg.datasets
@@ -251,7 +257,7 @@ class Analysis:
                 _need_source(models, cfg.flux_points.source, "flux_points.source")
             if cfg.light_curve.time_intervals.start is not None:
                 _need_source(models, cfg.light_curve.source, "light_curve.source")
-        return [int(i) if isinstance(i, np.integer) else i for i in self._select().obs_ids]
+        return self._select()
 
     # ------------------------------------------------------------------ datasets
     def _energy_axes(self) -> tuple[xr.DataArray, xr.DataArray]:
@@ -408,20 +414,33 @@ class Analysis:
                       background_method=background_method, exclusion_mask=exclusion,
                       offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf))
         self._geom, self._reduce_kwargs = geom, kwargs
+        # stacked: the list of datasets is summed in place (no concatenated copy of every map)
         out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO),
-                          on_error=self.config.observations.on_error, **kwargs)
-        for sk in out.attrs.pop("skipped", []):
-            self._skip(SkippedObservation(**sk), logged=True)
+                          on_error=self.config.observations.on_error, as_list=d.stack, **kwargs)
+        if d.stack:
+            good = [r for r in out if not isinstance(r, SkippedObservation)]
+            failed = [r for r in out if isinstance(r, SkippedObservation)]
+            for sk in failed:
+                self._skip(sk, logged=True)
+            if not good:
+                first = failed[0]
+                raise ReductionError(f"every observation failed; first: observation {first.obs_id}: "
+                                     f"{first.reason}")
+            datasets = good
+        else:
+            for sk in out.attrs.pop("skipped", []):
+                self._skip(SkippedObservation(**sk), logged=True)
+            datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
         if method == "ring":
             # per observation, before stacking (as Gammapy's RingBackgroundMaker in the
             # observation loop): each run's OFF counts and acceptances, then the ON/OFF stack
             r_in = float(u.Quantity(params.get("r_in", "0.7 deg")).to_value("deg"))
             width = float(u.Quantity(params.get("width", "0.3 deg")).to_value("deg"))
-            out = ring_background(out, r_in=r_in, width=width, exclusion_mask=exclusion,
-                                  off_pixels=str(params.get("off_pixels", "safe")))
-        datasets = [out.isel(obs=i) for i in range(out.sizes["obs"])] if "obs" in out.dims else [out]
+            datasets = [ring_background(ds, r_in=r_in, width=width, exclusion_mask=exclusion,
+                                        off_pixels=str(params.get("off_pixels", "safe")))
+                        for ds in datasets]
         if d.stack:
-            datasets = [stack(out if "obs" in out.dims else datasets, name="stacked")]
+            datasets = [stack(datasets, name="stacked")]
         return datasets
 
     def _skip(self, sk: SkippedObservation, logged: bool = False) -> None:
@@ -550,8 +569,7 @@ class Analysis:
         line stores the datasets there, so that a killed run can resume from them).
         """
         self.step_errors = {}
-        self.validate(models)
-        self.get_observations()
+        self._get_observations(self._validate(models))  # the data store's index read once
         if not self.datasets:
             self.get_datasets()
             if checkpoint is not None:
@@ -690,11 +708,15 @@ class Analysis:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        def save(fig_of: Callable[[], Any]) -> Callable[[Path], None]:
+        def save(fig_of: Callable[[], Any], tight: bool = True) -> Callable[[Path], None]:
             def writer(p: Path) -> None:
                 fig = fig_of()
                 try:
-                    fig.savefig(p, dpi=100, bbox_inches="tight", format="png")
+                    # zlib level 1: a third of the PNG encoding time for a slightly larger file;
+                    # tight=False keeps the figure's own margins (bbox_inches="tight" lays out
+                    # every text twice) where the labels are known to fit in them
+                    fig.savefig(p, dpi=100, bbox_inches="tight" if tight else None, format="png",
+                                pil_kwargs={"compress_level": 1})
                 finally:
                     plt.close(fig)
             return writer
@@ -713,7 +735,8 @@ class Analysis:
                 ax = plot_significance_map(self.excess_map["sqrt_ts"])  # +-5 sigma, 3/5 sigma contours
                 ax.set_title(f"significance, correlation radius {self.config.excess_map.correlation_radius}")
                 return ax.figure
-            put("significance_map.png", save(sig))
+            # the sky map, its colour bar and title lie inside the default figure margins
+            put("significance_map.png", save(sig, tight=False))
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -117,6 +117,27 @@ class Observation:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["obs_id"], state["hdus"], state["info"], state["index_meta"])  # type: ignore[misc]
 
+    def detached(self) -> Observation:
+        """A copy that shares the products read so far and reads anything else into itself
+        only: a task reducing the copy neither reads a file again that this observation has
+        read nor fills this observation with what it reads (the products are not modified by
+        xgamma's reductions).
+
+        Examples
+        --------
+        >>> import xgamma as xg
+        >>> d = xg.data_dir(required=False)
+        >>> if d is not None:
+        ...     obs = xg.open_store(d / "hess-dl3-dr1").observation(23523)
+        ...     _ = obs.livetime  # reads the run's file
+        ...     copy = obs.detached()
+        ...     assert copy.events is obs.events and copy is not obs
+        """
+        new = Observation(self.obs_id, self.hdus, self.info, self.index_meta)
+        new._products = dict(self._products)
+        new._loaded = set(self._loaded)
+        return new
+
     def __repr__(self) -> str:
         types = ", ".join(h.hdu_type for h in self.hdus)
         return f"Observation(obs_id={self.obs_id!r}, hdus=[{types}])"

@@ -180,6 +180,7 @@ def to_zarr(obj: xr.DataArray | xr.Dataset | xr.DataTree | Mapping[str, xr.Datas
         if mode in ("w", "w-"):  # new arrays; appended/region writes reuse the stored codecs
             kwargs["encoding"] = checksum_encoding(ds, kwargs.get("encoding"))
         kwargs.setdefault("write_empty_chunks", True)  # every chunk on disk: none is "missing"
+        kwargs.setdefault("consolidated", False)  # write_manifest consolidates, once, at the end
         ds = ds.assign_attrs({MANIFEST_KEY: json.dumps({"complete": False})})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")

@@ -73,6 +73,8 @@ class ArchiveError(XgammaIOError):
 
 def _detached(obs: Any) -> Any:
     """A copy that reads lazily without filling the caller's caches (as in ``reduce_many``)."""
+    if callable(getattr(obs, "detached", None)):
+        return obs.detached()
     if getattr(type(obs), "__getstate__", None) is not getattr(object, "__getstate__", None):
         return copy.copy(obs)
     return obs

@@ -45,7 +45,10 @@ log = logging.getLogger("xgamma.reduction")
 
 def _detached(obs: Any) -> Any:
     """A copy of an observation that reads lazily without filling the caller's caches (for
-    classes that define ``__getstate__``, like ``xgamma.io.store.Observation``)."""
+    classes that define ``__getstate__``, like ``xgamma.io.store.Observation``); what the
+    caller has read already (``detached()``) is shared, not read again."""
+    if callable(getattr(obs, "detached", None)):
+        return obs.detached()
     if getattr(type(obs), "__getstate__", None) is not getattr(object, "__getstate__", None):
         return copy.copy(obs)
     return obs
@@ -130,6 +133,7 @@ def reduce_many(
     postprocess: Callable[[xr.Dataset], Any] | None = None,
     on_error: str = "raise",
     store: Any = None,
+    as_list: bool = False,
     **kwargs: Any,
 ) -> Any:
     """Reduce many observations in parallel, one dask task per observation.
@@ -163,6 +167,11 @@ def reduce_many(
         resumably, and return it opened lazily
         (:func:`xgamma.reduction.archive.reduce_to_archive`; one geometry, no ``stack`` or
         ``postprocess``).
+    as_list : bool
+        Return the reduced datasets as a list in input order instead of concatenating them
+        (for a caller that stacks them: :func:`xgamma.reduction.stack` of the list sums them
+        without first copying them into one array); with ``on_error="skip"`` a skipped
+        observation's :class:`SkippedObservation` is in its place. Ignored with ``stack``.
 
     **kwargs
         Passed to :func:`xgamma.reduction.driver.reduce` (``energy_true``, ``safe_mask``,
@@ -182,9 +191,10 @@ def reduce_many(
 
     Notes
     -----
-    Each task reads its observation from a copy (``copy.copy``) of the observation object, so
-    the data read in the task are released with it instead of filling the caller's objects:
-    memory stays bounded by the tasks in flight.
+    Each task reads its observation from a copy (``copy.copy``; ``detached()`` where the
+    observation has it, which shares the files the caller has read already instead of reading
+    them again) of the observation object, so the data read in the task are released with it
+    instead of filling the caller's objects: memory stays bounded by the tasks in flight.
 
     Examples
     --------
@@ -213,7 +223,8 @@ def reduce_many(
     tasks = [task(o, geom, kwargs, postprocess, on_error, dask_key_name=f"reduce-{obs_id(o)}-{i}")
              for i, o in enumerate(obs_list)]
     if on_error == "skip":
-        return _reduce_skipping(tasks, stack, progress, postprocess is not None or callable(geom))
+        return _reduce_skipping(tasks, stack, progress,
+                                postprocess is not None or callable(geom) or (as_list and not stack))
     if stack:
         level = tasks
         pair = dask.delayed(stack_pair, pure=True)
@@ -225,7 +236,7 @@ def reduce_many(
         out = compute(level, progress, "reduce+stack")[0]
         return out if "obs" not in out.dims else stack_obs(out, "stacked")
     results = compute(tasks, progress, "reduce")
-    if postprocess is not None or callable(geom):
+    if postprocess is not None or callable(geom) or as_list:
         return results
     return concat_obs(results)
 

@@ -9,8 +9,10 @@ Every slice of a run (a :class:`~xgamma.io.store.TimeSlice`, from ``DataStore.se
 each run once, searches its OFF regions once, and gives each slice the run's dataset with its own
 ON/OFF counts (its events in the run's regions) and the exposure scaled by its live time: the same
 result as ``reduce_spectrum(slice, geom, ...)`` per slice (tested variable by variable), about a
-slice count faster. Point-like IRFs (ON and OFF radii follow RAD_MAX per event) and whole runs
-take the plain per-observation path.
+slice count faster. With point-like IRFs the ON and OFF radii follow RAD_MAX per event: the run's
+search (for circles of the largest RAD_MAX, as ``reduce_spectrum`` searches) and OFF centres are
+shared the same way and each slice selects its events around them. Whole runs take the plain
+per-observation path.
 
 Examples
 --------
@@ -34,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import astropy.units as u
 import numpy as np
 import xarray as xr
 
@@ -46,7 +49,7 @@ from xgamma.reduction.reflected import (
     find_pixel_regions,
     pixel_regions_to_sky,
 )
-from xgamma.reduction.spectrum import reduce_spectrum
+from xgamma.reduction.spectrum import point_like_counts, point_like_search_radius, reduce_spectrum
 from xgamma.sky.frames import regions_module
 
 __all__ = ["ReflectedSearch", "RunReduction", "reflected_search", "run_of", "prepare_runs", "reduce_spectra"]
@@ -108,8 +111,9 @@ def _is_point_like(observation: Any) -> bool:
 
 def reflected_search(observation: Any, geom: xr.Dataset, exclusion_mask: xr.DataArray | None = None,
                      **finder_kwargs: Any) -> ReflectedSearch | None:
-    """The reflected OFF regions of a run's ON region (the search ``reduce_spectrum`` does), or
-    None where they depend on more than the run (point-like IRFs, a point ON region).
+    """The reflected OFF regions of a run's ON region (the search ``reduce_spectrum`` does: for
+    point-like IRFs, of the circle of the largest RAD_MAX in the energy range), or None where
+    they depend on more than the run (a point ON region, no fixed pointing).
 
     Examples
     --------
@@ -120,21 +124,32 @@ def reflected_search(observation: Any, geom: xr.Dataset, exclusion_mask: xr.Data
     12
     """
     region = sky.region_of(geom)
-    if _is_point_like(observation) or isinstance(region, regions_module().PointSkyRegion):
+    if isinstance(region, regions_module().PointSkyRegion):
         return None
     pointing = observation.pointing_radec
     if pointing is None:
         return None
+    if _is_point_like(observation):
+        rad_max = getattr(observation, "rad_max", None)
+        if rad_max is None:
+            return None
+        center = sky.center(geom).icrs
+        offset = float(pointing.icrs.separation(center).deg)
+        radius = point_like_search_radius(rad_max, geom, offset)
+        region = regions_module().CircleSkyRegion(center, radius * u.deg)
     opts = {**_FINDER_DEFAULTS, **finder_kwargs}
     pix, wcs = find_pixel_regions(region, pointing.icrs, exclusion_mask, **opts)
     return ReflectedSearch(list(pix), wcs)
 
 
-def _with_off(ds: xr.Dataset, events: Any, search: ReflectedSearch, off_string: str, label: str) -> xr.Dataset:
+def _with_off(ds: xr.Dataset, events: Any, search: ReflectedSearch, off_string: str, label: str,
+              run: RunReduction | None = None) -> xr.Dataset:
     e_edges = np.asarray(xax.edges(ds, "energy"), float)
     n = e_edges.size - 1
     energy = np.asarray(events["energy"], float)
-    if search.n_off:
+    if search.n_off and run is not None and run.rad_max is not None:  # point-like: RAD_MAX per event
+        counts_off = point_like_counts(events, run.rad_max, run.offset, run.off_centers, ds)
+    elif search.n_off:
         sel = events_in_pixel_regions(events, search.pixel_regions, search.wcs)
         idx = np.searchsorted(e_edges, energy[sel], side="right") - 1
         ok = (idx >= 0) & (idx < n)
@@ -168,12 +183,17 @@ class RunReduction:
     template: xr.Dataset | None
     search: ReflectedSearch | None
     off_string: str
+    #: point-like IRFs: the run's RAD_MAX table, the ON region's offset (deg) and the ICRS
+    #: centres (deg) of the OFF regions (None, nan, () otherwise)
+    rad_max: Any = None
+    offset: float = float("nan")
+    off_centers: tuple[tuple[float, float], ...] = ()
 
 
 def prepare_runs(observations: Sequence[Any], geom: xr.Dataset,
                  **reduce_kwargs: Any) -> list[RunReduction | None]:
     """The :class:`RunReduction` of each observation's run, done once per run; aligned with
-    ``observations`` (None for whole runs and point-like IRFs: the plain per-observation path).
+    ``observations`` (None for whole runs: the plain per-observation path).
 
     Examples
     --------
@@ -193,7 +213,7 @@ def prepare_runs(observations: Sequence[Any], geom: xr.Dataset,
     out: list[RunReduction | None] = []
     for o in observations:
         run = run_of(o)
-        if run is o or _is_point_like(run):
+        if run is o:
             out.append(None)
             continue
         if id(run) not in found:
@@ -203,7 +223,15 @@ def prepare_runs(observations: Sequence[Any], geom: xr.Dataset,
             else:
                 template = reduce_spectrum(run, geom, background=None, **base)
                 off = search.region_string() if search is not None else ""
-                found[id(run)] = RunReduction(template, search, off)
+                if _is_point_like(run):
+                    centers: tuple[tuple[float, float], ...] = ()
+                    if search is not None and search.n_off:
+                        centers = tuple((float(r.center.icrs.ra.deg), float(r.center.icrs.dec.deg))
+                                        for r in pixel_regions_to_sky(search.pixel_regions, search.wcs))
+                    found[id(run)] = RunReduction(template, search, off, getattr(run, "rad_max", None),
+                                                  float(template.attrs["offset"]), centers)
+                else:
+                    found[id(run)] = RunReduction(template, search, off)
         out.append(found[id(run)])
     return out
 
@@ -256,19 +284,25 @@ def reduce_spectra(observations: Sequence[Any], geom: xr.Dataset, *, names: Sequ
         if run is None or run.template is None:
             out.append(reduce_spectrum(o, geom, name=name, **kw))
             continue
-        ds = _slice_dataset(run.template, o, geom, name)
+        ds = _slice_dataset(run.template, o, geom, name, run)
         if run.search is not None:
-            ds = _with_off(ds, o.events, run.search, run.off_string, str(getattr(o, "obs_id", "?")))
+            ds = _with_off(ds, o.events, run.search, run.off_string, str(getattr(o, "obs_id", "?")), run)
         out.append(ds)
     return out
 
 
-def _slice_dataset(template: xr.Dataset, sl: Any, geom: xr.Dataset, name: str | None) -> xr.Dataset:
+def _slice_dataset(template: xr.Dataset, sl: Any, geom: xr.Dataset, name: str | None,
+                   run: RunReduction | None = None) -> xr.Dataset:
     """The run's dataset (no OFF) for one of its slices: the slice's ON counts, the exposure
     scaled by the live-time ratio, the slice's time attrs."""
-    region = sky.region_of(geom)
-    on_geom = sky.region_geom(region, axes=[xax.axis_of(template, "energy")])
-    counts = np.asarray(bin_events(sl.events, on_geom).values, dtype=float).reshape(-1)
+    if run is not None and run.rad_max is not None:  # point-like: RAD_MAX per event
+        c = sky.center(geom).icrs
+        counts = point_like_counts(sl.events, run.rad_max, run.offset,
+                                   [(float(c.ra.deg), float(c.dec.deg))], geom)
+    else:
+        region = sky.region_of(geom)
+        on_geom = sky.region_geom(region, axes=[xax.axis_of(template, "energy")])
+        counts = np.asarray(bin_events(sl.events, on_geom).values, dtype=float).reshape(-1)
     run_live = float(template.attrs["livetime"])
     live = float(sl.livetime)
     scale = live / run_live if run_live > 0 else 0.0

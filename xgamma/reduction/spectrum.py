@@ -89,6 +89,8 @@ __all__ = [
     "stack_onoff",
     "contributing",
     "spectrum_info",
+    "point_like_counts",
+    "point_like_search_radius",
 ]
 
 log = logging.getLogger(__name__)
@@ -182,6 +184,45 @@ def _rad_max_range(rad_max: xr.DataArray, emin: float, emax: float, offset: floa
         inside = (hi > emin) & (lo < emax)
         e = np.concatenate([e, np.sqrt(lo * hi)[inside]])
     return float(np.max(_rad_max_for(rad_max, e, offset)))
+
+
+def point_like_counts(events: Any, rad_max: xr.DataArray, offset: float,
+                      centers: Sequence[tuple[float, float]], geom: xr.Dataset | xr.DataArray) -> np.ndarray:
+    """Counts per reco-energy bin of ``geom`` of the events within RAD_MAX (at each event's
+    energy and the run's ``offset``) of any of the ICRS ``centers`` (deg): the ON (one centre)
+    or OFF counts of point-like IRFs, as :func:`reduce_spectrum` makes them.
+
+    Examples
+    --------
+    >>> import pandas as pd, xgamma as xg
+    >>> rm = xr.DataArray([0.1], dims="offset", coords={"offset": [0.4]}, attrs={"units": "deg"})
+    >>> ev = pd.DataFrame({"ra": [83.6, 83.65, 84.0], "dec": [22.0, 22.0, 22.0], "energy": [1.0, 2.0, 3.0]})
+    >>> point_like_counts(ev, rm, 0.4, [(83.6, 22.0)], xg.energy_axis(0.5, 5, 1)).tolist()
+    [2.0]
+    """
+    ra = np.asarray(events["ra"], dtype=float)
+    dec = np.asarray(events["dec"], dtype=float)
+    energy = np.asarray(events["energy"], dtype=float)
+    rm_ev = _rad_max_for(rad_max, energy, offset)
+    sel = np.zeros(ra.shape, dtype=bool)
+    for lon, lat in centers:
+        sel |= separation_deg(ra, dec, float(lon), float(lat)) <= rm_ev
+    return _hist(energy[sel], _energy_edges(geom, "energy"))
+
+
+def point_like_search_radius(rad_max: xr.DataArray, geom: xr.Dataset | xr.DataArray, offset: float) -> float:
+    """Radius (deg) of the circle whose reflected positions :func:`reduce_spectrum` searches
+    for point-like IRFs: the largest RAD_MAX over the reco-energy range of ``geom``.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> rm = xr.DataArray([0.1], dims="offset", coords={"offset": [0.4]}, attrs={"units": "deg"})
+    >>> point_like_search_radius(rm, xg.energy_axis(0.5, 5, 2), 0.4)
+    0.1
+    """
+    e = _energy_edges(geom, "energy")
+    return _rad_max_range(rad_max, float(e[0]), float(e[-1]), offset)
 
 
 def _missing(observation: Any, what: str, why: str) -> XgammaError:

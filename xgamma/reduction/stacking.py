@@ -32,7 +32,7 @@ from astropy.coordinates import SkyCoord
 
 from xgamma import sky
 from xgamma.errors import GeometryError
-from xgamma.obs import OBS_META, concat_obs, to_obs
+from xgamma.obs import OBS_META, check_same_geometry, concat_obs, to_obs
 from xgamma.reduction.spectrum import stack_onoff, stack_spectra
 
 __all__ = ["stack", "stack_obs", "stack_pair", "concat_obs", "OBS_META", "EVENT_TYPE_MODES"]
@@ -132,16 +132,7 @@ def stack_obs(ds: xr.Dataset, name: str, dim: str = "obs") -> xr.Dataset:
     if dim != "obs":  # event types share the observations' livetime and ids
         out.attrs = {**ds.attrs, "name": name}
     else:
-        attrs = {k: v for k, v in ds.attrs.items() if k not in OBS_META}
-        attrs["obs_id"] = list(ds["obs"].values.tolist())
-        attrs["name"] = name
-        for key in ("livetime", "ontime"):
-            if key in ds.coords:
-                attrs[key] = float(ds.coords[key].sum())
-        if "tstart" in ds.coords and "tstop" in ds.coords:
-            attrs["tstart"] = float(ds.coords["tstart"].min())
-            attrs["tstop"] = float(ds.coords["tstop"].max())
-        out.attrs = attrs
+        out.attrs = _stacked_attrs(ds, name)
     if "counts_off" in ds:  # ON/OFF maps (ring background): Gammapy's MapDatasetOnOff.stack
         onoff = stack_onoff(ds.rename({dim: "obs"}) if dim != "obs" else ds,
                             m.rename({dim: "obs"}) if dim != "obs" else m)
@@ -151,6 +142,122 @@ def stack_obs(ds: xr.Dataset, name: str, dim: str = "obs") -> xr.Dataset:
     order = [v for v in ("counts", "exposure", "background", "counts_off", "acceptance", "acceptance_off",
                          "alpha", "psf", "edisp", "exposure_irf", "mask_safe", "mask_fit") if v in out]
     return out[order]
+
+
+def _in_memory(ds: xr.Dataset) -> bool:
+    return all(isinstance(v.data, np.ndarray) for v in ds.data_vars.values())
+
+
+def _nansum_seq(arrays: list[Any]) -> Any:
+    """The ``sum("obs")`` of xarray (NaN counted as 0) of arrays given one per observation,
+    added in order as numpy's reduction over the outer ``obs`` axis adds them, so that the
+    result equals the sum over the concatenated arrays bit for bit."""
+    acc = None
+    for a in arrays:
+        v = np.asarray(a)
+        if v.dtype.kind in "fc" and np.isnan(v).any():
+            v = np.where(np.isnan(v), np.zeros_like(v), v)
+        if acc is None:
+            acc = v.copy()
+        elif acc.dtype == np.result_type(acc, v) and acc.shape == np.broadcast_shapes(acc.shape, v.shape):
+            np.add(acc, v, out=acc)
+        else:
+            acc = acc + v
+    return acc
+
+
+def _stack_eager(dss: list[xr.Dataset], name: str) -> xr.Dataset | None:
+    """:func:`stack_obs` of ``concat_obs(dss)``, bit for bit, without concatenating the data:
+    each observation's terms are formed on its own dataset and summed in order. ``None`` when
+    the datasets do not allow it (lazy data, differing dims): the caller concatenates."""
+    if len(dss) < 2 or not all(_in_memory(d) and "obs" not in d.dims for d in dss):
+        return None
+    if "counts_off" in dss[0] or "pix" in dss[0].dims or "event_type" in dss[0].dims:
+        # ON/OFF maps, HEALPix and event types take the concatenating path
+        return None
+    first = dss[0]
+    names = list(first.data_vars)
+    for d in dss[1:]:
+        if list(d.data_vars) != names or any(d[v].dims != first[v].dims for v in names):
+            return None
+    if "mask_safe" not in first:
+        return None
+    # the coordinates and attrs of the concatenation: concatenate without data variables
+    meta = concat_obs([d.drop_vars(names) for d in dss])
+    check_same_geometry(dss)
+    ms = [d["mask_safe"].astype(bool) for d in dss]
+    out = xr.Dataset(coords={k: v for k, v in meta.coords.items() if "obs" not in v.dims})
+
+    def obs_sum(terms: list[xr.DataArray]) -> xr.DataArray:
+        return xr.DataArray(_nansum_seq([t.data for t in terms]), dims=terms[0].dims)
+
+    for var in ("counts", "background"):
+        if var in first:
+            out[var] = obs_sum([d[var].where(m, 0.0) for d, m in zip(dss, ms, strict=True)]
+                               ).assign_attrs(first[var].attrs)
+    imgs = [m.any("energy") if "energy" in m.dims else m for m in ms]
+    if "exposure" in first:
+        out["exposure"] = obs_sum([d["exposure"].where(i, 0.0) for d, i in zip(dss, imgs, strict=True)]
+                                  ).assign_attrs(first["exposure"].attrs)
+    ws: list[xr.DataArray]
+    if "y_irf" in first.dims:
+        iy, ix, ok = _coarse_index(meta)
+        yi, xi, okd = (xr.DataArray(iy, dims=("y_irf", "x_irf")), xr.DataArray(ix, dims=("y_irf", "x_irf")),
+                       xr.DataArray(ok, dims=("y_irf", "x_irf")))
+        m_irfs = [(i.isel(y=yi, x=xi) & okd) for i in imgs]
+        m_irfs = [m.drop_vars([c for c in m.coords if c not in m.dims], errors="ignore") for m in m_irfs]
+        if "exposure_irf" in first:
+            ws = [d["exposure_irf"].where(m, 0.0) for d, m in zip(dss, m_irfs, strict=True)]
+        else:
+            ws = [m.astype(float) for m in m_irfs]
+        wsum = obs_sum(ws)
+        if "exposure_irf" in first:
+            out["exposure_irf"] = wsum.assign_attrs(first["exposure_irf"].attrs)
+    elif "exposure_irf" in first or "exposure" in first:  # 1D: IRFs at the region centre
+        wvar = "exposure_irf" if "exposure_irf" in first else "exposure"
+        ws = [d[wvar].where(i, 0.0) for d, i in zip(dss, imgs, strict=True)]
+        wsum = obs_sum(ws)
+        if wvar == "exposure_irf":
+            out["exposure_irf"] = wsum.assign_attrs(first["exposure_irf"].attrs)
+    else:
+        ws = [i.astype(float) for i in imgs]
+        wsum = obs_sum(ws)
+    wsum = wsum.assign_coords({k: v for k, v in out.coords.items() if set(v.dims) <= set(wsum.dims)})
+    for var in ("psf", "edisp"):
+        if var in first:
+            num = obs_sum([d[var] * w for d, w in zip(dss, ws, strict=True)])
+            num = num.assign_coords({k: v for k, v in out.coords.items() if set(v.dims) <= set(num.dims)})
+            dims = list(first[var].dims)
+            out[var] = xr.where(wsum > 0, num / wsum.where(wsum > 0), 0.0).transpose(
+                *dims).assign_attrs(first[var].attrs)
+    anys = ms[0].data.copy()
+    for m in ms[1:]:
+        anys = anys | m.data
+    out["mask_safe"] = xr.DataArray(anys, dims=ms[0].dims)
+    if "mask_fit" in first:
+        fits = [d["mask_fit"].astype(bool).data for d in dss]
+        acc = fits[0].copy()
+        for f in fits[1:]:
+            acc = acc | f
+        out["mask_fit"] = xr.DataArray(acc, dims=first["mask_fit"].dims)
+    out.attrs = _stacked_attrs(meta, name)
+    order = [v for v in ("counts", "exposure", "background", "psf", "edisp", "exposure_irf",
+                         "mask_safe", "mask_fit") if v in out]
+    return out[order]
+
+
+def _stacked_attrs(ds: xr.Dataset, name: str) -> dict[str, Any]:
+    attrs = {k: v for k, v in ds.attrs.items() if k not in OBS_META}
+    ids = ds["obs"].values.tolist()
+    attrs["obs_id"] = [i for i in ids]
+    attrs["name"] = name
+    for key in ("livetime", "ontime"):
+        if key in ds.coords:
+            attrs[key] = float(ds.coords[key].sum())
+    if "tstart" in ds.coords and "tstop" in ds.coords:
+        attrs["tstart"] = float(ds.coords["tstart"].min())
+        attrs["tstop"] = float(ds.coords["tstop"].max())
+    return attrs
 
 
 def _event_types(ds: xr.Dataset) -> list[Any] | None:
@@ -227,6 +334,9 @@ def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked",
         _check_event_types(dss)
         if any("counts_off" in d for d in dss) and not any("y" in d.dims for d in dss):
             return stack_spectra(dss, name=name)
+        eager = _stack_eager(dss, name)
+        if eager is not None:
+            return eager
         ds = concat_obs(dss)
     if "counts_off" in ds and "y" not in ds.dims:
         return stack_spectra(ds, name=name)
