@@ -7,7 +7,9 @@ integrals, one matrix product and the elementwise statistic (WStat for ON/OFF, C
 plus the parameters' priors. Joint fits: a list of datasets (any binnings) and/or datasets stacked
 along ``obs``; the statistic is summed. Parameters shared between components are tied by their
 ``link`` label. Only parameters that a dataset's prediction uses are fitted: for 1D datasets the
-spectral models of sky models and of background models (spatial/temporal parameters are kept
+spectral models of sky models and of background models, and the temporal models of sky models
+on datasets with a GTI (``tstart``/``tstop``/``mjdref``: npred times the model's mean over each
+observation's good time, :func:`xgamma.fitting.fold.temporal_norm`; spatial parameters are kept
 fixed); 3D map datasets (dims ``y``, ``x``) are folded by :class:`xgamma.fold_map.MapEvaluator`
 (spectral, spatial and temporal parameters, background norm and tilt; 3D ON/OFF datasets, e.g.
 from the ring background, with WStat and no background model), HEALPix map datasets (dim
@@ -33,6 +35,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +46,7 @@ from scipy.optimize import brentq, minimize
 
 from xgamma.conventions import dataset_kind, validate
 from xgamma.fitting.flux_points_dataset import flux_point_terms
-from xgamma.fitting.fold import as_array
+from xgamma.fitting.fold import as_array, gti_mjd
 from xgamma.fitting.fold_hpx import HpxMapEvaluator
 from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
@@ -100,6 +103,10 @@ class _Terms:
     bkg_models: list[tuple[Any, slice]]
     scaled: list[tuple[Any, slice]] = field(default_factory=list)  # (spectral model, slice)
     scale_index: int | None = None
+    # sky models with a temporal model: (integrate, spectral model, spectral slice, temporal
+    # model, temporal slice, GTI start, GTI stop [MJD, per obs]); cell_obs: the obs of each cell
+    timed: list[tuple[Any, Any, slice, Any, slice, np.ndarray, np.ndarray]] = field(default_factory=list)
+    cell_obs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # constants of the statistic, computed once
@@ -117,9 +124,16 @@ class _Terms:
                 flux = flux + model.integral_values(self.e_lo / f, self.e_hi / f, v[sl])
         for integrate, sl in self.signal if self.scale_index is None else []:
             flux = flux + integrate(v[sl])
-        if not self.signal:
-            return np.zeros(self.response.shape[1])
-        return np.asarray(flux) @ self.response
+        mu = np.asarray(flux) @ self.response if self.signal else np.zeros(self.response.shape[1])
+        for integrate, model, ssl, temporal, tsl, t1, t2 in self.timed:
+            if self.scale_index is None:
+                f = integrate(v[ssl])
+            else:
+                g = 1.0 + v[self.scale_index]
+                f = model.integral_values(self.e_lo / g, self.e_hi / g, v[ssl])
+            norm = np.asarray(temporal.integral_values(t1, t2, list(v[tsl])), dtype=float) / (t2 - t1)
+            mu = mu + (np.asarray(f) @ self.response) * norm[self.cell_obs]
+        return mu
 
     def stat(self, v: np.ndarray) -> float:
         if self.response.shape[1] == 0:
@@ -174,12 +188,22 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
         return as_array(var, ["energy"], sizes).astype(float)[mask]
 
     e_reco = cells(xr.DataArray(ds["energy"].values, dims="energy"))
+    cell_obs = np.repeat(np.arange(n_obs), mask.shape[1])[mask.ravel()]
     n_on = cells("counts")
-    signal, bkg_models, scaled = [], [], []
+    signal, bkg_models, scaled, timed = [], [], [], []
+    gti = gti_mjd(ds)
     for comp in models:
         start = offsets[comp.name]
         n_spec = len(comp.spectral.parameters)
-        if isinstance(comp, SkyModel) and comp.applies_to(name):
+        if isinstance(comp, SkyModel) and comp.applies_to(name) and comp.temporal is not None \
+                and gti is not None and np.all(gti[1] > gti[0]):
+            t0 = start + n_spec + (len(comp.spatial.parameters) if comp.spatial is not None else 0)
+            timed.append((comp.spectral.integrator(lo, hi), comp.spectral, slice(start, start + n_spec),
+                          comp.temporal, slice(t0, t0 + len(comp.temporal.parameters)), gti[0], gti[1]))
+        elif isinstance(comp, SkyModel) and comp.applies_to(name):
+            if comp.temporal is not None:
+                warnings.warn(f"dataset {name!r} has no GTI (tstart/tstop/mjdref): the temporal model "
+                              f"of {comp.name!r} is ignored", stacklevel=3)
             signal.append((comp.spectral.integrator(lo, hi), slice(start, start + n_spec)))
             scaled.append((comp.spectral, slice(start, start + n_spec)))
         elif isinstance(comp, BackgroundModel) and comp.applies_to(name):
@@ -188,10 +212,10 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
         n_off = cells("counts_off")
         alpha = cells("acceptance", 1.0) / cells("acceptance_off", 1.0)
         return _Terms(name, "wstat", lo, hi, resp[rows], n_on, n_off, alpha, np.zeros_like(n_on), e_reco,
-                      signal, [], scaled, scale_index)
+                      signal, [], scaled, scale_index, timed, cell_obs)
     bkg = cells("background")
     return _Terms(name, "cash", lo, hi, resp[rows], n_on, np.zeros_like(n_on), np.zeros_like(n_on), bkg,
-                  e_reco, signal, bkg_models if "background" in ds else [], scaled, scale_index)
+                  e_reco, signal, bkg_models if "background" in ds else [], scaled, scale_index, timed, cell_obs)
 
 
 class Likelihood:
@@ -237,6 +261,8 @@ class Likelihood:
         for t in self.terms:
             for _, sl in (*t.signal, *t.bkg_models):
                 used[sl] = True
+            for _, _, ssl, _, tsl, _, _ in getattr(t, "timed", ()):
+                used[ssl] = used[tsl] = True
         unused = [p.name for p, u in zip(params, used, strict=True) if not u and not p.frozen]
         self.parameters: Parameters = params.with_frozen(unused) if unused else params
         self.original = params
