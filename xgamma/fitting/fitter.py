@@ -17,7 +17,10 @@ from the ring background, with WStat and no background model), HEALPix map datas
 :class:`xgamma.stats.WStatSum`, for spectra and maps.
 
 Backends work on scaled parameters ``x / scale`` (``scale`` a power of ten of the start value), so
-that amplitudes of ``1e-11`` are as well conditioned as indices.
+that amplitudes of ``1e-11`` are as well conditioned as indices. Time references (unit ``d`` and
+a value that is an MJD, such as a flare's ``t_ref`` near MJD 55000) are instead fitted as
+``(x - start) / TIME_REF_SCALE``: scaled by a power of ten of their value (1e4 d) a day-scale
+flare would be a change in the fifth digit, and MINUIT's first steps would jump hundreds of days.
 
 Examples
 --------
@@ -347,6 +350,25 @@ def _scales(x0: np.ndarray) -> np.ndarray:
     return np.where((x0 == 0) | ~np.isfinite(s), 1.0, s)
 
 
+#: Scale [d] of a free time reference in the fit backends (offset by its start value).
+TIME_REF_SCALE = 0.01
+#: Values [d] from which a parameter in days is taken as an MJD, i.e. a time reference.
+_MJD_MIN = 1e4
+
+
+def _affine(like: Likelihood, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, scale)`` of the free parameters: backends work on ``(x - offset) / scale``.
+    Offset 0 and a power of ten of the start value, except for time references (unit ``d``,
+    value an MJD): the start value and :data:`TIME_REF_SCALE`."""
+    s = _scales(x0)
+    off = np.zeros_like(s)
+    for k, g in enumerate(like.groups):
+        p = like.parameters[g[0]]
+        if str(getattr(p, "unit", "")).strip() in ("d", "day", "MJD", "mjd") and abs(x0[k]) >= _MJD_MIN:
+            off[k], s[k] = x0[k], TIME_REF_SCALE
+    return off, s
+
+
 @dataclass
 class _Optimum:
     x: np.ndarray
@@ -362,16 +384,17 @@ class _Optimum:
 def _minimize_minuit(like: Likelihood, x0: np.ndarray, covariance: bool, minos: bool, opts: dict[str, Any]) -> _Optimum:
     from iminuit import Minuit
 
-    s = _scales(x0)
-    fcn: Callable[[np.ndarray], float] = lambda xs: like(np.asarray(xs) * s)  # noqa: E731
-    m = Minuit(fcn, x0 / s, name=[f"x{i}" for i in range(len(x0))])
+    off, s = _affine(like, x0)
+    fcn: Callable[[np.ndarray], float] = lambda xs: like(off + np.asarray(xs) * s)  # noqa: E731
+    m = Minuit(fcn, (x0 - off) / s, name=[f"x{i}" for i in range(len(x0))])
     m.errordef = Minuit.LEAST_SQUARES
     m.print_level = 0
     m.strategy = opts.get("strategy", 1)
     m.tol = opts.get("tol", 0.1)
-    lims = [((lo / si) if lo is not None else -np.inf, (hi / si) if hi is not None else np.inf)
-            for (lo, hi), si in zip(like.bounds(), s, strict=True)]
+    lims = [(((lo - oi) / si) if lo is not None else -np.inf, ((hi - oi) / si) if hi is not None else np.inf)
+            for (lo, hi), oi, si in zip(like.bounds(), off, s, strict=True)]
     m.limits = lims
+    m.errors = [1.0 if oi != 0 else e for oi, e in zip(off, m.errors, strict=True)]  # time refs: TIME_REF_SCALE
     # absolute initial steps where the model type gives them (0.01 deg for positions and sizes):
     # a step relative to lon_0 = 83.6 deg would throw a position fit far off
     steps = like.steps()
@@ -383,7 +406,7 @@ def _minimize_minuit(like: Likelihood, x0: np.ndarray, covariance: bool, minos: 
     noise = like.rounding_noise()
     eps = float(np.finfo(float).eps)
     if noise > 0:
-        m.precision = max(eps, noise / (abs(float(fcn(x0 / s))) + 1.0))
+        m.precision = max(eps, noise / (abs(float(fcn((x0 - off) / s))) + 1.0))
     m.migrad(ncall=opts.get("ncall"))
     cov = None
     if covariance:
@@ -399,7 +422,7 @@ def _minimize_minuit(like: Likelihood, x0: np.ndarray, covariance: bool, minos: 
         errp = np.array([m.merrors[f"x{i}"].upper for i in range(len(x0))]) * s
     fmin = m.fmin
     msg = "Optimization terminated successfully." if m.valid else f"MIGRAD: {fmin}"
-    return _Optimum(np.asarray(m.values) * s, cov, float(m.fval), bool(m.valid), msg, int(m.nfcn), errn, errp)
+    return _Optimum(off + np.asarray(m.values) * s, cov, float(m.fval), bool(m.valid), msg, int(m.nfcn), errn, errp)
 
 
 def _num_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -418,16 +441,16 @@ def _num_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: np.ndarray)
 
 
 def _minimize_scipy(like: Likelihood, x0: np.ndarray, covariance: bool, opts: dict[str, Any]) -> _Optimum:
-    s = _scales(x0)
-    fcn = lambda xs: like(np.asarray(xs) * s)  # noqa: E731
-    bounds = [((lo / si) if lo is not None else None, (hi / si) if hi is not None else None)
-              for (lo, hi), si in zip(like.bounds(), s, strict=True)]
+    off, s = _affine(like, x0)
+    fcn = lambda xs: like(off + np.asarray(xs) * s)  # noqa: E731
+    bounds = [(((lo - oi) / si) if lo is not None else None, ((hi - oi) / si) if hi is not None else None)
+              for (lo, hi), oi, si in zip(like.bounds(), off, s, strict=True)]
     has_bounds = any(b != (None, None) for b in bounds)
     method = opts.get("method", "L-BFGS-B" if has_bounds else "BFGS")
     kw: dict[str, Any] = {"method": method}
     if method in ("L-BFGS-B", "TNC", "SLSQP", "Powell", "Nelder-Mead", "trust-constr"):
         kw["bounds"] = bounds
-    res = minimize(fcn, x0 / s, **kw, options=opts.get("options"))
+    res = minimize(fcn, (x0 - off) / s, **kw, options=opts.get("options"))
     if method != "Nelder-Mead":  # polish with a derivative-free pass for a tight minimum
         res2 = minimize(fcn, res.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-8, "maxiter": 4000})
         if res2.fun <= res.fun:
@@ -439,7 +462,7 @@ def _minimize_scipy(like: Likelihood, x0: np.ndarray, covariance: bool, opts: di
             cov = 2 * np.linalg.inv(hess) * np.outer(s, s)
         except np.linalg.LinAlgError:
             cov = None
-    return _Optimum(np.asarray(res.x) * s, cov, float(res.fun), bool(res.success), str(res.message), like.nfev)
+    return _Optimum(off + np.asarray(res.x) * s, cov, float(res.fun), bool(res.success), str(res.message), like.nfev)
 
 
 def _optimize(like: Likelihood, backend: str, covariance: bool = True, minos: bool = False,
