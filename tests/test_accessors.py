@@ -39,8 +39,8 @@ def test_dataframe_accessor_pandas_and_dask(ev, geom):
     xr.testing.assert_identical(dev.xg.bin(geom).compute(), ref)
     assert float(ref.sum()) > 2000
     pd.testing.assert_frame_equal(ev.xg.select_energy(1, 10), events.select_energy(ev, 1, 10))
-    pd.testing.assert_frame_equal(dev.xg.select_time(10, 20).compute(),
-                                  events.select_time(ev, 10, 20))
+    pd.testing.assert_frame_equal(dev.xg.select_time("10 s", "20 s").compute(),
+                                  events.select_time(ev, "10 s", "20 s"))
     pd.testing.assert_frame_equal(ev.xg.select_region("icrs;circle(83.633,22.014,0.2)"),
                                   events.select_region(ev, "icrs;circle(83.633,22.014,0.2)"))
     pd.testing.assert_frame_equal(ev.xg.fov_coords(83.633, 22.514),

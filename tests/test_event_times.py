@@ -5,6 +5,7 @@ dask input."""
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,7 +115,9 @@ def test_date_selection_equals_float_seconds_mask(pks_run):
     np.testing.assert_array_equal(by_index.event_id.to_numpy(), closed.event_id.to_numpy())
     half_open = ev[(sec >= t0) & (sec < t1)]
     pd.testing.assert_frame_equal(select_time(ev, "2006-07-29T21:00", "2006-07-29T21:10"), half_open)
-    pd.testing.assert_frame_equal(select_time(ev, t0, t1), half_open)  # seconds since MJDREF
+    pd.testing.assert_frame_equal(select_time(ev, t0 * u.s, t1 * u.s), half_open)  # seconds since MJDREF
+    mjd0, mjd1 = (Time(t, scale="utc").tt.mjd for t in ("2006-07-29T21:00", "2006-07-29T21:10"))
+    pd.testing.assert_frame_equal(select_time(ev, mjd0, mjd1), half_open)  # numbers: MJD (TT)
     t_start = Time("2006-07-29T21:00", scale="utc")
     pd.testing.assert_frame_equal(select_time(ev, t_start.tt, t_start + TimeDelta(600, format="sec")),
                                   half_open)

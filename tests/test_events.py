@@ -53,7 +53,7 @@ def test_select_energy(ev):
 def test_select_time(ev):
     ref = ev[(ev.time >= 100) & (ev.time < 200)]
     for df in _both(ev):
-        pd.testing.assert_frame_equal(_pd(xev.select_time(df, 100, 200 * u.s)), ref)
+        pd.testing.assert_frame_equal(_pd(xev.select_time(df, 100 * u.s, "200 s")), ref)
     # astropy Time limits go through MJDREF/TIMESYS of the events
     t0 = Time(51910 + 7.428703703703703e-4, format="mjd", scale="tt")
     out = xev.select_time(ev, t0 + 100 * u.s, t0 + 200 * u.s)

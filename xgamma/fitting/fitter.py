@@ -7,7 +7,9 @@ integrals, one matrix product and the elementwise statistic (WStat for ON/OFF, C
 plus the parameters' priors. Joint fits: a list of datasets (any binnings) and/or datasets stacked
 along ``obs``; the statistic is summed. Parameters shared between components are tied by their
 ``link`` label. Only parameters that a dataset's prediction uses are fitted: for 1D datasets the
-spectral models of sky models and of background models (spatial/temporal parameters are kept
+spectral models of sky models and of background models, and the temporal models of sky models
+on datasets with a GTI (``tstart``/``tstop``/``mjdref``: npred times the model's mean over each
+observation's good time, :func:`xgamma.fitting.fold.temporal_norm`; spatial parameters are kept
 fixed); 3D map datasets (dims ``y``, ``x``) are folded by :class:`xgamma.fold_map.MapEvaluator`
 (spectral, spatial and temporal parameters, background norm and tilt; 3D ON/OFF datasets, e.g.
 from the ring background, with WStat and no background model), HEALPix map datasets (dim
@@ -15,7 +17,10 @@ from the ring background, with WStat and no background model), HEALPix map datas
 :class:`xgamma.stats.WStatSum`, for spectra and maps.
 
 Backends work on scaled parameters ``x / scale`` (``scale`` a power of ten of the start value), so
-that amplitudes of ``1e-11`` are as well conditioned as indices.
+that amplitudes of ``1e-11`` are as well conditioned as indices. Time references (unit ``d`` and
+a value that is an MJD, such as a flare's ``t_ref`` near MJD 55000) are instead fitted as
+``(x - start) / TIME_REF_SCALE``: scaled by a power of ten of their value (1e4 d) a day-scale
+flare would be a change in the fifth digit, and MINUIT's first steps would jump hundreds of days.
 
 Examples
 --------
@@ -33,6 +38,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +49,7 @@ from scipy.optimize import brentq, minimize
 
 from xgamma.conventions import dataset_kind, validate
 from xgamma.fitting.flux_points_dataset import flux_point_terms
-from xgamma.fitting.fold import as_array
+from xgamma.fitting.fold import as_array, gti_mjd
 from xgamma.fitting.fold_hpx import HpxMapEvaluator
 from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
@@ -100,6 +106,10 @@ class _Terms:
     bkg_models: list[tuple[Any, slice]]
     scaled: list[tuple[Any, slice]] = field(default_factory=list)  # (spectral model, slice)
     scale_index: int | None = None
+    # sky models with a temporal model: (integrate, spectral model, spectral slice, temporal
+    # model, temporal slice, GTI start, GTI stop [MJD, per obs]); cell_obs: the obs of each cell
+    timed: list[tuple[Any, Any, slice, Any, slice, np.ndarray, np.ndarray]] = field(default_factory=list)
+    cell_obs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # constants of the statistic, computed once
@@ -117,9 +127,16 @@ class _Terms:
                 flux = flux + model.integral_values(self.e_lo / f, self.e_hi / f, v[sl])
         for integrate, sl in self.signal if self.scale_index is None else []:
             flux = flux + integrate(v[sl])
-        if not self.signal:
-            return np.zeros(self.response.shape[1])
-        return np.asarray(flux) @ self.response
+        mu = np.asarray(flux) @ self.response if self.signal else np.zeros(self.response.shape[1])
+        for integrate, model, ssl, temporal, tsl, t1, t2 in self.timed:
+            if self.scale_index is None:
+                f = integrate(v[ssl])
+            else:
+                g = 1.0 + v[self.scale_index]
+                f = model.integral_values(self.e_lo / g, self.e_hi / g, v[ssl])
+            norm = np.asarray(temporal.integral_values(t1, t2, list(v[tsl])), dtype=float) / (t2 - t1)
+            mu = mu + (np.asarray(f) @ self.response) * norm[self.cell_obs]
+        return mu
 
     def stat(self, v: np.ndarray) -> float:
         if self.response.shape[1] == 0:
@@ -174,12 +191,22 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
         return as_array(var, ["energy"], sizes).astype(float)[mask]
 
     e_reco = cells(xr.DataArray(ds["energy"].values, dims="energy"))
+    cell_obs = np.repeat(np.arange(n_obs), mask.shape[1])[mask.ravel()]
     n_on = cells("counts")
-    signal, bkg_models, scaled = [], [], []
+    signal, bkg_models, scaled, timed = [], [], [], []
+    gti = gti_mjd(ds)
     for comp in models:
         start = offsets[comp.name]
         n_spec = len(comp.spectral.parameters)
-        if isinstance(comp, SkyModel) and comp.applies_to(name):
+        if isinstance(comp, SkyModel) and comp.applies_to(name) and comp.temporal is not None \
+                and gti is not None and np.all(gti[1] > gti[0]):
+            t0 = start + n_spec + (len(comp.spatial.parameters) if comp.spatial is not None else 0)
+            timed.append((comp.spectral.integrator(lo, hi), comp.spectral, slice(start, start + n_spec),
+                          comp.temporal, slice(t0, t0 + len(comp.temporal.parameters)), gti[0], gti[1]))
+        elif isinstance(comp, SkyModel) and comp.applies_to(name):
+            if comp.temporal is not None:
+                warnings.warn(f"dataset {name!r} has no GTI (tstart/tstop/mjdref): the temporal model "
+                              f"of {comp.name!r} is ignored", stacklevel=3)
             signal.append((comp.spectral.integrator(lo, hi), slice(start, start + n_spec)))
             scaled.append((comp.spectral, slice(start, start + n_spec)))
         elif isinstance(comp, BackgroundModel) and comp.applies_to(name):
@@ -188,10 +215,10 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
         n_off = cells("counts_off")
         alpha = cells("acceptance", 1.0) / cells("acceptance_off", 1.0)
         return _Terms(name, "wstat", lo, hi, resp[rows], n_on, n_off, alpha, np.zeros_like(n_on), e_reco,
-                      signal, [], scaled, scale_index)
+                      signal, [], scaled, scale_index, timed, cell_obs)
     bkg = cells("background")
     return _Terms(name, "cash", lo, hi, resp[rows], n_on, np.zeros_like(n_on), np.zeros_like(n_on), bkg,
-                  e_reco, signal, bkg_models if "background" in ds else [], scaled, scale_index)
+                  e_reco, signal, bkg_models if "background" in ds else [], scaled, scale_index, timed, cell_obs)
 
 
 class Likelihood:
@@ -237,6 +264,8 @@ class Likelihood:
         for t in self.terms:
             for _, sl in (*t.signal, *t.bkg_models):
                 used[sl] = True
+            for _, _, ssl, _, tsl, _, _ in getattr(t, "timed", ()):
+                used[ssl] = used[tsl] = True
         unused = [p.name for p, u in zip(params, used, strict=True) if not u and not p.frozen]
         self.parameters: Parameters = params.with_frozen(unused) if unused else params
         self.original = params
@@ -321,6 +350,25 @@ def _scales(x0: np.ndarray) -> np.ndarray:
     return np.where((x0 == 0) | ~np.isfinite(s), 1.0, s)
 
 
+#: Scale [d] of a free time reference in the fit backends (offset by its start value).
+TIME_REF_SCALE = 0.01
+#: Values [d] from which a parameter in days is taken as an MJD, i.e. a time reference.
+_MJD_MIN = 1e4
+
+
+def _affine(like: Likelihood, x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, scale)`` of the free parameters: backends work on ``(x - offset) / scale``.
+    Offset 0 and a power of ten of the start value, except for time references (unit ``d``,
+    value an MJD): the start value and :data:`TIME_REF_SCALE`."""
+    s = _scales(x0)
+    off = np.zeros_like(s)
+    for k, g in enumerate(like.groups):
+        p = like.parameters[g[0]]
+        if str(getattr(p, "unit", "")).strip() in ("d", "day", "MJD", "mjd") and abs(x0[k]) >= _MJD_MIN:
+            off[k], s[k] = x0[k], TIME_REF_SCALE
+    return off, s
+
+
 @dataclass
 class _Optimum:
     x: np.ndarray
@@ -336,16 +384,17 @@ class _Optimum:
 def _minimize_minuit(like: Likelihood, x0: np.ndarray, covariance: bool, minos: bool, opts: dict[str, Any]) -> _Optimum:
     from iminuit import Minuit
 
-    s = _scales(x0)
-    fcn: Callable[[np.ndarray], float] = lambda xs: like(np.asarray(xs) * s)  # noqa: E731
-    m = Minuit(fcn, x0 / s, name=[f"x{i}" for i in range(len(x0))])
+    off, s = _affine(like, x0)
+    fcn: Callable[[np.ndarray], float] = lambda xs: like(off + np.asarray(xs) * s)  # noqa: E731
+    m = Minuit(fcn, (x0 - off) / s, name=[f"x{i}" for i in range(len(x0))])
     m.errordef = Minuit.LEAST_SQUARES
     m.print_level = 0
     m.strategy = opts.get("strategy", 1)
     m.tol = opts.get("tol", 0.1)
-    lims = [((lo / si) if lo is not None else -np.inf, (hi / si) if hi is not None else np.inf)
-            for (lo, hi), si in zip(like.bounds(), s, strict=True)]
+    lims = [(((lo - oi) / si) if lo is not None else -np.inf, ((hi - oi) / si) if hi is not None else np.inf)
+            for (lo, hi), oi, si in zip(like.bounds(), off, s, strict=True)]
     m.limits = lims
+    m.errors = [1.0 if oi != 0 else e for oi, e in zip(off, m.errors, strict=True)]  # time refs: TIME_REF_SCALE
     # absolute initial steps where the model type gives them (0.01 deg for positions and sizes):
     # a step relative to lon_0 = 83.6 deg would throw a position fit far off
     steps = like.steps()
@@ -357,7 +406,7 @@ def _minimize_minuit(like: Likelihood, x0: np.ndarray, covariance: bool, minos: 
     noise = like.rounding_noise()
     eps = float(np.finfo(float).eps)
     if noise > 0:
-        m.precision = max(eps, noise / (abs(float(fcn(x0 / s))) + 1.0))
+        m.precision = max(eps, noise / (abs(float(fcn((x0 - off) / s))) + 1.0))
     m.migrad(ncall=opts.get("ncall"))
     cov = None
     if covariance:
@@ -373,7 +422,7 @@ def _minimize_minuit(like: Likelihood, x0: np.ndarray, covariance: bool, minos: 
         errp = np.array([m.merrors[f"x{i}"].upper for i in range(len(x0))]) * s
     fmin = m.fmin
     msg = "Optimization terminated successfully." if m.valid else f"MIGRAD: {fmin}"
-    return _Optimum(np.asarray(m.values) * s, cov, float(m.fval), bool(m.valid), msg, int(m.nfcn), errn, errp)
+    return _Optimum(off + np.asarray(m.values) * s, cov, float(m.fval), bool(m.valid), msg, int(m.nfcn), errn, errp)
 
 
 def _num_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -392,16 +441,16 @@ def _num_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, h: np.ndarray)
 
 
 def _minimize_scipy(like: Likelihood, x0: np.ndarray, covariance: bool, opts: dict[str, Any]) -> _Optimum:
-    s = _scales(x0)
-    fcn = lambda xs: like(np.asarray(xs) * s)  # noqa: E731
-    bounds = [((lo / si) if lo is not None else None, (hi / si) if hi is not None else None)
-              for (lo, hi), si in zip(like.bounds(), s, strict=True)]
+    off, s = _affine(like, x0)
+    fcn = lambda xs: like(off + np.asarray(xs) * s)  # noqa: E731
+    bounds = [(((lo - oi) / si) if lo is not None else None, ((hi - oi) / si) if hi is not None else None)
+              for (lo, hi), oi, si in zip(like.bounds(), off, s, strict=True)]
     has_bounds = any(b != (None, None) for b in bounds)
     method = opts.get("method", "L-BFGS-B" if has_bounds else "BFGS")
     kw: dict[str, Any] = {"method": method}
     if method in ("L-BFGS-B", "TNC", "SLSQP", "Powell", "Nelder-Mead", "trust-constr"):
         kw["bounds"] = bounds
-    res = minimize(fcn, x0 / s, **kw, options=opts.get("options"))
+    res = minimize(fcn, (x0 - off) / s, **kw, options=opts.get("options"))
     if method != "Nelder-Mead":  # polish with a derivative-free pass for a tight minimum
         res2 = minimize(fcn, res.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-8, "maxiter": 4000})
         if res2.fun <= res.fun:
@@ -413,7 +462,7 @@ def _minimize_scipy(like: Likelihood, x0: np.ndarray, covariance: bool, opts: di
             cov = 2 * np.linalg.inv(hess) * np.outer(s, s)
         except np.linalg.LinAlgError:
             cov = None
-    return _Optimum(np.asarray(res.x) * s, cov, float(res.fun), bool(res.success), str(res.message), like.nfev)
+    return _Optimum(off + np.asarray(res.x) * s, cov, float(res.fun), bool(res.success), str(res.message), like.nfev)
 
 
 def _optimize(like: Likelihood, backend: str, covariance: bool = True, minos: bool = False,

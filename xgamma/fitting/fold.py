@@ -24,8 +24,15 @@ A 1D ("region") dataset is an ``xarray.Dataset`` with no sky dims:
 
 Predicted counts::
 
-    npred_signal(energy) = sum_energy_true edisp * exposure * int_{bin} dN/dE dE_true
+    npred_signal(energy) = sum_energy_true edisp * exposure * int_{bin} dN/dE dE_true * T
     npred = npred_signal + npred_background
+
+``T`` is 1 for a sky model without a temporal model; with one, it is the temporal model's mean
+over the observation's good time (:func:`temporal_norm`: ``int_GTI f dt / sum(GTI lengths)``,
+attrs or ``obs`` coordinates ``tstart``/``tstop`` [s since ``mjdref``]), as in the 3D fold and
+Gammapy's temporal models: a flux norm half as large during the GTI halves npred. A stacked
+dataset keeps only its first start and last stop, so gaps between runs count as good time:
+fit temporal models on per-observation datasets (an ``obs`` dim) when the GTIs have gaps.
 
 The flux integral over each true-energy bin is analytic where the model has one, otherwise
 Gauss-Legendre quadrature in log E. For ON/OFF data the background is the WStat profile
@@ -67,6 +74,8 @@ __all__ = [
     "alpha",
     "spectrum_dataset",
     "example_dataset",
+    "gti_mjd",
+    "temporal_norm",
 ]
 
 
@@ -142,12 +151,62 @@ def npred_signal(dataset: xr.Dataset, spectral: SpectralModelBase) -> xr.DataArr
     return out.assign_attrs(units="").rename("npred_signal")
 
 
+def gti_mjd(dataset: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """The good time of each observation of a dataset as MJD (TT) ``(start, stop)`` arrays of
+    length ``obs`` (1 without an ``obs`` dim), from ``tstart``/``tstop`` [s since ``mjdref``]
+    (``obs`` coordinates or attrs); None when one of them is missing.
+
+    Examples
+    --------
+    >>> ds = example_dataset().assign_attrs(mjdref=55000.0, tstart=0.0, tstop=43200.0)
+    >>> [a.tolist() for a in gti_mjd(ds)]
+    [[55000.0], [55000.5]]
+    """
+    vals = {}
+    n = dataset.sizes.get("obs", 1)
+    for key in ("tstart", "tstop", "mjdref"):
+        v = dataset.coords[key].values if key in dataset.coords else dataset.attrs.get(key)
+        if v is None:
+            return None
+        vals[key] = np.broadcast_to(np.asarray(v, dtype=float).reshape(-1), (n,))
+    return (vals["mjdref"] + vals["tstart"] / 86400.0, vals["mjdref"] + vals["tstop"] / 86400.0)
+
+
+def temporal_norm(dataset: xr.Dataset, temporal: Any, values: Sequence[Any] | None = None) -> np.ndarray:
+    """Mean of a temporal model over each observation's good time (:func:`gti_mjd`):
+    ``int f dt / (stop - start)``, one value per ``obs`` (length 1 without an ``obs`` dim), the
+    factor on a sky model's predicted counts. Ones when ``temporal`` is None or the dataset has
+    no GTI.
+
+    Examples
+    --------
+    >>> from xgamma.models.temporal import temporal_model
+    >>> ds = example_dataset().assign_attrs(mjdref=55000.0, tstart=0.0, tstop=86400.0)
+    >>> ramp = temporal_model("linear", alpha=1.0, beta=1.0, t_ref=55000.0)  # 1 + (t - t_ref) / day
+    >>> temporal_norm(ds, ramp).round(6).tolist()
+    [1.5]
+    """
+    n = dataset.sizes.get("obs", 1)
+    gti = gti_mjd(dataset)
+    if temporal is None or gti is None:
+        return np.ones(n)
+    vals = list(temporal.parameters.values) if values is None else list(values)
+    t1, t2 = gti
+    integ = np.asarray(temporal.integral_values(t1, t2, vals), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t2 > t1, integ / (t2 - t1), 1.0)
+
+
 def _signal(dataset: xr.Dataset, models: Models) -> xr.DataArray:
     name = str(dataset.attrs.get("name", ""))
     total = xr.zeros_like(dataset["counts"], dtype=float)
     for m in models:
         if isinstance(m, SkyModel) and m.applies_to(name):
-            total = total + npred_signal(dataset, m.spectral)
+            sig = npred_signal(dataset, m.spectral)
+            if m.temporal is not None:
+                norm = temporal_norm(dataset, m.temporal)
+                sig = sig * (xr.DataArray(norm, dims="obs") if "obs" in dataset.dims else float(norm[0]))
+            total = total + sig
     return total
 
 
@@ -240,11 +299,12 @@ def fake(dataset: xr.Dataset, models: Any, seed: int | np.random.Generator | Non
     edisp = as_array(dataset["edisp"], ["energy_true", "energy"], sizes)
     lo = np.asarray(dataset.coords["energy_true_min"].values, dtype=float)
     hi = np.asarray(dataset.coords["energy_true_max"].values, dtype=float)
-    flux = np.zeros(len(lo))
+    flux = np.zeros((sizes["obs"], len(lo)))
     for m in models:
         if isinstance(m, SkyModel) and m.applies_to(name):
-            flux = flux + m.spectral.integral_values(lo, hi, list(m.spectral.parameters.values))
-    sig = np.einsum("t,ot,otr->or", flux, expo, edisp)
+            f = np.asarray(m.spectral.integral_values(lo, hi, list(m.spectral.parameters.values)))
+            flux = flux + temporal_norm(dataset, m.temporal)[:, None] * f
+    sig = np.einsum("ot,ot,otr->or", flux, expo, edisp)
     if background is not None:
         bk = background if isinstance(background, xr.DataArray) else xr.DataArray(np.asarray(background), dims=dims[-np.ndim(background):] if np.ndim(background) else ())
         b = as_array(bk, ["energy"], sizes)

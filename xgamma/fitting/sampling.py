@@ -87,8 +87,8 @@ def _stat_batch(like: Likelihood, v: np.ndarray) -> np.ndarray:
     Raises ``TypeError`` where a dataset or model cannot be evaluated this way."""
     out = np.zeros(v.shape[0])
     for t in like.terms:
-        if not hasattr(t, "kind") or getattr(t, "scale_index", None) is not None:
-            raise TypeError("only 1D datasets without energy-scale parameters are vectorised")
+        if not hasattr(t, "kind") or getattr(t, "scale_index", None) is not None or getattr(t, "timed", None):
+            raise TypeError("only 1D datasets without energy-scale parameters or temporal models are vectorised")
         if t.response.shape[1] == 0:
             continue
         flux: Any = 0.0

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import astropy.units as u
@@ -29,7 +30,7 @@ from xgamma.errors import GeometryError
 from xgamma.reduction.binning import SkySpec, sky_index, sky_spec
 from xgamma.times import seconds_to_datetime, to_datetime64
 
-__all__ = ["select_energy", "select_time", "select_region", "fov_coords", "offset"]
+__all__ = ["select_energy", "select_time", "select_region", "fov_coords", "offset", "MJD_RANGE"]
 
 
 def _value(x: Any, unit: str) -> float | None:
@@ -64,37 +65,69 @@ def select_energy(events: Any, emin: Any = None, emax: Any = None) -> Any:
     return events[_range_mask(events["energy"], _value(emin, "TeV"), _value(emax, "TeV"))]
 
 
-def _time_value(t: Any, attrs: dict[str, Any]) -> float | None:
+#: Bare numbers in this range are read as MJD (TT) by :func:`select_time`: 1968-05-24 up to
+#: 2132. Numbers outside it cannot be dates of gamma-ray data; they are read, deprecated, as
+#: seconds since MJDREF (the old meaning).
+MJD_RANGE = (40000.0, 100000.0)
+
+
+def _limit(t: Any) -> Any:
+    """A time limit as seconds since MJDREF (float: Quantity, ``"100 s"``, deprecated bare
+    seconds) or an absolute time (astropy ``Time``: MJD numbers, ISO strings, dates)."""
     from astropy.time import Time
 
+    if t is None or isinstance(t, Time):
+        return t
+    if isinstance(t, str):
+        try:
+            q = u.Quantity(t)
+        except (TypeError, ValueError):
+            q = None
+        if q is not None and q.unit.physical_type == "time":
+            return float(q.to_value("s"))
+        if q is not None and q.unit == u.dimensionless_unscaled:
+            t = float(q.value)
+    if isinstance(t, u.Quantity):
+        return float(t.to_value("s"))
+    if isinstance(t, int | float | np.integer | np.floating) and not isinstance(t, bool):
+        if MJD_RANGE[0] <= float(t) < MJD_RANGE[1]:
+            return Time(float(t), format="mjd", scale="tt")
+        warnings.warn(f"select_time: the number {t!r} is read as seconds since MJDREF (deprecated); "
+                      "numbers mean MJD (TT) as in slice_time: pass seconds as a Quantity "
+                      f"({t!r} * u.s or '{t} s') or a date", DeprecationWarning, stacklevel=4)
+        return float(t)
+    return Time(to_datetime64(t), format="datetime64", scale="utc")
+
+
+def _time_value(t: Any, attrs: dict[str, Any]) -> float | None:
+    """A limit on a float ``time`` column: seconds since the events' MJDREF."""
+    from astropy.time import Time
+
+    t = _limit(t)
     if not isinstance(t, Time):
-        return _value(t, "s")
+        return t
     low = {str(k).lower(): v for k, v in attrs.items()}
     if "mjdref" in low:
         mjd = float(low["mjdref"])
     elif "mjdrefi" in low:
         mjd = float(low["mjdrefi"]) + float(low.get("mjdreff", 0.0))
     else:
-        raise GeometryError("astropy Time limits need MJDREF in events.attrs; pass seconds")
+        raise GeometryError("time limits as dates or MJD need MJDREF in events.attrs; pass seconds "
+                            "since MJDREF as a Quantity (e.g. '100 s')")
     ref = Time(mjd, format="mjd", scale=str(low.get("timesys", "tt")).lower())
     return float((t - ref).to_value("s"))
 
 
 def _date_value(t: Any, attrs: dict[str, Any]) -> pd.Timestamp | None:
     """A limit on a date ``time`` column: dates as they are, seconds since MJDREF converted."""
+    t = _limit(t)
     if t is None:
         return None
-    if isinstance(t, str):
-        try:
-            t = u.Quantity(t)
-        except (TypeError, ValueError):
-            return pd.Timestamp(to_datetime64(t))
-    if isinstance(t, u.Quantity) or (isinstance(t, int | float | np.integer | np.floating)
-                                     and not isinstance(t, bool)):
+    if isinstance(t, float):
         if not attrs:
             raise GeometryError("limits in seconds need MJDREF in events.attrs; pass dates "
-                                "(ISO strings, datetime64 or astropy Time)")
-        return pd.Timestamp(seconds_to_datetime([_value(t, "s")], attrs)[0])
+                                "(ISO strings, datetime64, astropy Time or MJD numbers)")
+        return pd.Timestamp(seconds_to_datetime([t], attrs)[0])
     return pd.Timestamp(to_datetime64(t))
 
 
@@ -107,20 +140,29 @@ def _frame_attrs(events: Any) -> dict[str, Any]:
 def select_time(events: Any, tmin: Any = None, tmax: Any = None) -> Any:
     """Events with ``tmin <= time < tmax``.
 
-    On the ``time`` column of dates (UTC, what the readers give) limits are dates (ISO strings,
-    ``datetime64``/``Timestamp``, astropy ``Time`` of any scale) or seconds since the events'
-    MJDREF (numbers, Quantity or strings such as ``"100 s"``, placed with ``events.attrs``). On a
-    float ``time`` column (seconds) limits are seconds or astropy ``Time`` (converted with
-    ``MJDREF``/``TIMESYS`` from ``events.attrs``).
+    Limits are read as everywhere in xgamma (:meth:`Observation.slice_time
+    <xgamma.io.store.Observation.slice_time>`, :func:`xgamma.io.timeslice.as_time`,
+    :func:`xgamma.times.to_datetime64`): a bare number is an MJD (TT), astropy's
+    ``Time(x, format="mjd", scale="tt")``; ISO strings, ``datetime64``/``Timestamp``/``datetime``
+    (UTC) and astropy ``Time`` (any scale) are dates. Seconds since the events' MJDREF are given
+    explicitly, as a Quantity or a string with a unit (``100 * u.s``, ``"100 s"``). Dates and
+    MJDs on a float ``time`` column, and seconds on the column of dates, are converted with
+    ``MJDREF``/``TIMESYS`` from ``events.attrs``.
+
+    A bare number outside :data:`MJD_RANGE` (before 1968 or after 2132, so not a date of
+    gamma-ray data) is still read as seconds since MJDREF, the meaning it had before, with a
+    ``DeprecationWarning``; pass a Quantity instead.
 
     Examples
     --------
-    >>> import pandas as pd
+    >>> import pandas as pd, astropy.units as u
     >>> ev = pd.DataFrame({"time": pd.to_datetime(["2006-07-29T21:00", "2006-07-29T21:05"])})
     >>> len(select_time(ev, "2006-07-29T21:01", "2006-07-29T21:10"))
     1
+    >>> len(select_time(ev, 53945.876, 53945.9))  # MJD (TT): from 21:00:21 UTC
+    1
     >>> ev = pd.DataFrame({"time": [0.0, 10.0, 20.0]})
-    >>> select_time(ev, 5, 20).time.tolist()
+    >>> select_time(ev, 5 * u.s, "20 s").time.tolist()  # seconds since MJDREF
     [10.0]
     """
     attrs = _frame_attrs(events)

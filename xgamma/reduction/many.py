@@ -234,11 +234,19 @@ def reduce_many(
                 nxt.append(level[-1])
             level = nxt
         out = compute(level, progress, "reduce+stack")[0]
+        _check_contributes(out, [obs_id(o) for o in obs_list])
         return out if "obs" not in out.dims else stack_obs(out, "stacked")
     results = compute(tasks, progress, "reduce")
     if postprocess is not None or callable(geom) or as_list:
         return results
     return concat_obs(results)
+
+
+def _check_contributes(out: Any, ids: list[Any]) -> None:
+    """A ReductionError naming the observations when a stack has no safe bin at all."""
+    if isinstance(out, xr.Dataset) and "mask_safe" in out and not bool(out["mask_safe"].any()):
+        raise ReductionError(f"stacking: no observation has a safe bin (outside the field of view or "
+                             f"offset_max, or fully excluded): nothing to stack ({len(ids)} observations: {ids})")
 
 
 def _reduce_skipping(tasks: list[Any], stack: bool, progress: bool, as_list: bool) -> Any:
@@ -262,6 +270,7 @@ def _reduce_skipping(tasks: list[Any], stack: bool, progress: bool, as_list: boo
                 nxt.append(level[-1])
             level = nxt
         out = level[0]
+        _check_contributes(out, [g.attrs.get("obs_id") for g in good])
         out = out if "obs" not in out.dims else stack_obs(out, "stacked")
     else:
         out = concat_obs(good)

@@ -552,13 +552,13 @@ def contributing(datasets: xr.Dataset | Sequence[xr.Dataset]) -> xr.Dataset | li
         flags = [bool(_safe_any(d).any()) for d in datasets]
         ids = [d.attrs.get("name", d.attrs.get("obs_id")) for d in datasets]
     if not any(flags):
-        raise ReductionError("stacking: no dataset has a safe bin (no OFF region, or the ON region outside "
-                             f"the field of view): nothing to stack ({len(ids)} datasets: {ids})")
+        raise ReductionError("stacking: no dataset has a safe bin (no OFF region, outside the field of view "
+                             f"or offset_max, or fully excluded): nothing to stack ({len(ids)} datasets: {ids})")
     left = [i for i, k in zip(ids, flags, strict=True) if not k]
     if not left:
         return datasets if isinstance(datasets, xr.Dataset) else list(datasets)
-    log.info("stacking: %d of %d datasets contribute nothing (no safe bin: no OFF region or outside "
-             "the field of view) and are left out: %s", len(left), len(ids), left)
+    log.info("stacking: %d of %d datasets contribute nothing (no safe bin: no OFF region, outside "
+             "the field of view or offset_max, or fully excluded) and are left out: %s", len(left), len(ids), left)
     if isinstance(datasets, xr.Dataset):
         out = datasets.isel(obs=np.flatnonzero(flags))
         if isinstance(out.attrs.get("obs_id"), list):

@@ -33,7 +33,7 @@ from astropy.coordinates import SkyCoord
 from xgamma import sky
 from xgamma.errors import GeometryError
 from xgamma.obs import OBS_META, check_same_geometry, concat_obs, to_obs
-from xgamma.reduction.spectrum import stack_onoff, stack_spectra
+from xgamma.reduction.spectrum import contributing, stack_onoff, stack_spectra
 
 __all__ = ["stack", "stack_obs", "stack_pair", "concat_obs", "OBS_META", "EVENT_TYPE_MODES"]
 
@@ -71,19 +71,24 @@ def _coarse_index_hpx(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def stack_obs(ds: xr.Dataset, name: str, dim: str = "obs") -> xr.Dataset:
     """Stack a map or 1D dataset with an ``obs`` dim: the sums of :func:`stack` (not for
-    ON/OFF spectra), the result named ``name``. With ``dim="event_type"`` the same sums run
-    over event types (livetime, ontime and ``obs_id`` are then kept as they are).
+    ON/OFF spectra), the result named ``name``. Observations without a safe bin contribute
+    nothing and are left out first (logged): ``livetime``, ``ontime`` and ``obs_id`` count the
+    contributing ones only (:func:`xgamma.reduction.spectrum.contributing`; a
+    :class:`~xgamma.errors.ReductionError` when none contributes). With ``dim="event_type"`` the
+    same sums run over event types (livetime, ontime and ``obs_id`` are then kept as they are).
 
     Examples
     --------
     >>> from xgamma import testing
     >>> a = testing.make_map_dataset(np.ones((2, 3, 3)), 0.5).assign_attrs(obs_id=1, livetime=10.0)
     >>> b = a.assign_attrs(obs_id=2, livetime=20.0)
-    >>> b["mask_safe"] = b.mask_safe & False   # nothing of b is safe: it adds no counts
+    >>> b["mask_safe"] = b.mask_safe & False   # nothing of b is safe: it adds no counts, no livetime
     >>> st = stack_obs(concat_obs([a, b]), "ab")
     >>> float(st.counts.sum()), st.attrs["obs_id"], st.attrs["livetime"], st.attrs["name"]
-    (18.0, [1, 2], 30.0, 'ab')
+    (18.0, [1], 10.0, 'ab')
     """
+    if dim == "obs" and "mask_safe" in ds:  # only observations with a safe bin count
+        ds = contributing(ds)  # type: ignore[assignment]
     m = ds["mask_safe"].astype(bool)
     out = xr.Dataset(coords={k: v for k, v in ds.coords.items() if dim not in v.dims})
     for var in ("counts", "background"):
@@ -282,9 +287,10 @@ def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked",
     Counts and background are summed where each observation's ``mask_safe`` is True;
     exposure is summed where its spatial mask (any energy) is True; PSF and edisp are
     averaged with the weights ``exposure_irf`` (inside the mask); ``mask_safe`` is the OR of
-    the masks; livetime and ontime are summed and ``obs_id`` lists the observations. So the
-    stacked counts, background and excess in the stacked mask equal the sums over the
-    observations. ON/OFF spectra (with ``counts_off``) are stacked by
+    the masks; livetime and ontime are summed and ``obs_id`` lists the observations, counting
+    only those that contribute (any ``mask_safe`` bin True; the others, e.g. all outside
+    ``offset_max`` or fully excluded, are left out and logged). So the stacked counts,
+    background and excess in the stacked mask equal the sums over the observations. ON/OFF spectra (with ``counts_off``) are stacked by
     :func:`xgamma.spectrum.stack_spectra`; ON/OFF maps (ring background, per observation)
     get ``counts_off`` and ``acceptance`` summed and ``acceptance_off`` set so that the stacked
     ``alpha`` is the OFF-count weighted mean of the alphas (Gammapy's ``MapDatasetOnOff.stack``;
@@ -306,6 +312,8 @@ def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked",
     ------
     GeometryError
         When the datasets differ in geometry or in their event types (named).
+    ReductionError
+        When no observation has a safe bin (their ids named).
 
     Examples
     --------
@@ -334,6 +342,8 @@ def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked",
         _check_event_types(dss)
         if any("counts_off" in d for d in dss) and not any("y" in d.dims for d in dss):
             return stack_spectra(dss, name=name)
+        if all("mask_safe" in d for d in dss):  # only observations with a safe bin count
+            dss = list(contributing(dss))
         eager = _stack_eager(dss, name)
         if eager is not None:
             return eager
@@ -355,7 +365,11 @@ def _ids(ds: xr.Dataset) -> list[Any]:
 
 def stack_pair(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
     """Stack two datasets (either may be a stack already); ``obs_id`` lists the
-    observations of both, so a running stack keeps all its ids.
+    observations of both, so a running stack keeps all its ids. A dataset without a safe bin
+    contributes nothing: it is left out, its ids, livetime and ontime with it. When neither
+    contributes, the result is an empty stack (``mask_safe`` all False, ``obs_id`` ``[]``,
+    zero livetime and ontime) that the next pair leaves out in turn, so a pairwise tree
+    (``reduce_many(stack=True)``) needs to check only its final result.
 
     Examples
     --------
@@ -366,7 +380,21 @@ def stack_pair(a: xr.Dataset, b: xr.Dataset) -> xr.Dataset:
     ([1, 2], 36.0)
     >>> stack_pair(ab, a.assign_attrs(obs_id=3)).attrs["obs_id"]
     [1, 2, 3]
+    >>> none = a.assign_attrs(obs_id=4, livetime=99.0).assign(mask_safe=a.mask_safe & False)
+    >>> abn = stack_pair(ab, none)
+    >>> abn.attrs["obs_id"], abn.attrs["livetime"]
+    ([1, 2], 20.0)
     """
-    out = stack([a, b])
-    out.attrs["obs_id"] = _ids(a) + _ids(b)
+    keep = [d for d in (a, b) if _contributes(d)]
+    if not keep:
+        attrs = {**a.attrs, "obs_id": []}
+        attrs.update({k: 0.0 for k in ("livetime", "ontime") if k in a.attrs or k in b.attrs})
+        return a.assign_attrs(attrs)
+    out = stack(keep)
+    out.attrs["obs_id"] = [i for d in keep for i in _ids(d)]
     return out
+
+
+def _contributes(ds: xr.Dataset) -> bool:
+    """Whether a dataset has a safe bin (or no ``mask_safe``): whether it adds to a stack."""
+    return "mask_safe" not in ds or bool(ds["mask_safe"].astype(bool).any())
