@@ -342,9 +342,8 @@ def stack(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stacked",
         _check_event_types(dss)
         if any("counts_off" in d for d in dss) and not any("y" in d.dims for d in dss):
             return stack_spectra(dss, name=name)
-        if all("mask_safe" in d for d in dss):  # only observations with a safe bin count
-            dss = list(contributing(dss))
-        eager = _stack_eager(dss, name)
+        # the in-place sum when every observation contributes; else stack_obs leaves some out
+        eager = _stack_eager(dss, name) if all(_contributes(d) for d in dss) else None
         if eager is not None:
             return eager
         ds = concat_obs(dss)
