@@ -9,10 +9,12 @@ serialised as AEFF_2D, EDISP_2D, PSF_TABLE, BKG_3D/BKG_2D or RAD_MAX_2D tables. 
 atomic: everything goes into a hidden sibling folder that is renamed at the end, so a failure
 leaves nothing behind, and an existing output folder is an error unless ``overwrite=True``.
 
-:func:`check_gadf` reads a store (or one DL3 file) and returns the list of its departures from
-the GADF spec (v0.3: mandatory columns with their units, mandatory header keywords, HDUCLASn
-values, index tables, and consistency such as ``DEADC = LIVETIME / ONTIME``); an empty list
-means the store conforms.
+:func:`check_gadf` reads a store (or an HDU index, or one DL3 file) and returns the list of its
+errors against the GADF spec (v0.3: mandatory columns with their units, the time-reference and
+exposure keywords, index tables, and consistency such as ``DEADC = LIVETIME / ONTIME``); an
+empty list means the store can be read as GADF says. :func:`gadf_report` adds the warnings:
+departures from the spec's wording that readers tolerate and that the public H.E.S.S., CTA,
+MAGIC, VERITAS and HAWC files show (a missing ``OBS_MODE``, ``HDUCLASS = 'OGIP'``, ...).
 
 Examples
 --------
@@ -726,8 +728,16 @@ def gadf_report(path: str | Path, obs_ids: Iterable[int] | None = None) -> GadfR
 
     Examples
     --------
-    >>> gadf_report("/nonexistent").errors
-    ['/nonexistent: not found']
+    >>> import tempfile, pathlib
+    >>> from xgamma.simulation import demo_irfs, observation_from_irfs, simulate_observation
+    >>> obs = simulate_observation(observation_from_irfs(demo_irfs(), (83.6, 22.5), "1 min"), rng=0)
+    >>> out = write_dl3([obs], pathlib.Path(tempfile.mkdtemp()) / "store")
+    >>> f = next((out / "data").iterdir())
+    >>> with fits.open(f, mode="update") as hl:
+    ...     del hl["EVENTS"].header["OBS_MODE"]
+    >>> report = gadf_report(out)
+    >>> report.errors, [w.split(": ", 1)[1] for w in report.warnings]
+    ([], ['missing header keyword OBS_MODE (a GADF mandatory keyword)'])
     """
     lines = _check_path(Path(path), None if obs_ids is None else {int(i) for i in obs_ids})
     return GadfReport([x for x in lines if not x.startswith(_WARN)],
