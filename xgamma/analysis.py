@@ -47,7 +47,7 @@ from xgamma.fitting.fold import npred, with_fit_range
 from xgamma.fitting.plots import plot_significance_map
 from xgamma.io.store import open_store
 from xgamma.io.yaml import read_models, write_models
-from xgamma.io.zarr import open_zarr, to_zarr
+from xgamma.io.zarr import open_zarr, to_zarr, verify_zarr
 from xgamma.models import BackgroundModel, GenericModel, Models
 from xgamma.reduction.background import ring_background
 from xgamma.reduction.checks import check_memory, check_observation
@@ -628,8 +628,14 @@ class Analysis:
     @staticmethod
     def read_datasets(path: str | os.PathLike[str], names: list[str] | None = None) -> list[xr.Dataset]:
         """Read (into memory) datasets written by :meth:`write_datasets`, in the order of
-        ``names`` (default: sorted folder names)."""
+        ``names`` (default: sorted folder names).
+
+        The tree's manifest is checked first (every child, variable and chunk present:
+        :func:`~xgamma.io.zarr.verify_zarr`), then every child is read through its crc32c
+        checksums; a damaged tree raises :class:`~xgamma.io.zarr.ArchiveIntegrityError` naming
+        the dataset and the variable (``--resume`` then reduces again)."""
         folder = Path(path)
+        verify_zarr(folder)
         if names is None:
             names = sorted(p.name for p in folder.iterdir() if p.is_dir())
         out = []

@@ -33,6 +33,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -332,14 +333,20 @@ class OutputTransaction:
     def resume_datasets(self, reader: Callable[[Path, dict[str, Any]], Any],
                         name: str = "datasets.zarr") -> Any:
         """``reader(path, manifest_meta)`` of ``name`` in the old folder or a killed run's folder
-        whose manifest has this transaction's key and whose checksums match; None otherwise."""
+        whose manifest has this transaction's key and whose checksums match; None otherwise.
+
+        A candidate whose ``reader`` raises (``OSError`` — e.g.
+        :class:`~xgamma.io.zarr.ArchiveIntegrityError` when a child of a zarr tree fails its
+        own manifest or chunk checksums —, ``ValueError``, ``KeyError``) is logged and skipped."""
         for folder in self._candidates():
             man = verify_manifest(folder, name)
             if man is None or man.get("key") != self.key:
                 continue
             try:
                 return reader(folder / name, dict(man.get("meta") or {}))
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError) as exc:  # e.g. a tree child fails its checksums
+                logging.getLogger("xgamma.analysis").warning(
+                    "resume: %s not reused: %s", folder / name, exc)
                 continue
         return None
 

@@ -29,7 +29,10 @@ and a manifest of the variables (dims, shape, dtype, chunk count) is written las
 group's attrs. :func:`open_zarr` checks the manifest against the store (a missing variable or
 chunk raises instead of reading the fill value) and reads every chunk through a check that
 turns a checksum mismatch into an :class:`ArchiveIntegrityError` naming the store and the
-variable (see :func:`verify_zarr`).
+variable (see :func:`verify_zarr`). A tree of datasets verifies the same way: every child's
+chunks carry crc32c, every child has its own manifest (so ``path/<name>`` verifies alone), and
+the root's manifest, written last, lists every child (``{"complete": true, "children": {name:
+{"path", "variables"}}}``); errors then name the store, the dataset and the variable.
 
 Examples
 --------
@@ -166,7 +169,7 @@ def to_zarr(obj: xr.DataArray | xr.Dataset | xr.DataTree | Mapping[str, xr.Datas
     >>> to_zarr(xr.DataArray(np.ones(2), dims="x", name="a"), os.path.join(tempfile.mkdtemp(), "a.zarr"))
     """
     if isinstance(obj, xr.DataTree) or (isinstance(obj, Mapping) and not isinstance(obj, xr.Dataset)):
-        _tree_to_zarr(obj, store, mode=mode, **kwargs)
+        _tree_to_zarr(obj, store, mode=mode, checksum=checksum, **kwargs)
         return
     if isinstance(obj, xr.DataArray):
         name = _NONAME if obj.name is None else str(obj.name)
@@ -189,19 +192,41 @@ def to_zarr(obj: xr.DataArray | xr.Dataset | xr.DataTree | Mapping[str, xr.Datas
         write_manifest(store)
 
 
-def _tree_to_zarr(obj: xr.DataTree | Mapping[str, xr.Dataset], store: Any, mode: Any = "w",
-                  **kwargs: Any) -> None:
+def _tree_to_zarr(obj: xr.DataTree | Mapping[str, xr.Dataset], store: Any, mode: Any = "w", *,
+                  checksum: bool = True, **kwargs: Any) -> None:
+    """One group per dataset; with ``checksum`` every child's chunks carry crc32c, each child
+    gets its own manifest, and the root's manifest (all children) is written last."""
     items = ({str(k): v.to_dataset() for k, v in obj.children.items()} if isinstance(obj, xr.DataTree)
              else {str(k): v for k, v in obj.items()})
     for k, v in items.items():
         if not isinstance(v, xr.Dataset) or "/" in k or not k:
             raise TypeError(f"to_zarr: expected name -> xarray.Dataset (names without '/'), got {k!r}")
-    nodes: dict[str, Any] = {"/": xr.Dataset(attrs={_TREE_KEY: list(items)})}
-    nodes.update({f"/{k}": cf_encode(v) for k, v in items.items()})
-    tree = xr.DataTree.from_dict(nodes)
+    checksum = checksum and not is_url(str(store))  # remote stores: fsspec keeps its own checks
+    root_attrs: dict[str, Any] = {_TREE_KEY: list(items)}
+    nodes: dict[str, Any] = {f"/{k}": cf_encode(v) for k, v in items.items()}
+    if checksum:
+        root_attrs[MANIFEST_KEY] = json.dumps({"complete": False})
+        nodes = {k: v.assign_attrs({MANIFEST_KEY: json.dumps({"complete": False})})
+                 for k, v in nodes.items()}
+        if mode in ("w", "w-"):
+            given = kwargs.get("encoding") or {}
+            kwargs["encoding"] = {k: checksum_encoding(v, given.get(k)) for k, v in nodes.items()}
+        kwargs.setdefault("write_empty_chunks", True)
+    tree = xr.DataTree.from_dict({"/": xr.Dataset(attrs=root_attrs), **nodes})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
         tree.to_zarr(store, mode=mode, **kwargs)
+    if checksum:
+        root = _open_group(store, mode="r+")
+        children: dict[str, Any] = {}
+        for name in items:
+            variables = _group_manifest(root[name])
+            root[name].attrs.update({MANIFEST_KEY: json.dumps({"complete": True, "variables": variables})})
+            children[name] = {"path": name, "variables": variables}
+        root.attrs.update({MANIFEST_KEY: json.dumps({"complete": True, "children": children})})
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            zarr.consolidate_metadata(store)
 
 
 def open_zarr(store: Any, *, verify: bool = True,
@@ -238,7 +263,7 @@ def open_zarr(store: Any, *, verify: bool = True,
         ds = xr.open_zarr(store, **opts)
         if _TREE_KEY in ds.attrs and not ds.data_vars:
             tree = xr.open_datatree(store, engine="zarr", chunks={}, **opts)
-            return tree.map_over_datasets(cf_decode)
+            return _decode_tree(tree, store, manifest)
     ds.attrs.pop(MANIFEST_KEY, None)
     if manifest is not None:
         ds = checked_dataset(ds, store)
@@ -249,6 +274,22 @@ def open_zarr(store: Any, *, verify: bool = True,
     da = ds[name]
     da.attrs = {k: v for k, v in ds.attrs.items() if k != _DA_KEY}
     return da.rename(None if name == _NONAME else name)
+
+
+def _decode_tree(tree: xr.DataTree, store: Any, manifest: dict[str, Any] | None) -> xr.DataTree:
+    """The datasets of an opened tree: CF additions and manifests off, chunks read through the
+    checksum check when the tree has a (verified) manifest."""
+    root = tree.to_dataset()
+    root.attrs = {k: v for k, v in root.attrs.items() if k != MANIFEST_KEY}
+    g = _open_group(store) if manifest is not None and "children" in manifest else None
+    nodes: dict[str, Any] = {"/": root}
+    for name, node in tree.children.items():
+        ds = node.to_dataset(inherit=False)
+        ds.attrs.pop(MANIFEST_KEY, None)
+        if g is not None:
+            ds = _checked(ds, g[str(name)], _path_of(store), str(name))
+        nodes[f"/{name}"] = cf_decode(ds)
+    return xr.DataTree.from_dict(nodes)
 
 
 class ArchiveIntegrityError(XgammaIOError):
@@ -300,7 +341,10 @@ def manifest_of(store: Any) -> dict[str, Any]:
     >>> manifest_of(p)["a"]
     {'dims': ['x'], 'shape': [3], 'dtype': 'float64', 'nchunks': 1}
     """
-    g = _open_group(store)
+    return _group_manifest(_open_group(store))
+
+
+def _group_manifest(g: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, arr in sorted(g.arrays()):
         dims = getattr(arr.metadata, "dimension_names", None)
@@ -344,8 +388,9 @@ def _missing_chunk(store: Any, name: str, arr: Any) -> str:
 def verify_zarr(store: Any) -> dict[str, Any] | None:
     """Check a zarr store against its manifest; the manifest, or None if it has none.
 
-    Checks that the write finished (manifest complete), every variable of the manifest is
-    present with its dims, shape and dtype, and every chunk exists (a missing chunk would
+    Checks that the write finished (manifest complete), every variable of the manifest (of
+    every child group, for a tree of datasets) is present with its dims, shape and dtype, and
+    every chunk exists (a missing chunk would
     otherwise read as the fill value); dimension coordinates (read at once on open) are
     checked against their checksums. Chunk contents are checked by their crc32c checksums
     when read (:func:`checked_dataset`).
@@ -380,32 +425,49 @@ def verify_zarr(store: Any) -> dict[str, Any] | None:
         raise ArchiveIntegrityError(
             "incomplete store: its writer stopped before the manifest was written"
             + (f" ({man['note']})" if man.get("note") else ""), path=path)
+    if "children" in man:  # a tree: every child group against the root's manifest
+        groups = dict(g.groups())
+        for child, entry in man["children"].items():
+            sub = entry.get("path", child)
+            if sub not in groups:
+                raise ArchiveIntegrityError(
+                    f"dataset {sub!r} is missing (the manifest lists {sorted(man['children'])})",
+                    path=path)
+            _verify_arrays(groups[sub], entry.get("variables", {}), store, path, sub)
+    else:
+        _verify_arrays(g, man.get("variables", {}), store, path, "")
+    return dict(man)
+
+
+def _verify_arrays(g: Any, expected: dict[str, Any], store: Any, path: str, child: str) -> None:
+    """Check the arrays of group ``g`` (the tree child ``child``, or '' for a plain store)."""
+    where = f"dataset {child!r}: " if child else ""
     arrays = dict(g.arrays())
-    expected = man.get("variables", {})
     for name, want in expected.items():
         if name not in arrays:
             raise ArchiveIntegrityError(
-                f"variable {name!r} is missing (the manifest lists {sorted(expected)})", path=path)
+                f"{where}variable {name!r} is missing (the manifest lists {sorted(expected)})",
+                path=path)
         arr = arrays[name]
         if list(arr.shape) != want["shape"] or str(arr.dtype) != want["dtype"]:
             raise ArchiveIntegrityError(
-                f"variable {name!r} is {str(arr.dtype)}{list(arr.shape)}, the manifest says "
+                f"{where}variable {name!r} is {str(arr.dtype)}{list(arr.shape)}, the manifest says "
                 f"{want['dtype']}{want['shape']}", path=path)
         have = int(arr.nchunks_initialized)
         if have < want["nchunks"]:
+            key = f"{child}/{name}" if child else name
             raise ArchiveIntegrityError(
-                f"variable {name!r}: {want['nchunks'] - have} of {want['nchunks']} chunks are "
-                f"missing{_missing_chunk(store, name, arr)}", path=path)
+                f"{where}variable {name!r}: {want['nchunks'] - have} of {want['nchunks']} chunks are "
+                f"missing{_missing_chunk(store, key, arr)}", path=path)
         if want["dims"] == [name]:  # dimension coordinates are read eagerly on open: check now
-            _CheckedArray(arr, path, name)[tuple(slice(0, n) for n in arr.shape)]
-    return dict(man)
+            _CheckedArray(arr, path, name, child)[tuple(slice(0, n) for n in arr.shape)]
 
 
 class _CheckedArray:
     """Reads one zarr array; a chunk that fails its checksum raises a named error."""
 
-    def __init__(self, arr: Any, path: str, name: str) -> None:
-        self.arr, self.path, self.name = arr, path, name
+    def __init__(self, arr: Any, path: str, name: str, child: str = "") -> None:
+        self.arr, self.path, self.name, self.child = arr, path, name, child
         self.shape, self.dtype, self.ndim = arr.shape, arr.dtype, arr.ndim
         self.chunks = arr.chunks
 
@@ -418,8 +480,10 @@ class _CheckedArray:
             keys = key if isinstance(key, tuple) else (key,)
             idx = tuple((k.start or 0) // c if isinstance(k, slice) else int(k) // c
                         for k, c in zip(keys, self.chunks, strict=False))
+            where, key = ((f"dataset {self.child!r}: ", f"{self.child}/{self.name}") if self.child
+                          else ("", self.name))
             raise ArchiveIntegrityError(
-                f"variable {self.name!r}: chunk {self.name}/"
+                f"{where}variable {self.name!r}: chunk {key}/"
                 f"{self.arr.metadata.encode_chunk_key(idx)} fails its crc32c checksum "
                 "(corrupt data)", path=self.path) from exc
 
@@ -439,8 +503,10 @@ def checked_dataset(ds: xr.Dataset, store: Any) -> xr.Dataset:
     >>> checked_dataset(xr.open_zarr(p), p)["a"].values.tolist()
     [0.0, 1.0, 2.0]
     """
-    path = _path_of(store)
-    g = _open_group(store)
+    return _checked(ds, _open_group(store), _path_of(store), "")
+
+
+def _checked(ds: xr.Dataset, g: Any, path: str, child: str) -> xr.Dataset:
     arrays = dict(g.arrays())
     new_vars: dict[str, Any] = {}
     new_coords: dict[str, Any] = {}
@@ -448,7 +514,7 @@ def checked_dataset(ds: xr.Dataset, store: Any) -> xr.Dataset:
         arr = arrays.get(str(name))
         if arr is None:
             continue
-        checked = _CheckedArray(arr, path, str(name))
+        checked = _CheckedArray(arr, path, str(name), child)
         fill = var.encoding.get("_FillValue")
         decoded = ("scale_factor" in var.encoding or "add_offset" in var.encoding
                    or var.dtype != arr.dtype
@@ -457,7 +523,7 @@ def checked_dataset(ds: xr.Dataset, store: Any) -> xr.Dataset:
             continue
         data = da.from_array(checked, chunks=var.data.chunks, lock=False,
                              meta=np.empty((0,) * var.ndim, dtype=var.dtype),
-                             name=f"open-zarr-checked-{name}-{tokenize(path, name, var.data.name)}")
+                             name=f"open-zarr-checked-{name}-{tokenize(path, child, name, var.data.name)}")
         target = new_coords if name in ds.coords else new_vars
         target[str(name)] = var.copy(deep=False, data=data)
     out = ds.assign_coords(new_coords) if new_coords else ds

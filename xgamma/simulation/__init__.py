@@ -5,7 +5,7 @@
 - :func:`simulate_events` / :func:`simulate_observation`: event lists from sky models (spectral x
   spatial x temporal), PSF, energy dispersion and the background IRF;
 - :func:`simulate_dataset`: a Poisson realisation of a reduced dataset's ``npred``;
-- :func:`write_dl3` / :func:`check_gadf`: a GADF data store (events, GTI, pointing, IRFs,
+- :func:`write_dl3` / :func:`check_gadf` (errors) / :func:`gadf_report` (errors and warnings): a GADF data store (events, GTI, pointing, IRFs,
   obs-index, hdu-index) and a format checker written from the GADF spec;
 - :func:`demo_irfs`: an analytic demo instrument (no data needed);
 - :func:`simulate_from_config`: the ``xgamma simulate`` command.
@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 from xgamma.simulation.demo import demo_irfs
-from xgamma.simulation.dl3 import check_gadf, write_dl3
+from xgamma.simulation.dl3 import GadfReport, check_gadf, gadf_report, write_dl3
 from xgamma.simulation.events import (
     EventSampler,
     simulate_dataset,
@@ -45,6 +45,8 @@ __all__ = [
     "simulate_dataset",
     "write_dl3",
     "check_gadf",
+    "gadf_report",
+    "GadfReport",
     "demo_irfs",
     "simulate_from_config",
 ]

@@ -9,10 +9,12 @@ serialised as AEFF_2D, EDISP_2D, PSF_TABLE, BKG_3D/BKG_2D or RAD_MAX_2D tables. 
 atomic: everything goes into a hidden sibling folder that is renamed at the end, so a failure
 leaves nothing behind, and an existing output folder is an error unless ``overwrite=True``.
 
-:func:`check_gadf` reads a store (or one DL3 file) and returns the list of its departures from
-the GADF spec (v0.3: mandatory columns with their units, mandatory header keywords, HDUCLASn
-values, index tables, and consistency such as ``DEADC = LIVETIME / ONTIME``); an empty list
-means the store conforms.
+:func:`check_gadf` reads a store (or an HDU index, or one DL3 file) and returns the list of its
+errors against the GADF spec (v0.3: mandatory columns with their units, the time-reference and
+exposure keywords, index tables, and consistency such as ``DEADC = LIVETIME / ONTIME``); an
+empty list means the store can be read as GADF says. :func:`gadf_report` adds the warnings:
+departures from the spec's wording that readers tolerate and that the public H.E.S.S., CTA,
+MAGIC, VERITAS and HAWC files show (a missing ``OBS_MODE``, ``HDUCLASS = 'OGIP'``, ...).
 
 Examples
 --------
@@ -47,7 +49,7 @@ from xgamma.errors import XgammaIOError
 from xgamma.simulation.observation import IRF_CLASSES, events_header
 from xgamma.times import datetime_to_seconds
 
-__all__ = ["write_dl3", "check_gadf", "irf_to_hdu", "write_observation", "start_store", "finish_store",
+__all__ = ["write_dl3", "check_gadf", "gadf_report", "GadfReport", "irf_to_hdu", "write_observation", "start_store", "finish_store",
            "check_ids", "WrittenObservation", "HDUDOC", "HDUVERS"]
 
 HDUDOC = "https://github.com/open-gamma-ray-astro/gamma-astro-data-formats"
@@ -496,8 +498,9 @@ def _obs_row(obs: Any, h: fits.Header, n_events: int) -> dict[str, Any]:
         "ZEN_PNT": 90.0 - alt if np.isfinite(alt) else float("nan"), "ALT_PNT": alt,
         "AZ_PNT": p.az if p.az is not None else num("az_pnt"),
         "ONTIME": float(obs.ontime), "LIVETIME": float(obs.livetime), "DEADC": float(obs.deadc),
-        "TSTART": t0, "TSTOP": t1, "DATE_OBS": start[:10], "TIME_OBS": start[11:19],
-        "DATE_END": end[:10], "TIME_END": end[11:19],
+        "TSTART": t0, "TSTOP": t1, "DATE-OBS": start[:10], "TIME-OBS": start[11:19],
+        "DATE-END": end[:10], "TIME-END": end[11:19],
+        "OBS_MODE": str(h.get("OBS_MODE", "POINTING") or "POINTING"),
         "N_TELS": int(info.get("n_tels", -1) or -1) if str(info.get("n_tels", "")).strip().lstrip("-").isdigit() else -1,
         "TELLIST": str(info.get("tellist", "") or ""), "QUALITY": int(info.get("quality", 0) or 0)
         if str(info.get("quality", "0")).strip().lstrip("-").isdigit() else 0,
@@ -530,61 +533,139 @@ COLUMNS: dict[str, dict[str, str | None]] = {
                "BKG": "s-1 MeV-1 sr-1"},
     "rad_max_2d": {"ENERG_LO": "TeV", "ENERG_HI": "TeV", "THETA_LO": "deg", "THETA_HI": "deg",
                    "RAD_MAX": "deg"},
-    "obs_index": {"OBS_ID": None, "RA_PNT": "deg", "DEC_PNT": "deg", "ZEN_PNT": "deg",
-                  "ALT_PNT": "deg", "AZ_PNT": "deg", "ONTIME": "s", "LIVETIME": "s", "DEADC": None,
-                  "TSTART": "s", "TSTOP": "s", "DATE_OBS": None, "TIME_OBS": None,
-                  "DATE_END": None, "TIME_END": None, "N_TELS": None, "TELLIST": None,
-                  "QUALITY": None},
+    # GADF obs-index "Required columns" (ALT_PNT / AZ_PNT: only for OBS_MODE = DRIFT, below)
+    "obs_index": {"OBS_ID": None, "OBS_MODE": None, "RA_PNT": "deg", "DEC_PNT": "deg",
+                  "TSTART": "s", "TSTOP": "s"},
     "hdu_index": {"OBS_ID": None, "HDU_TYPE": None, "HDU_CLASS": None, "FILE_DIR": None,
                   "FILE_NAME": None, "HDU_NAME": None},
 }
+#: Optional columns whose unit is checked when they are present.
+OPTIONAL_COLUMNS: dict[str, dict[str, str | None]] = {
+    "obs_index": {"ZEN_PNT": "deg", "ALT_PNT": "deg", "AZ_PNT": "deg", "ONTIME": "s",
+                  "LIVETIME": "s"},
+}
+#: Column names of older files that readers accept in place of the GADF name (a warning):
+#: ``ETRUE_LO``/``ETRUE_HI`` and ``BGD`` (CTA first data challenge IRFs).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {"ENERG_LO": ("ETRUE_LO",), "ENERG_HI": ("ETRUE_HI",),
+                                              "BKG": ("BGD",)}
+#: Mandatory columns whose absence is only a warning (nothing in xgamma needs them to read the
+#: file): the observation mode of the obs index.
+_SOFT_COLUMNS = ("OBS_MODE",)
 
 _TIME_KEYS = ("MJDREFI", "MJDREFF", "TIMEUNIT", "TIMESYS")
-#: Mandatory header keywords of an EVENTS HDU (GADF events spec).
+#: Mandatory header keywords of an EVENTS HDU (GADF events spec, "Mandatory header keywords",
+#: and the time keywords of the GADF time page; ``RADECSYS``/``RADESYS`` checked apart).
 EVENTS_KEYS = ("HDUCLASS", "HDUDOC", "HDUVERS", "HDUCLAS1", "ORIGIN", "CREATOR", "TELESCOP",
-               "INSTRUME", "OBSERVER", "OBJECT", "OBS_MODE", "OBS_ID", "DATE-OBS", "DATE-END",
-               "TSTART", "TSTOP", *_TIME_KEYS, "TIMEREF", "EQUINOX", "TELAPSE", "ONTIME",
-               "LIVETIME", "DEADC", "RA_PNT", "DEC_PNT")
+               "INSTRUME", "OBS_MODE", "OBS_ID", "TSTART", "TSTOP", *_TIME_KEYS, "TIMEREF",
+               "EQUINOX", "ONTIME", "LIVETIME", "DEADC", "RA_PNT", "DEC_PNT")
+#: Mandatory keywords without which a file cannot be read (an error; the others are warnings):
+#: "No defaults exist for MJDREFI, MJDREFF and TIMESYS, if those are missing science tools
+#: should raise an error" (GADF time page); TIMEUNIT / TIMEREF default to 's' / 'LOCAL'.
+_HARD_KEYS = ("OBS_ID", "TSTART", "TSTOP", "MJDREFI", "MJDREFF", "TIMESYS", "ONTIME", "LIVETIME",
+              "DEADC", "RA_PNT", "DEC_PNT")
 _HDU_TYPES = ("events", "gti", "aeff", "psf", "edisp", "bkg", "rad_max", "pointing")
 _HDU_CLASSES = ("events", "gti", "aeff_2d", "edisp_2d", "psf_table", "psf_3gauss", "psf_king",
                 "bkg_2d", "bkg_3d", "rad_max_2d", "pointing")
-_CLAS2 = {"aeff": "EFF_AREA", "edisp": "EDISP", "psf": "PSF", "bkg": "BKG", "rad_max": "RAD_MAX"}
+#: HDUCLAS2 of each IRF type. The PSF is 'RPSF' in the spec's HDU-class table and 'PSF' on its
+#: PSF format pages: both are accepted.
+_CLAS2 = {"aeff": ("EFF_AREA",), "edisp": ("EDISP",), "psf": ("PSF", "RPSF"), "bkg": ("BKG",),
+          "rad_max": ("RAD_MAX",)}
+#: Prefix of a warning (a departure from the spec that readers tolerate) in the internal lists.
+_WARN = "\x00warning\x00"
 
 
-def _check_columns(hdu: Any, cls: str, where: str) -> list[str]:
+def _warn(msg: str) -> str:
+    return _WARN + msg
+
+
+def _unit(text: str) -> u.UnitBase | None:
+    """The unit of a FITS column string (FITS standard, else the OGIP convention); None if neither."""
+    for fmt in ("fits", "ogip", None):
+        try:
+            unit = u.Unit(text, format=fmt, parse_strict="raise")
+        except (ValueError, TypeError):
+            continue
+        if not isinstance(unit, u.UnrecognizedUnit):
+            return unit
+    return None
+
+
+def _check_columns(hdu: Any, cls: str, where: str, soft: bool = False) -> list[str]:
+    """Required columns and their units. With ``soft`` (index tables: a summary of what the
+    data HDUs carry) a missing column other than ``OBS_ID`` or a column without unit is a
+    warning; a wrong unit is always an error."""
     out = []
     names = {c.name.upper(): c for c in hdu.columns}
-    for col, unit in COLUMNS[cls].items():
+    cols = [(col, unit, True) for col, unit in COLUMNS[cls].items()]
+    cols += [(col, unit, False) for col, unit in OPTIONAL_COLUMNS.get(cls, {}).items()]
+    for col, unit, required in cols:
         c = names.get(col)
         if c is None:
-            out.append(f"{where}: missing column {col}")
-            continue
+            alias = next((a for a in COLUMN_ALIASES.get(col, ()) if a in names), None)
+            if alias is not None:
+                out.append(_warn(f"{where}: column {alias} in place of the GADF column {col}"))
+                c = names[alias]
+            elif not required:
+                continue
+            elif col in _SOFT_COLUMNS or (soft and col != "OBS_ID"):
+                out.append(_warn(f"{where}: missing column {col} (a GADF required column)"))
+                continue
+            else:
+                out.append(f"{where}: missing column {col}")
+                continue
         if unit is not None:
             have = (c.unit or "").strip()
-            try:
-                ok = bool(have) and u.Unit(have, parse_strict="silent").is_equivalent(u.Unit(unit))
-            except (ValueError, TypeError):
-                ok = False
+            if not have and (soft or unit == "s"):  # times without a unit are read in TIMEUNIT
+                out.append(_warn(f"{where}: column {c.name} has no unit (GADF: unit {unit})"))
+                continue
+            parsed = _unit(have) if have else None
+            ok = parsed is not None and parsed.is_equivalent(u.Unit(unit))
             if not ok:
-                out.append(f"{where}: column {col} has unit {have!r}, expected {unit!r}")
+                out.append(f"{where}: column {c.name} has unit {have!r}, expected {unit!r}")
+            elif _unit_is_fits(have) is False:
+                out.append(_warn(f"{where}: column {c.name} has unit {have!r}, not a FITS-standard "
+                                 f"unit string (read as {parsed}; GADF: unit {unit})"))
     return out
 
 
-def _check_keys(h: Mapping[str, Any], keys: Iterable[str], where: str) -> list[str]:
-    return [f"{where}: missing header keyword {k}" for k in keys if k not in h]
+def _unit_is_fits(text: str) -> bool:
+    try:
+        return not isinstance(u.Unit(text, format="fits", parse_strict="raise"), u.UnrecognizedUnit)
+    except (ValueError, TypeError):
+        try:  # the generic format (``m2``, ``s-1 MeV-1 sr-1``) that xgamma and Gammapy write
+            return not isinstance(u.Unit(text, parse_strict="raise"), u.UnrecognizedUnit)
+        except (ValueError, TypeError):
+            return False
+
+
+def _check_keys(h: Mapping[str, Any], keys: Iterable[str], where: str,
+                hard: Iterable[str] | None = None) -> list[str]:
+    """Missing keywords: errors for those in ``hard`` (all when None), else warnings."""
+    hard = set(keys if hard is None else hard)
+    return [f"{where}: missing header keyword {k}" if k in hard
+            else _warn(f"{where}: missing header keyword {k} (a GADF mandatory keyword)")
+            for k in keys if k not in h]
 
 
 def _check_value(h: Mapping[str, Any], key: str, allowed: Iterable[str], where: str) -> list[str]:
+    """An ``HDUCLASn`` value other than the spec's: a warning (the HDU index says what the HDU
+    is); a missing keyword is reported by :func:`_check_keys`."""
     v = str(h.get(key, "")).strip().upper()
     allowed = [a.upper() for a in allowed]
-    return [] if v in allowed else [f"{where}: {key} = {v!r}, expected {' or '.join(allowed)}"]
+    if key not in h or v in allowed:
+        return []
+    return [_warn(f"{where}: {key} = {v!r}, GADF: {' or '.join(allowed)}")]
 
 
 def _check_events(hdu: Any, where: str, obs_id: Any = None) -> list[str]:
     h = hdu.header
-    out = _check_columns(hdu, "events", where) + _check_keys(h, EVENTS_KEYS, where)
+    drift = str(h.get("OBS_MODE", "")).strip().upper() == "DRIFT"
+    keys = [k for k in EVENTS_KEYS if not (drift and k in ("RA_PNT", "DEC_PNT"))]
+    keys += ["ALT_PNT", "AZ_PNT"] if drift else []
+    out = _check_columns(hdu, "events", where)
+    out += _check_keys(h, keys, where, hard=[*_HARD_KEYS, "ALT_PNT", "AZ_PNT"])
     if "RADECSYS" not in h and "RADESYS" not in h:
-        out.append(f"{where}: missing header keyword RADECSYS")
+        out.append(_warn(f"{where}: missing header keyword RADECSYS (a GADF mandatory keyword)"))
     out += _check_value(h, "HDUCLASS", ["GADF"], where) + _check_value(h, "HDUCLAS1", ["EVENTS"], where)
     if obs_id is not None and "OBS_ID" in h and int(h["OBS_ID"]) != int(obs_id):
         out.append(f"{where}: OBS_ID = {h['OBS_ID']} but the index says {obs_id}")
@@ -599,8 +680,10 @@ def _check_events(hdu: Any, where: str, obs_id: Any = None) -> list[str]:
             out.append(f"{where}: TSTOP <= TSTART")
         if "TIME" in [c.name.upper() for c in hdu.columns] and len(hdu.data):
             t = np.asarray(hdu.data["TIME"], float)
-            if t.min() < t0 - 1e-6 or t.max() > t1 + 1e-6:
-                out.append(f"{where}: event times outside [TSTART, TSTOP]")
+            early, late = t0 - t.min(), t.max() - t1
+            if early > 1e-6 or late > 1e-6:  # TSTART / TSTOP: start / end time of observation
+                out.append(_warn(f"{where}: event times outside [TSTART, TSTOP] (by up to "
+                                 f"{max(early, late):.3g} s)"))
     except (KeyError, TypeError, ValueError):
         pass
     return out
@@ -609,9 +692,9 @@ def _check_events(hdu: Any, where: str, obs_id: Any = None) -> list[str]:
 def _check_irf(hdu: Any, hdu_type: str, hdu_class: str, where: str) -> list[str]:
     h = hdu.header
     out = _check_keys(h, ("HDUCLASS", "HDUDOC", "HDUVERS", "HDUCLAS1", "HDUCLAS2", "HDUCLAS3",
-                          "HDUCLAS4"), where)
+                          "HDUCLAS4"), where, hard=())
     out += _check_value(h, "HDUCLASS", ["GADF"], where) + _check_value(h, "HDUCLAS1", ["RESPONSE"], where)
-    out += _check_value(h, "HDUCLAS2", [_CLAS2[hdu_type]], where)
+    out += _check_value(h, "HDUCLAS2", _CLAS2[hdu_type], where)
     out += _check_value(h, "HDUCLAS3", ["FULL-ENCLOSURE", "POINT-LIKE"], where)
     out += _check_value(h, "HDUCLAS4", [hdu_class], where)
     if hdu_class in COLUMNS:
@@ -621,59 +704,138 @@ def _check_irf(hdu: Any, hdu_type: str, hdu_class: str, where: str) -> list[str]
     return out
 
 
-def check_gadf(path: str | Path) -> list[str]:
-    """Check a GADF data store (a folder with the index files) or one DL3 file.
+@dataclass
+class GadfReport:
+    """What :func:`gadf_report` found: ``errors`` (the file cannot be read as GADF says, or is
+    inconsistent: a missing required column or time-reference keyword, a wrong unit, a missing
+    file or HDU, ``DEADC != LIVETIME / ONTIME``) and ``warnings`` (departures from the spec's
+    wording that readers tolerate: a missing descriptive keyword such as ``OBS_MODE``, an
+    ``HDUCLASn`` value or column name of an older convention, a time column without unit,
+    event times past ``TSTOP``, an HDU class outside GADF that is not checked further)."""
 
-    Returns one line per problem (``file [HDU name]: what``); an empty list means the store
+    errors: list[str]
+    warnings: list[str]
+
+
+def gadf_report(path: str | Path, obs_ids: Iterable[int] | None = None) -> GadfReport:
+    """Check a GADF data store, an HDU index file or one DL3 file; errors and warnings apart.
+
+    ``path`` is a folder with ``hdu-index.fits[.gz]`` (and ``obs-index.fits[.gz]``), an HDU
+    index file of another name (its obs index: the same name with ``hdu-index`` replaced by
+    ``obs-index``, when it exists), or a DL3 file (its HDUs classified by ``HDUCLASn``). With
+    ``obs_ids`` only the HDU-index rows of those observations are checked (the index tables
+    themselves always are). See :class:`GadfReport` for what is an error and what a warning.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from xgamma.simulation import demo_irfs, observation_from_irfs, simulate_observation
+    >>> obs = simulate_observation(observation_from_irfs(demo_irfs(), (83.6, 22.5), "1 min"), rng=0)
+    >>> out = write_dl3([obs], pathlib.Path(tempfile.mkdtemp()) / "store")
+    >>> f = next((out / "data").iterdir())
+    >>> with fits.open(f, mode="update") as hl:
+    ...     del hl["EVENTS"].header["OBS_MODE"]
+    >>> report = gadf_report(out)
+    >>> report.errors, [w.split(": ", 1)[1] for w in report.warnings]
+    ([], ['missing header keyword OBS_MODE (a GADF mandatory keyword)'])
+    """
+    lines = _check_path(Path(path), None if obs_ids is None else {int(i) for i in obs_ids})
+    return GadfReport([x for x in lines if not x.startswith(_WARN)],
+                      [x[len(_WARN):] for x in lines if x.startswith(_WARN)])
+
+
+def check_gadf(path: str | Path, obs_ids: Iterable[int] | None = None) -> list[str]:
+    """Check a GADF data store (a folder with the index files), an HDU index or one DL3 file.
+
+    Returns one line per error (``file [HDU name]: what``); an empty list means the store
     follows the GADF spec as far as these checks go: index tables (header classes, required
     columns, valid HDU types and classes, files and HDUs that exist), EVENTS (mandatory
-    columns with units and header keywords, ``DEADC = LIVETIME / ONTIME``, event times within
-    ``[TSTART, TSTOP]``, ``OBS_ID`` matching the index), GTI (columns, time keywords) and IRFs
-    (``HDUCLASn`` values, axis and value columns with their units).
+    columns with units and header keywords, ``DEADC = LIVETIME / ONTIME``, ``OBS_ID``
+    matching the index), GTI (columns, time keywords) and IRFs (axis and value columns with
+    their units). Tolerated departures (e.g. ``OBS_MODE`` missing, as in the public H.E.S.S.,
+    MAGIC and VERITAS files) are warnings: :func:`gadf_report` lists them.
 
     Examples
     --------
     >>> check_gadf("/nonexistent")
     ['/nonexistent: not found']
     """
-    p = Path(path)
+    return gadf_report(path, obs_ids).errors
+
+
+def _check_obs_index(t: Any, w: str) -> list[str]:
+    cols = [c.upper() for c in t.columns.names]
+    drift = False
+    if "OBS_MODE" in cols and len(t.data):
+        modes = np.char.upper(np.char.strip(np.asarray(t.data["OBS_MODE"]).astype(str)))
+        drift = bool((modes == "DRIFT").all())
+    # RA_PNT / DEC_PNT "Not mandatory if OBS_MODE=DRIFT"; ALT_PNT / AZ_PNT "Only mandatory if
+    # OBS_MODE=DRIFT"
+    out = [x for x in _check_columns(t, "obs_index", w, soft=True)
+           if not (drift and ("column RA_PNT (" in x or "column DEC_PNT (" in x))]
+    out += [_warn(f"{w}: missing column {c} (a GADF required column for OBS_MODE = DRIFT)")
+            for c in ("ALT_PNT", "AZ_PNT") if drift and c not in cols]
+    return out
+
+
+def _is_hdu_index(p: Path) -> bool:
+    try:
+        with fits.open(p) as hl:
+            return len(hl) > 1 and "HDU_TYPE" in [c.upper() for c in getattr(hl[1], "columns", fits.ColDefs([])).names]
+    except (OSError, ValueError):
+        return False
+
+
+def _check_path(p: Path, obs_ids: set[int] | None) -> list[str]:
     if not p.exists():
         return [f"{p}: not found"]
-    if p.is_file():
+    if p.is_file() and not _is_hdu_index(p):
         return _check_file(p, None, None)
     out: list[str] = []
-    hdu_file = next((p / n for n in ("hdu-index.fits.gz", "hdu-index.fits") if (p / n).is_file()), None)
-    obs_file = next((p / n for n in ("obs-index.fits.gz", "obs-index.fits") if (p / n).is_file()), None)
-    if obs_file is None:
-        out.append(f"{p}: no obs-index.fits[.gz]")
+    if p.is_file():
+        hdu_file: Path | None = p
+        other = p.with_name(p.name.replace("hdu-index", "obs-index"))
+        obs_file = other if other != p and other.is_file() else None
+        if obs_file is None:
+            out.append(_warn(f"{p}: no obs index beside it (GADF: obs-index.fits.gz)"))
     else:
+        hdu_file = next((p / n for n in ("hdu-index.fits.gz", "hdu-index.fits") if (p / n).is_file()), None)
+        obs_file = next((p / n for n in ("obs-index.fits.gz", "obs-index.fits") if (p / n).is_file()), None)
+        if obs_file is None:
+            out.append(f"{p}: no obs-index.fits[.gz]")
+    if obs_file is not None:
         with fits.open(obs_file) as hl:
             t = hl[1]
             w = f"{obs_file} [HDU {t.name}]"
-            out += _check_keys(t.header, ("HDUCLASS", "HDUDOC", "HDUVERS", "HDUCLAS1", "HDUCLAS2", *_TIME_KEYS), w)
+            # "The standard FITS reference time header keywords should be used"
+            out += _check_keys(t.header, ("HDUCLASS", "HDUDOC", "HDUVERS", "HDUCLAS1", "HDUCLAS2", *_TIME_KEYS),
+                               w, hard=())
             out += _check_value(t.header, "HDUCLAS1", ["INDEX"], w) + _check_value(t.header, "HDUCLAS2", ["OBS"], w)
-            out += _check_columns(t, "obs_index", w)
+            out += _check_obs_index(t, w)
     if hdu_file is None:
         return [*out, f"{p}: no hdu-index.fits[.gz]"]
     with fits.open(hdu_file) as hl:
         t = hl[1]
         w = f"{hdu_file} [HDU {t.name}]"
-        out += _check_keys(t.header, ("HDUCLASS", "HDUDOC", "HDUVERS", "HDUCLAS1", "HDUCLAS2"), w)
+        out += _check_keys(t.header, ("HDUCLASS", "HDUDOC", "HDUVERS", "HDUCLAS1", "HDUCLAS2"), w, hard=())
         out += _check_value(t.header, "HDUCLAS1", ["INDEX"], w) + _check_value(t.header, "HDUCLAS2", ["HDU"], w)
-        cols = _check_columns(t, "hdu_index", w)
+        cols = _check_columns(t, "hdu_index", w, soft=True)
         out += cols
-        if cols:
+        if any(not c.startswith(_WARN) for c in cols):
             return out
         base = hdu_file.parent / str(t.header.get("BASE_DIR", "") or "")
         rows = [{k: (v.strip() if isinstance(v, str) else v) for k, v in zip(t.columns.names, r, strict=True)}
                 for r in t.data.tolist()]
     by_file: dict[Path, list[dict[str, Any]]] = {}
     for r in rows:
+        if obs_ids is not None and int(r["OBS_ID"]) not in obs_ids:
+            continue
         typ, cls = str(r["HDU_TYPE"]).lower(), str(r["HDU_CLASS"]).lower()
         if typ not in _HDU_TYPES:
             out.append(f"{hdu_file}: obs {r['OBS_ID']}: invalid HDU_TYPE {typ!r}")
         if cls not in _HDU_CLASSES:
-            out.append(f"{hdu_file}: obs {r['OBS_ID']}: invalid HDU_CLASS {cls!r}")
+            out.append(_warn(f"{hdu_file}: obs {r['OBS_ID']}: HDU_CLASS {cls!r} is not a GADF class "
+                             "(its HDU is not checked)"))
         by_file.setdefault(base / str(r["FILE_DIR"]) / str(r["FILE_NAME"]), []).append(r)
     for f, rs in by_file.items():
         out += _check_file(f, rs, None)
@@ -693,9 +855,12 @@ def _check_file(f: Path, rows: list[dict[str, Any]] | None, _: Any) -> list[str]
                 if c1 in ("EVENTS", "GTI", "POINTING"):
                     rows.append({"HDU_TYPE": c1.lower(), "HDU_CLASS": c1.lower(), "HDU_NAME": h.name, "OBS_ID": None})
                 elif c1 == "RESPONSE":
-                    typ = next((k for k, v in _CLAS2.items() if v == str(h.header.get("HDUCLAS2", "")).strip().upper()), "")
+                    typ = next((k for k, v in _CLAS2.items() if str(h.header.get("HDUCLAS2", "")).strip().upper() in v), "")
                     rows.append({"HDU_TYPE": typ, "HDU_CLASS": str(h.header.get("HDUCLAS4", "")).strip().lower(),
                                  "HDU_NAME": h.name, "OBS_ID": None})
+            for r in [r for r in rows if r["HDU_TYPE"] in _CLAS2 and r["HDU_CLASS"] not in _HDU_CLASSES]:
+                out.append(_warn(f"{f} [HDU {r['HDU_NAME']}]: HDUCLAS4 = {r['HDU_CLASS'].upper()!r} is not a "
+                                 "GADF class (its HDU is not checked)"))
         for r in rows:
             name = str(r["HDU_NAME"]).upper()
             w = f"{f} [HDU {name}]"
@@ -707,10 +872,11 @@ def _check_file(f: Path, rows: list[dict[str, Any]] | None, _: Any) -> list[str]
             if typ == "events":
                 out += _check_events(hdu, w, r.get("OBS_ID"))
             elif typ == "gti":
-                out += _check_columns(hdu, "gti", w) + _check_keys(hdu.header, _TIME_KEYS, w)
+                out += _check_columns(hdu, "gti", w)
+                out += _check_keys(hdu.header, _TIME_KEYS, w, hard=("MJDREFI", "MJDREFF", "TIMESYS"))
                 out += _check_value(hdu.header, "HDUCLAS1", ["GTI"], w)
             elif typ == "pointing":
                 out += _check_value(hdu.header, "HDUCLAS1", ["POINTING"], w)
-            elif typ in _CLAS2:
+            elif typ in _CLAS2 and cls in _HDU_CLASSES:
                 out += _check_irf(hdu, typ, cls, w)
     return out
