@@ -126,6 +126,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load on 
         SimulationError,
         check_gadf,
         demo_irfs,
+        gadf_report,
         observation_from_irfs,
         simulate_dataset,
         simulate_events,
@@ -266,6 +267,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SimulatedObservation": ("xgamma.simulation", "SimulatedObservation"),
     "SimulationError": ("xgamma.simulation", "SimulationError"),
     "check_gadf": ("xgamma.simulation", "check_gadf"),
+    "gadf_report": ("xgamma.simulation", "gadf_report"),
     "demo_irfs": ("xgamma.simulation", "demo_irfs"),
     "observation_from_irfs": ("xgamma.simulation", "observation_from_irfs"),
     "simulate_dataset": ("xgamma.simulation", "simulate_dataset"),
@@ -332,7 +334,7 @@ __all__ = [
     "read_sed", "write_sed", "sensitivity", "ts_map", "chi2_constancy", "doubling_time",
     "fractional_variance", "point_to_point_variance",
     # simulation
-    "simulation", "EventSampler", "SimulatedObservation", "SimulationError", "check_gadf",
+    "simulation", "EventSampler", "SimulatedObservation", "SimulationError", "check_gadf", "gadf_report",
     "demo_irfs", "observation_from_irfs", "simulate_dataset", "simulate_events",
     "simulate_from_config", "simulate_observation", "write_dl3",
     # catalogs
