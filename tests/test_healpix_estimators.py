@@ -1,15 +1,22 @@
-"""Estimators on HEALPix datasets (issue 12): flux points and excess maps of the HAWC Crab on a
-HEALPix disc vs the same events on a WCS map; the HEALPix top-hat correlation by hand."""
+"""HEALPix datasets end to end (issue 12): flux points and excess maps of the HAWC Crab on a
+HEALPix disc vs the same events on a WCS map; the HEALPix top-hat correlation by hand; DL4 files
+of datasets with an event_type dim; HEALPix map plots."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import xarray as xr
 from astropy.coordinates import SkyCoord
+from astropy.io import fits
 
 import xgamma as xg
+from xgamma.errors import XgammaIOError
 from xgamma.estimators.core import to_sed_type
 from xgamma.estimators.excess_map import correlate_hpx, hpx_tophat_matrix
+from xgamma.fitting.fold_hpx import HpxMapEvaluator
+from xgamma.fitting.fold_map import MapEvaluator
+from xgamma.io.dl4 import read_dl4, write_dl4
 from xgamma.models import BackgroundModel, Models, SkyModel, spectral_model
 from xgamma.models.spatial import spatial_model
 from xgamma.reduction.hawc import reduce_hawc_event_types
@@ -93,3 +100,34 @@ def test_excess_map_healpix_by_hand_and_vs_wcs(hawc_pair):
     # the flux norm is defined on both (exposure folded with the reference spectrum)
     nh = float(eh.norm.isel(energy=0, pix=ipk))
     assert np.isfinite(nh) and nh > 0
+
+
+@pytest.mark.parametrize("kind", ["healpix", "wcs"])
+def test_dl4_event_types_round_trip(data_path, tmp_path, kind):
+    """A dataset with an event_type dim: one file, HDUs <NAME>_ET<i>, read back identical (the
+    reader adds the ``units`` attrs, as for one event type); the fit statistic is unchanged."""
+    ax = [xg.energy_axis(1, 316, 10)]
+    g = (xg.sky.healpix_geom(128, skydir=CENTRE, width=1.5, axes=ax) if kind == "healpix"
+         else xg.wcs_geom(CENTRE, width=2.0, binsz=0.2, axes=ax))
+    ds = reduce_hawc_event_types(data_path / "hawc/crab_events_pass4", g, TYPES)
+    path = tmp_path / "et.fits"
+    write_dl4(ds, path)
+    with fits.open(path) as hdul:
+        names = [h.name for h in hdul]
+        assert {"COUNTS_ET0", "COUNTS_BANDS_ET1", "PSF_ET1", "GTI", "META_TABLE"} <= set(names)
+        assert "COUNTS" not in names and hdul["COUNTS_ET1"].header["EVTYPE"] == "9"
+    back = read_dl4(path)
+    for v in ds.data_vars:
+        assert set(back[v].attrs) <= {"units"}
+    xr.testing.assert_identical(back, ds.assign({v: ds[v].assign_attrs(back[v].attrs) for v in ds.data_vars}))
+    assert back.transits.values.tolist() == ds.transits.values.tolist() and back.attrs["event_class"] == "GP"
+    m = _models(ds.attrs["name"])
+    v = m.parameters.values
+    ev = HpxMapEvaluator if kind == "healpix" else MapEvaluator
+    assert ev(back, m).stat(v) == ev(ds, m).stat(v)
+    # a file whose HDUs of one event type are missing: one-line error naming the file
+    with fits.open(path) as hdul:
+        fits.HDUList([h for h in hdul if not h.name.endswith("_ET1")]).writeto(tmp_path / "bad.fits")
+    with pytest.raises(XgammaIOError, match=r"bad\.fits: no HDUs of event type 9") as exc:
+        read_dl4(tmp_path / "bad.fits")
+    assert "\n" not in str(exc.value)
