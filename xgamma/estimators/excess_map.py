@@ -10,7 +10,10 @@
    ``mask_fit``);
 2. each band image is correlated with a top-hat disk (astropy's ``Tophat2DKernel`` normalised
    to its peak: weight 1 for the pixels whose centre lies within ``correlation_radius`` of the
-   centre pixel's, radius in pixels = radius / mean ``|CDELT|``);
+   centre pixel's, radius in pixels = radius / mean ``|CDELT|``); on a HEALPix geometry (sky
+   dim ``pix``) the disk is on the sphere: the sum over the map's pixels whose centres lie
+   within ``correlation_radius`` (angular separation) of the pixel's centre
+   (:func:`hpx_tophat_matrix`, a sparse neighbour matrix);
 3. per pixel: ``sqrt_ts`` = Cash significance of the correlated counts over the correlated
    background (signed), or Li & Ma (WStat) with ``alpha = background_corr / counts_off_corr``
    for ON/OFF data; ``npred_excess = counts - background``; profile-likelihood errors and
@@ -23,7 +26,7 @@
    turns the result into flux maps.
 
 The result is the common estimator Dataset (:mod:`xgamma.estimators.core`) with dims
-``(energy, y, x)`` (energy = the bands), NaN outside the mask.
+``(energy, y, x)`` (``(energy, pix)`` on HEALPix; energy = the bands), NaN outside the mask.
 
 Examples
 --------
@@ -432,6 +435,9 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
     """
     if "obs" in dataset.dims:
         raise ValueError("excess_map needs a single dataset: stack the observations first (xgamma.stack)")
+    if "event_type" in dataset.dims:
+        raise ValueError("excess_map needs a single dataset: sum the event types first "
+                         "(xgamma.stack(dataset, event_types='sum'))")
     spec = default_reference() if spectral_model is None else spectral_model
     groups, axis = energy_groups(dataset, energy_edges)
     mask = dataset_mask(dataset)

@@ -54,6 +54,7 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges
+from xgamma.errors import GeometryError
 from xgamma.estimators.core import estimator_result
 from xgamma.estimators.excess_map import (
     band_images,
@@ -462,6 +463,8 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
 
     if "obs" in dataset.dims:
         raise ValueError("ts_map needs a single dataset: stack the observations first (xgamma.stack)")
+    if "pix" in dataset.dims:
+        raise GeometryError("ts_map needs a WCS map dataset (sky dims y, x), got a HEALPix one (dim pix)")
     model = default_ts_model() if model is None else model
     groups, axis = energy_groups(dataset, energy_edges)
     mask = dataset_mask(dataset)
