@@ -559,7 +559,7 @@ def ts_map_hpx(dataset: xr.Dataset, model: SkyModel | None = None, n_sigma: floa
     c = sky.skycoord(dataset).transform_to(frame).spherical
     lon, lat = np.asarray(c.lon.deg, float), np.asarray(c.lat.deg, float)
     sel = ["ul"] if selection_optional == "all" else list(selection_optional or [])
-    kw = {"n_sigma": n_sigma, "n_sigma_ul": n_sigma_ul, "norm_scan": None,
+    kw: dict[str, Any] = {"n_sigma": n_sigma, "n_sigma_ul": n_sigma_ul, "norm_scan": None,
           "optional": ("ul",) if "ul" in sel else ()}
     keys = ("norm", "norm_err", "norm_ul", "ts", "stat", "stat_null", "npred", "npred_excess", "counts")
     out = {k: np.full(mask_img.shape, np.nan) for k in keys}

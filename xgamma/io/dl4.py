@@ -296,8 +296,9 @@ def _json_value(v: Any) -> Any:
 def _event_type_hdulist(dataset: xr.Dataset) -> fits.HDUList:
     """One set of HDUs per event type (suffix ``_ET<i>``), shared PRIMARY/GTI/META_TABLE."""
     n = dataset.sizes[_EVT]
-    record = {
-        "values": [_json_value(v) for v in dataset[_EVT].values],
+    values = [_json_value(v) for v in dataset[_EVT].values]
+    record: dict[str, Any] = {
+        "values": values,
         "coords": {str(k): [_json_value(v) for v in c.values] for k, c in dataset.coords.items()
                    if k != _EVT and c.dims == (_EVT,)},
         "dims": {str(k): [str(d) for d in v.dims] for k, v in dataset.data_vars.items()},
@@ -314,7 +315,7 @@ def _event_type_hdulist(dataset: xr.Dataset) -> fits.HDUList:
             h.name = f"{h.name}_ET{i}"
             if "BANDSHDU" in h.header:
                 h.header["BANDSHDU"] = f"{h.header['BANDSHDU']}_ET{i}"
-            h.header["EVTYPE"] = str(record["values"][i])
+            h.header["EVTYPE"] = str(values[i])
             out.append(h)
     out[0].header["EVTYPES"] = json.dumps(record)
     return fits.HDUList(out)
