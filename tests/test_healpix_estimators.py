@@ -105,6 +105,15 @@ def test_excess_map_healpix_by_hand_and_vs_wcs(hawc_pair):
     # the flux norm is defined on both (exposure folded with the reference spectrum)
     nh = float(eh.norm.isel(energy=0, pix=ipk))
     assert np.isfinite(nh) and nh > 0
+    # the excess over a fitted model: the background is the model's npred summed over the disc,
+    # and the Crab's excess is gone
+    m = xg.fit(hd, _models(hd.attrs["name"])).models
+    em = xg.excess_map(hd, correlation_radius=r, model=m)
+    mu = np.where(mask, xg.npred_map(hd, m).transpose("energy", "pix").values, 0).sum(0)
+    inside = c.separation(c[ipk]).deg <= r
+    assert float(em.npred_background[0, ipk]) == pytest.approx(mu[inside].sum(), rel=1e-10)
+    print(f"sqrt_ts at the Crab over the fitted model: {float(em.sqrt_ts[0, ipk]):.3f}")
+    assert abs(float(em.sqrt_ts[0, ipk])) < 2  # measured -0.48
 
 
 @pytest.mark.parametrize("kind", ["healpix", "wcs"])
