@@ -81,9 +81,15 @@ def plot_map(
     reduce: str = "sum",
     add_cbar: bool = True,
     stretch: str = "linear",
+    proj: str = "MOL",
+    binsz: float | None = None,
     **kwargs: Any,
 ) -> Any:
     """Plot a WCS (or HEALPix) sky map on WCSAxes.
+
+    A HEALPix map is first projected to a WCS image by :func:`healpix_to_image` (all-sky:
+    ``proj``, Mollweide by default, ``"CAR"`` for a cartesian image; partial sky: TAN around
+    its centre), pixels outside the map NaN.
 
     Parameters
     ----------
@@ -98,6 +104,9 @@ def plot_map(
     add_cbar : bool
         Add a colour bar labelled with the unit.
     stretch : {"linear", "log", "sqrt"}
+    proj, binsz : optional
+        HEALPix maps only: the projection of an all-sky map and the image pixel size [deg]
+        (default half the HEALPix pixel size, at least 0.05 deg).
     **kwargs
         Passed to ``imshow``.
 
@@ -114,7 +123,7 @@ def plot_map(
 
     img = _reduce_to_sky(da, sel, reduce)
     if sky.geom_kind(img) == "healpix":
-        img = healpix_to_image(img)
+        img = healpix_to_image(img, proj=proj, binsz=binsz)
     if ax is None:
         fig = plt.figure()
         ax = fig.add_subplot(projection=sky.wcs_of(img))

@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from xgamma import stats
+from xgamma.errors import GeometryError
 from xgamma.estimators.excess_map import (
     band_images,
     correlate,
@@ -190,6 +191,8 @@ def asmooth(dataset: xr.Dataset, scales: Any, kernel: str = "gauss", threshold: 
     """
     if "obs" in dataset.dims:
         raise ValueError("asmooth needs a single dataset: stack the observations first (xgamma.stack)")
+    if "pix" in dataset.dims:
+        raise GeometryError("asmooth needs a WCS map dataset (sky dims y, x), got a HEALPix one (dim pix)")
     if kernel not in _KERNELS:
         raise ValueError(f"kernel must be one of {_KERNELS}, got {kernel!r}")
     if method not in _METHODS:

@@ -10,7 +10,10 @@
    ``mask_fit``);
 2. each band image is correlated with a top-hat disk (astropy's ``Tophat2DKernel`` normalised
    to its peak: weight 1 for the pixels whose centre lies within ``correlation_radius`` of the
-   centre pixel's, radius in pixels = radius / mean ``|CDELT|``);
+   centre pixel's, radius in pixels = radius / mean ``|CDELT|``); on a HEALPix geometry (sky
+   dim ``pix``) the disk is on the sphere: the sum over the map's pixels whose centres lie
+   within ``correlation_radius`` (angular separation) of the pixel's centre
+   (:func:`hpx_tophat_matrix`, a sparse neighbour matrix);
 3. per pixel: ``sqrt_ts`` = Cash significance of the correlated counts over the correlated
    background (signed), or Li & Ma (WStat) with ``alpha = background_corr / counts_off_corr``
    for ON/OFF data; ``npred_excess = counts - background``; profile-likelihood errors and
@@ -23,7 +26,7 @@
    turns the result into flux maps.
 
 The result is the common estimator Dataset (:mod:`xgamma.estimators.core`) with dims
-``(energy, y, x)`` (energy = the bands), NaN outside the mask.
+``(energy, y, x)`` (``(energy, pix)`` on HEALPix; energy = the bands), NaN outside the mask.
 
 Examples
 --------
@@ -51,6 +54,7 @@ from xgamma.estimators.core import estimator_result
 from xgamma.estimators.images import (
     dataset_mask,
     geometry_attrs,
+    image_sky_dims,
     is_onoff,
     map_npred_background,
     map_values,
@@ -62,6 +66,8 @@ from xgamma.models.spectral import SpectralModelBase, spectral_model
 __all__ = [
     "excess_map",
     "tophat_kernel",
+    "hpx_tophat_matrix",
+    "correlate_hpx",
     "energy_groups",
     "band_images",
     "reference_npred",
@@ -192,6 +198,63 @@ def correlate(images: np.ndarray, kernel: np.ndarray, integer: bool = False) -> 
     return np.rint(out, out=out) if integer else out
 
 
+def hpx_tophat_matrix(geom: Any, radius: float) -> Any:
+    """Top-hat correlation on a HEALPix geometry: a sparse 0/1 matrix ``(pix, pix)`` with 1 where
+    the angular separation of the two pixel centres is at most ``radius`` [deg] (on the sphere;
+    only the geometry's own pixels, i.e. zero padding outside a partial-sky map).
+
+    The neighbours come from a k-d tree on the pixel-centre unit vectors (chord
+    ``2 sin(radius / 2)``), so the cost is ~ pixels x neighbours.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> k = hpx_tophat_matrix(xg.sky.healpix_geom(64), 2.0)
+    >>> k.shape, bool((k != k.T).nnz == 0), int(k.diagonal().sum())
+    ((49152, 49152), True, 49152)
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.spatial import cKDTree
+
+    lon, lat = (np.radians(np.asarray(c, float)) for c in _lonlat_deg(geom))
+    v = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+    chord = 2.0 * np.sin(np.radians(float(radius)) / 2.0) * (1 + 1e-12)
+    pairs = cKDTree(v).query_pairs(chord, output_type="ndarray")
+    n = v.shape[0]
+    i = np.concatenate([pairs[:, 0], pairs[:, 1], np.arange(n)])
+    j = np.concatenate([pairs[:, 1], pairs[:, 0], np.arange(n)])
+    return coo_matrix((np.ones(i.size), (i, j)), shape=(n, n)).tocsr()
+
+
+def _lonlat_deg(geom: Any) -> tuple[np.ndarray, np.ndarray]:
+    c = sky.skycoord(geom)
+    sph = c.spherical
+    return np.asarray(sph.lon.deg), np.asarray(sph.lat.deg)
+
+
+def correlate_hpx(images: np.ndarray, matrix: Any, integer: bool = False) -> np.ndarray:
+    """Correlate HEALPix images ``(..., pix)`` with a sparse kernel matrix
+    (:func:`hpx_tophat_matrix`): ``out[..., i] = sum_j matrix[i, j] images[..., j]``; small
+    values and rounding as :func:`correlate`.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> g = xg.sky.healpix_geom(8)
+    >>> img = np.zeros(g.sizes["pix"]); img[100] = 2.0
+    >>> out = correlate_hpx(img, hpx_tophat_matrix(g, 10.0), integer=True)
+    >>> float(out.sum()) / 2 == hpx_tophat_matrix(g, 10.0)[100].nnz
+    True
+    """
+    a = np.asarray(images, float)
+    flat = a.reshape(-1, a.shape[-1])
+    out = np.asarray(matrix @ flat.T).T.reshape(a.shape)
+    rows = np.asarray(abs(matrix).sum(axis=1), float).ravel()
+    scale = float(np.abs(a).max(initial=0.0)) * float(rows.max(initial=0.0))
+    out[np.abs(out) < 1e-9 * max(scale, 1e-300)] = 0.0
+    return np.rint(out, out=out) if integer else out
+
+
 # --------------------------------------------------------------------------------------------
 # energy bands
 
@@ -283,8 +346,8 @@ def _edisp_at_center(dataset: xr.Dataset) -> np.ndarray | None:
 
 
 def reference_npred(dataset: xr.Dataset, spectral: SpectralModelBase | None = None) -> np.ndarray:
-    """Counts ``(energy, y, x)`` the reference spectrum would give if its whole flux fell in
-    each pixel: exposure x integral flux per true-energy bin, folded with the energy dispersion
+    """Counts ``(energy, y, x)`` (``(energy, pix)`` on HEALPix) the reference spectrum would
+    give if its whole flux fell in each pixel: exposure x integral flux per true-energy bin, folded with the energy dispersion
     at the map centre (identity without ``edisp``; then ``energy_true`` must equal ``energy``).
 
     Examples
@@ -298,13 +361,14 @@ def reference_npred(dataset: xr.Dataset, spectral: SpectralModelBase | None = No
     spec = default_reference() if spectral is None else spectral
     et = edges(dataset, "energy_true")
     flux = np.asarray(spec.integral_values(et[:-1], et[1:], list(spec.parameters.values)), float)
-    expo = map_values(dataset["exposure"], ("energy_true", "y", "x")) * flux[:, None, None]
+    expo = map_values(dataset["exposure"], ("energy_true", *image_sky_dims(dataset)))
+    expo = expo * flux.reshape((-1,) + (1,) * (expo.ndim - 1))
     ed = _edisp_at_center(dataset)
     if ed is None:
         if expo.shape[0] != dataset.sizes["energy"]:
             raise ValueError("the dataset has no edisp and energy_true differs from energy")
         return expo
-    return np.einsum("kyx,ke->eyx", expo, ed)
+    return np.einsum("k...,ke->e...", expo, ed)
 
 
 def _reference_bands(dataset: xr.Dataset, spec: SpectralModelBase, groups: Sequence[np.ndarray]) -> np.ndarray:
@@ -313,7 +377,7 @@ def _reference_bands(dataset: xr.Dataset, spec: SpectralModelBase, groups: Seque
     is touched once (one matrix product) instead of per reco-energy bin."""
     et = edges(dataset, "energy_true")
     flux = np.asarray(spec.integral_values(et[:-1], et[1:], list(spec.parameters.values)), float)
-    expo = map_values(dataset["exposure"], ("energy_true", "y", "x"))
+    expo = map_values(dataset["exposure"], ("energy_true", *image_sky_dims(dataset)))
     ed = _edisp_at_center(dataset)
     if ed is None:
         if expo.shape[0] != dataset.sizes["energy"]:
@@ -321,7 +385,7 @@ def _reference_bands(dataset: xr.Dataset, spec: SpectralModelBase, groups: Seque
         ed = np.eye(expo.shape[0])
     w = flux[:, None] * ed
     weights = np.stack([w[:, g].sum(axis=1) for g in groups])
-    return np.einsum("bk,kyx->byx", weights, expo)
+    return np.einsum("bk,k...->b...", weights, expo)
 
 
 # --------------------------------------------------------------------------------------------
@@ -371,28 +435,46 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
     """
     if "obs" in dataset.dims:
         raise ValueError("excess_map needs a single dataset: stack the observations first (xgamma.stack)")
+    if "event_type" in dataset.dims:
+        raise ValueError("excess_map needs a single dataset: sum the event types first "
+                         "(xgamma.stack(dataset, event_types='sum'))")
     spec = default_reference() if spectral_model is None else spectral_model
     groups, axis = energy_groups(dataset, energy_edges)
     mask = dataset_mask(dataset)
     mask_img = np.stack([mask[g].any(axis=0) for g in groups])
-    kernel = tophat_kernel(float(correlation_radius) / pixel_scale(dataset))
-    n_on = correlate(band_images(map_values(dataset["counts"]), groups, mask), kernel, integer=True)
+    sdims = image_sky_dims(dataset)
+    dims = ("energy", *sdims)
+    if sdims == ("pix",):  # HEALPix: the pixels within the radius on the sphere
+        matrix = hpx_tophat_matrix(dataset, float(correlation_radius))
+
+        def corr(a: np.ndarray, integer: bool = False) -> np.ndarray:
+            return correlate_hpx(a, matrix, integer)
+    else:
+        kernel = tophat_kernel(float(correlation_radius) / pixel_scale(dataset))
+
+        def corr(a: np.ndarray, integer: bool = False) -> np.ndarray:
+            return correlate(a, kernel, integer)
+
+    def values(name: str) -> np.ndarray:
+        return map_values(dataset[name], dims)
+
+    n_on = corr(band_images(values("counts"), groups, mask), integer=True)
     onoff = is_onoff(dataset)
     extra: dict[str, Any] = {}
     if onoff:
-        off = map_values(dataset["counts_off"])
-        alpha_cube = map_values(dataset["alpha"]) if "alpha" in dataset else map_values(
-            dataset["acceptance"]) / np.where(map_values(dataset["acceptance_off"]) > 0, map_values(dataset["acceptance_off"]), np.inf)
+        off = values("counts_off")
+        alpha_cube = values("alpha") if "alpha" in dataset else values(
+            "acceptance") / np.where(values("acceptance_off") > 0, values("acceptance_off"), np.inf)
         bkg_cube = np.where(off > 0, alpha_cube * off, 0.0)
-        n_off = correlate(band_images(off, groups, mask), kernel)
-        bkg_c = correlate(band_images(bkg_cube, groups, mask), kernel)
+        n_off = corr(band_images(off, groups, mask))
+        bkg_c = corr(band_images(bkg_cube, groups, mask))
         with np.errstate(divide="ignore", invalid="ignore"):
             alpha = np.where(n_off > 0, bkg_c / n_off, 0.0)
         sig = np.zeros_like(n_on)
         if model is not None:
 
-            sig = correlate(band_images(map_values(npred_map(dataset, model, component=None)) - map_values(
-                dataset["background"]), groups, mask), kernel)
+            sig = corr(band_images(map_values(npred_map(dataset, model, component=None), dims) - values(
+                "background"), groups, mask))
         background = bkg_c + sig
         excess = n_on - background
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -407,7 +489,7 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
             ul = np.asarray(stats.counts_ul(n_on, n_off, alpha, n_sigma=n_sigma_ul), float) - sig
         extra = {"counts_off": n_off, "alpha": alpha}
     else:
-        background = correlate(band_images(map_npred_background(dataset, model), groups, mask), kernel)
+        background = corr(band_images(map_npred_background(dataset, model), groups, mask))
         excess = n_on - background
         sqrt_ts = np.asarray(stats.cash_significance(n_on, background), float)
         ts = sqrt_ts**2
@@ -417,7 +499,7 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
         ul = np.asarray(stats.counts_ul(n_on, mu_bkg=background, n_sigma=n_sigma_ul), float)
     ref_groups = _reference_bands(dataset, spec, groups)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ref_c = correlate(ref_groups, kernel) / correlate(mask_img.astype(float), kernel)
+        ref_c = corr(ref_groups) / corr(mask_img.astype(float))
         data = {
             "counts": n_on, "npred": n_on, "npred_background": background, "npred_excess": excess,
             "ts": ts, "sqrt_ts": sqrt_ts, "norm": excess / ref_c, "norm_err": n_sigma * err / ref_c,
@@ -427,11 +509,11 @@ def excess_map(dataset: xr.Dataset, correlation_radius: float = 0.1, energy_edge
     outside = ~mask_img
     for v in data.values():  # all fresh arrays here (estimator_result copies them): NaN in place
         v[outside] = np.nan
-    res = estimator_result(data, axis, spec, dims=("energy", "y", "x"), coords=sky_coords(dataset),
+    res = estimator_result(data, axis, spec, dims=dims, coords=sky_coords(dataset),
                            n_sigma=n_sigma, n_sigma_ul=n_sigma_ul,
                            attrs={**geometry_attrs(dataset), "correlation_radius": float(correlation_radius),
                                   "estimator": "excess_map"})
-    res["is_ul"] = res["is_ul"] & xr.DataArray(mask_img, dims=("energy", "y", "x"))
+    res["is_ul"] = res["is_ul"] & xr.DataArray(mask_img, dims=dims)
     return res
 
 

@@ -5,7 +5,7 @@ a ``norm``; the other model components stay at their values (``reoptimize=False`
 path) or are re-fitted with it (``reoptimize=True``, through :func:`xgamma.fitting.fitter.fit`).
 
 The fast path reduces every dataset once to numpy *cells* (one per reco-energy bin, observation
-and, for 3D datasets, pixel) inside ``mask_safe & mask_fit``: counts ``n``, the source's
+and, for 3D datasets on WCS or HEALPix geometries, pixel) inside ``mask_safe & mask_fit``: counts ``n``, the source's
 predicted counts ``s`` at norm 1, and the fixed rest (other sources + background for Cash; other
 sources plus ``n_off`` and ``alpha`` for WStat). In a bin, the statistic is a convex function of
 the norm alone, ``stat(x) = sum_cells cash(n, x s + k)`` (or the profiled WStat), whose first
@@ -53,6 +53,7 @@ from xgamma.estimators.core import estimator_result
 from xgamma.fitting.fitter import dataset_list, stat_profile
 from xgamma.fitting.fitter import fit as run_fit
 from xgamma.fitting.fold import as_array, fit_mask, npred_background, npred_signal
+from xgamma.fitting.fold_hpx import HpxMapEvaluator, is_hpx_dataset
 from xgamma.fitting.fold_map import MapEvaluator, is_map_dataset
 from xgamma.models.components import Models, SkyModel, as_models
 from xgamma.models.params import Parameter
@@ -125,17 +126,20 @@ def _cells_1d(ds: xr.Dataset, models: Models, source: str) -> _Cells:
 def _cells_3d(ds: xr.Dataset, models: Models, source: str) -> _Cells:
 
     src, rest = _source_models(models, source)
-    ev_s = MapEvaluator(ds, Models([src]))
+    hpx = is_hpx_dataset(ds)
+    evaluator = HpxMapEvaluator if hpx else MapEvaluator
+    ev_s = evaluator(ds, Models([src]))
     s = ev_s.npred_sources(Models([src]).parameters.values)
-    ev_r = MapEvaluator(ds, rest)
+    ev_r = evaluator(ds, rest)
     k = ev_r.npred(rest.parameters.values)
-    dims = ("obs", "energy", "y", "x") if "obs" in ds.dims else ("energy", "y", "x")
+    split = tuple(d for d in ("obs", "event_type") if d in ds.dims)[:1]  # as the evaluators split
+    dims = (*split, "energy", *(("pix",) if hpx else ("y", "x")))
     mask = np.ones(s.shape, bool)
     for var in ("mask_safe", "mask_fit"):
         if var in ds:
             mask &= np.broadcast_to(ds[var].broadcast_like(ds["counts"]).transpose(*dims).values.astype(bool), s.shape)
     n = ds["counts"].transpose(*dims).values.astype(float)
-    e_axis = 1 if "obs" in ds.dims else 0
+    e_axis = len(split)
     shape = [1] * s.ndim
     shape[e_axis] = -1
     e = np.broadcast_to(np.asarray(ds["energy"].values, float).reshape(shape), s.shape)
@@ -145,7 +149,8 @@ def _cells_3d(ds: xr.Dataset, models: Models, source: str) -> _Cells:
 
 def _dataset_cells(datasets: Sequence[xr.Dataset], models: Models, source: str) -> list[_Cells]:
 
-    return [_cells_3d(d, models, source) if is_map_dataset(d) else _cells_1d(d, models, source) for d in datasets]
+    return [_cells_3d(d, models, source) if is_map_dataset(d) or is_hpx_dataset(d) else _cells_1d(d, models, source)
+            for d in datasets]
 
 
 def snap_edges(requested: Any, edges: Any) -> np.ndarray:
@@ -481,7 +486,8 @@ def flux_points(datasets: Any, models: Any, source: str, energy_edges: Any, n_si
     Parameters
     ----------
     datasets : xarray.Dataset or list of them
-        1D (spectrum) or 3D (map) datasets, possibly stacked along ``obs``; joint likelihood.
+        1D (spectrum) or 3D (map, WCS or HEALPix) datasets, possibly stacked along ``obs`` (or
+        ``event_type`` on HEALPix); joint likelihood.
     models : Models
         The fitted models; ``models[source]``'s spectral model is the reference (norm = 1).
     source : str
@@ -527,7 +533,7 @@ def flux_points(datasets: Any, models: Any, source: str, energy_edges: Any, n_si
     kw = estimator_options(n_sigma, n_sigma_ul, norm_scan, selection_optional)
     tasks = []
     if reoptimize:
-        if any("y" in d.dims for d in dlist):
+        if any("y" in d.dims or "pix" in d.dims for d in dlist):
             raise NotImplementedError("reoptimize=True supports 1D datasets only")
         for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             tasks.append(dask.delayed(_solve_bin_reopt, pure=True)(dlist, models, source, lo, hi, kw))

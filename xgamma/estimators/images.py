@@ -22,11 +22,23 @@ from xgamma import sky
 from xgamma.fitting.fold_map import npred_map
 
 __all__ = ["dataset_mask", "map_values", "sky_coords", "geometry_attrs", "is_onoff",
-           "map_npred_background"]
+           "map_npred_background", "image_sky_dims"]
+
+
+def image_sky_dims(dataset: xr.Dataset | xr.DataArray) -> tuple[str, ...]:
+    """The sky dims of a map dataset: ``("pix",)`` on a HEALPix geometry, else ``("y", "x")``.
+
+    Examples
+    --------
+    >>> import xgamma as xg
+    >>> image_sky_dims(xg.sky.healpix_geom(1)), image_sky_dims(xg.wcs_geom((0, 0), 1, 0.5))
+    (('pix',), ('y', 'x'))
+    """
+    return ("pix",) if "pix" in dataset.dims else ("y", "x")
 
 
 def dataset_mask(dataset: xr.Dataset) -> np.ndarray:
-    """``mask_safe & mask_fit`` as ``(energy, y, x)`` bool.
+    """``mask_safe & mask_fit`` as ``(energy, y, x)`` bool (``(energy, pix)`` on HEALPix).
 
     Masks without an energy dim apply to all energies; a missing mask counts as all True.
 
@@ -38,12 +50,13 @@ def dataset_mask(dataset: xr.Dataset) -> np.ndarray:
     >>> dataset_mask(ds).shape, int(dataset_mask(ds).sum())
     ((2, 3, 4), 6)
     """
-    shape = tuple(dataset.sizes[d] for d in ("energy", "y", "x"))
+    order = ("energy", *image_sky_dims(dataset))
+    shape = tuple(dataset.sizes[d] for d in order)
     m = np.ones(shape, bool)
     for k in ("mask_safe", "mask_fit"):
         if k in dataset:
             v = dataset[k]
-            dims = [d for d in ("energy", "y", "x") if d in v.dims]
+            dims = [d for d in order if d in v.dims]
             arr = np.asarray(v.transpose(*dims).values, bool)
             if "energy" not in dims:
                 arr = arr[None]
@@ -65,8 +78,8 @@ def map_values(da: xr.DataArray, dims: Sequence[str] = ("energy", "y", "x")) -> 
 
 
 def sky_coords(dataset: xr.Dataset) -> dict[str, Any]:
-    """The coordinate variables of ``dataset`` along the sky dims ``y``/``x`` only (pixel
-    indices and pixel centres), to carry over to an estimator's output maps.
+    """The coordinate variables of ``dataset`` along the sky dims ``y``/``x`` (or ``pix``) only
+    (pixel indices and pixel centres), to carry over to an estimator's output maps.
 
     Examples
     --------
@@ -74,7 +87,8 @@ def sky_coords(dataset: xr.Dataset) -> dict[str, Any]:
     >>> sorted(sky_coords(testing.make_map_dataset(np.ones((2, 3, 4)), 0.5)))
     ['dec', 'ra', 'x', 'y']
     """
-    return {str(k): c.variable for k, c in dataset.coords.items() if c.dims and set(c.dims) <= {"y", "x"}}
+    dims = set(image_sky_dims(dataset))
+    return {str(k): c.variable for k, c in dataset.coords.items() if c.dims and set(c.dims) <= dims}
 
 
 def geometry_attrs(dataset: xr.Dataset) -> dict[str, Any]:
@@ -117,7 +131,7 @@ def map_npred_background(dataset: xr.Dataset, model: Any) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        ``(energy, y, x)`` float counts.
+        ``(energy, y, x)`` (``(energy, pix)`` on HEALPix) float counts.
 
     Examples
     --------
@@ -130,8 +144,9 @@ def map_npred_background(dataset: xr.Dataset, model: Any) -> np.ndarray:
     >>> float(map_npred_background(ds, None).sum()), round(float(map_npred_background(ds, src).sum()), 6)
     (25.0, 25.9)
     """
+    dims = ("energy", *image_sky_dims(dataset))
     if model is None:
-        return map_values(dataset["background"]) if "background" in dataset else np.zeros(
-            tuple(dataset.sizes[d] for d in ("energy", "y", "x")))
+        return map_values(dataset["background"], dims) if "background" in dataset else np.zeros(
+            tuple(dataset.sizes[d] for d in dims))
 
-    return map_values(npred_map(dataset, model))
+    return map_values(npred_map(dataset, model), dims)

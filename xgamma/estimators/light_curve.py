@@ -192,7 +192,7 @@ def light_curve(observations: Any, models: Any, source: str, energy_edges: Any, 
         Edges of the energy band(s), e.g. ``[0.7, 20]`` (one band) or ``[0.7, 1, 3, 20]``; they
         snap to the reco-energy edges of ``geom``.
     geom : xarray.Dataset
-        Region geometry (1D ON/OFF reduction) or WCS geometry (3D), with an ``energy`` axis.
+        Region geometry (1D ON/OFF reduction) or WCS or HEALPix geometry (3D), with an ``energy`` axis.
     time_intervals : optional
         ``(t_min, t_max)`` MJD arrays (from :func:`time_bins`), a list of ``(start, stop)``
         pairs, ``"observation"`` (one bin per observation), or a duration (``"10 min"``);

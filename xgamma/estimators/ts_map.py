@@ -54,6 +54,7 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges
+from xgamma.errors import GeometryError
 from xgamma.estimators.core import estimator_result
 from xgamma.estimators.excess_map import (
     band_images,
@@ -62,6 +63,7 @@ from xgamma.estimators.excess_map import (
     pixel_scale,
     reference_npred,
 )
+from xgamma.estimators.flux_points import BinLikelihood
 from xgamma.estimators.images import (
     dataset_mask,
     geometry_attrs,
@@ -69,12 +71,13 @@ from xgamma.estimators.images import (
     map_values,
     sky_coords,
 )
+from xgamma.fitting.fold_hpx import HpxMapEvaluator
 from xgamma.fitting.fold_map import npred_map, psf_containment_radius
 from xgamma.models.components import Models, SkyModel
 from xgamma.models.spatial import spatial_model
 from xgamma.models.spectral import spectral_model
 
-__all__ = ["ts_map", "ts_kernel", "default_ts_model", "solve_ts"]
+__all__ = ["ts_map", "ts_map_hpx", "ts_kernel", "default_ts_model", "solve_ts"]
 
 _TINY = 1e-300
 
@@ -442,6 +445,8 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
         ``["ul"]`` (or ``"all"``) also computes ``norm_ul`` (Gammapy's option; costs about as
         much as the fit).
 
+    On a HEALPix dataset (sky dim ``pix``) :func:`ts_map_hpx` does the work.
+
     Returns
     -------
     xarray.Dataset
@@ -463,6 +468,12 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
     if "obs" in dataset.dims:
         raise ValueError("ts_map needs a single dataset: stack the observations first (xgamma.stack)")
     model = default_ts_model() if model is None else model
+    if "pix" in dataset.dims:
+        if downsampling_factor not in (None, 1) or kernel_width is not None:
+            raise GeometryError("ts_map on a HEALPix dataset takes no kernel_width/downsampling_factor "
+                                "(the source is folded at every pixel)")
+        return ts_map_hpx(dataset, model, n_sigma=n_sigma, n_sigma_ul=n_sigma_ul, energy_edges=energy_edges,
+                          models=models, selection_optional=selection_optional)
     groups, axis = energy_groups(dataset, energy_edges)
     mask = dataset_mask(dataset)
     mask_img = np.stack([mask[g].any(axis=0) for g in groups])
@@ -506,3 +517,70 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
                                   "kernel_width": float(kernel.shape[-1] * pix * f),
                                   "downsampling_factor": f})
     return res
+
+
+def ts_map_hpx(dataset: xr.Dataset, model: SkyModel | None = None, n_sigma: float = 1.0, n_sigma_ul: float = 2.0,
+               energy_edges: Any = None, models: Any = None,
+               selection_optional: Sequence[str] | None = None) -> xr.Dataset:
+    """TS map of a HEALPix dataset: at every pixel centre the source ``model`` is folded with
+    :class:`xgamma.fitting.fold_hpx.HpxMapEvaluator` (exposure, PSF and edisp at that position,
+    on the sphere) and its norm fitted by Cash over the band's bins inside the mask
+    (:class:`xgamma.estimators.flux_points.BinLikelihood`, the background fixed: the dataset's
+    ``background`` or the predicted counts of ``models``).
+
+    The cost is one source folding per pixel (dense ``(energy, pix)`` predictions): meant for
+    partial-sky maps of up to a few thousand pixels. Parameters and result as :func:`ts_map`
+    (dims ``energy`` (bands), ``pix``); ``niter`` is not computed.
+
+    Examples
+    --------
+    >>> from xgamma.fitting.fold_hpx import example_hpx_dataset
+    >>> ds = example_hpx_dataset(nside=64)
+    >>> ds = ds.assign(counts=ds.background * 0 + 1.0)   # 10 x the background everywhere
+    >>> res = ts_map_hpx(ds)
+    >>> dict(res.ts.sizes), bool((res.ts > 0).all())
+    ({'energy': 1, 'pix': 61}, True)
+    """
+    if "obs" in dataset.dims or "event_type" in dataset.dims:
+        raise ValueError("ts_map needs a single dataset: stack first (xgamma.stack, event_types='sum')")
+    model = default_ts_model() if model is None else model
+    groups, axis = energy_groups(dataset, energy_edges)
+    mask = dataset_mask(dataset)
+    mask_img = np.stack([mask[g].any(axis=0) for g in groups])
+    n = map_values(dataset["counts"], ("energy", "pix"))
+    b = map_npred_background(dataset, models)
+    name = model.name
+    test = Models([SkyModel(name, model.spectral, model.spatial)])
+    ev = HpxMapEvaluator(dataset.assign_attrs(name=""), test)
+    v = test.parameters.values.copy()
+    names = list(test.parameters.names)
+    ilon, ilat = names.index(f"{name}.spatial.lon_0"), names.index(f"{name}.spatial.lat_0")
+    frame = str(getattr(model.spatial, "frame", "icrs"))
+    c = sky.skycoord(dataset).transform_to(frame).spherical
+    lon, lat = np.asarray(c.lon.deg, float), np.asarray(c.lat.deg, float)
+    sel = ["ul"] if selection_optional == "all" else list(selection_optional or [])
+    kw: dict[str, Any] = {"n_sigma": n_sigma, "n_sigma_ul": n_sigma_ul, "norm_scan": None,
+          "optional": ("ul",) if "ul" in sel else ()}
+    keys = ("norm", "norm_err", "norm_ul", "ts", "stat", "stat_null", "npred", "npred_excess", "counts")
+    out = {k: np.full(mask_img.shape, np.nan) for k in keys}
+    success = np.zeros(mask_img.shape, bool)
+    for p in np.flatnonzero(mask_img.any(axis=0)):
+        v[ilon], v[ilat] = lon[p], lat[p]
+        src = ev.npred_sources(v)
+        for i, g in enumerate(groups):
+            if not mask_img[i, p]:
+                continue
+            m = mask[g] & (src[g] > 0)
+            if not m.any():
+                continue
+            r = BinLikelihood(n[g][m], src[g][m], b[g][m]).solve(**kw)
+            for k in keys:
+                if k in r:
+                    out[k][i, p] = r[k]
+            success[i, p] = bool(r["success"])
+    out["success"] = success
+    if "ul" not in sel:
+        del out["norm_ul"]
+    return estimator_result(out, axis, model.spectral, dims=("energy", "pix"), coords=sky_coords(dataset),
+                            n_sigma=n_sigma, n_sigma_ul=n_sigma_ul,
+                            attrs={**geometry_attrs(dataset), "estimator": "ts_map"})

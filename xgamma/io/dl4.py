@@ -23,6 +23,14 @@ On a HEALPix geometry (sky dim ``pix``) ``COUNTS``, ``EXPOSURE``, ``BACKGROUND``
 GADF HEALPix tables (:mod:`xgamma.io.healpix`: ``PIXTYPE = 'HEALPIX'``, ``IMPLICIT`` all-sky or
 ``EXPLICIT`` with a ``PIX`` column); ``PSF`` and ``EDISP`` stay images on their coarse WCS grid.
 
+A dataset with an ``event_type`` dim (e.g. :func:`xgamma.reduction.hawc.reduce_hawc_event_types`)
+goes into one file with one set of HDUs per event type: the HDUs above (but ``PRIMARY``, ``GTI``
+and ``META_TABLE``, which are shared) of the ``i``-th event type are named ``<HDU>_ET<i>``
+(``COUNTS_ET0``, ``COUNTS_BANDS_ET0``, ``PSF_ET1``, ...; header ``EVTYPE`` = the event type's
+value), and the ``PRIMARY`` header card ``EVTYPES`` holds a JSON record of the event-type values,
+the coords along ``event_type``, each variable's dims and the other dataset attrs, so that
+:func:`read_dl4` returns the same dataset.
+
 Each map HDU has a ``*_BANDS`` table describing its non-spatial axes: one row per combination
 of bins (first axis fastest) with columns ``<AXIS>``, ``<AXIS>_MIN``, ``<AXIS>_MAX`` (``ENERGY``
 uses ``E_MIN``/``E_MAX``) and header cards ``AXCOLS<i>`` and ``INTERP<i>``. Reading also accepts
@@ -192,6 +200,8 @@ def to_hdulist(dataset: xr.Dataset) -> fits.HDUList:
     if "obs" in dataset.dims:
         raise ValueError("one DL4 file holds one dataset: stack the observations (xg.stack) "
                          "or write one file per observation")
+    if _EVT in dataset.dims:
+        return _event_type_hdulist(dataset)
     kind = sky.geom_kind(dataset)
     if kind not in ("wcs", "healpix"):
         raise ValueError("write_dl4 writes WCS or HEALPix map datasets (1D spectra: xgamma.io.ogip)")
@@ -267,6 +277,88 @@ def to_hdulist(dataset: xr.Dataset) -> fits.HDUList:
         hdus.append(gti)
     hdus.append(_meta_table(dataset))
     return fits.HDUList(hdus)
+
+
+_EVT = "event_type"
+_SHARED = ("PRIMARY", "GTI", "META_TABLE")
+#: attrs that the HDUs themselves carry back (not repeated in the ``EVTYPES`` record)
+_HDU_ATTRS = ("geom", "frame", "nside", "order", "wcs", "wcs_irf", "wcs_psf", "wcs_edisp")
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
+
+
+def _event_type_hdulist(dataset: xr.Dataset) -> fits.HDUList:
+    """One set of HDUs per event type (suffix ``_ET<i>``), shared PRIMARY/GTI/META_TABLE."""
+    n = dataset.sizes[_EVT]
+    values = [_json_value(v) for v in dataset[_EVT].values]
+    record: dict[str, Any] = {
+        "values": values,
+        "coords": {str(k): [_json_value(v) for v in c.values] for k, c in dataset.coords.items()
+                   if k != _EVT and c.dims == (_EVT,)},
+        "dims": {str(k): [str(d) for d in v.dims] for k, v in dataset.data_vars.items()},
+        "attrs": {str(k): _json_value(v) for k, v in dataset.attrs.items() if k not in _HDU_ATTRS},
+    }
+    out: list[Any] = []
+    for i in range(n):
+        sub = to_hdulist(dataset.isel({_EVT: i}, drop=True))
+        for h in sub:
+            if h.name in _SHARED:
+                if i == 0:
+                    out.append(h)
+                continue
+            h.name = f"{h.name}_ET{i}"
+            if "BANDSHDU" in h.header:
+                h.header["BANDSHDU"] = f"{h.header['BANDSHDU']}_ET{i}"
+            h.header["EVTYPE"] = str(values[i])
+            out.append(h)
+    out[0].header["EVTYPES"] = json.dumps(record)
+    return fits.HDUList(out)
+
+
+def _from_event_type_hdulist(hdul: fits.HDUList, path: Any) -> xr.Dataset:
+    try:
+        record = json.loads(hdul[0].header["EVTYPES"])
+        values = list(record["values"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise XgammaIOError(f"unreadable EVTYPES record ({exc})", path=path, hdu="PRIMARY") from exc
+    primary = fits.PrimaryHDU(header=hdul[0].header.copy())
+    del primary.header["EVTYPES"]
+    shared = [primary] + [h for h in hdul if h.name in _SHARED and h.name != "PRIMARY"]
+    subs = []
+    for i in range(len(values)):
+        suffix = f"_ET{i}"
+        hdus = list(shared)
+        for h in hdul:
+            if not h.name.endswith(suffix):
+                continue
+            header = h.header.copy()
+            header["EXTNAME"] = h.name[: -len(suffix)]
+            if str(header.get("BANDSHDU", "")).endswith(suffix):
+                header["BANDSHDU"] = str(header["BANDSHDU"])[: -len(suffix)]
+            hdus.append(type(h)(data=h.data, header=header))
+        if len(hdus) == len(shared):
+            raise XgammaIOError(f"no HDUs of event type {values[i]!r}", path=path,
+                                expected=f"HDUs named <NAME>{suffix}")
+        subs.append(from_hdulist(fits.HDUList(hdus), path))
+    dims = {str(k): tuple(v) for k, v in record.get("dims", {}).items()}
+    per_type = [v for v in subs[0].data_vars if _EVT in dims.get(str(v), (_EVT,))]
+    ds = xr.concat([d[per_type] for d in subs], dim=_EVT, coords="minimal", compat="override",
+                   combine_attrs="override")
+    ds = ds.merge(subs[0][[v for v in subs[0].data_vars if v not in per_type]])
+    ds = ds.assign_coords({_EVT: (_EVT, np.asarray(values))})
+    ds = ds.assign_coords({k: (_EVT, np.asarray(v)) for k, v in record.get("coords", {}).items()})
+    for v in ds.data_vars:
+        ds[v].attrs = dict(subs[0][v].attrs)
+        if str(v) in dims and set(dims[str(v)]) == set(ds[v].dims):
+            ds[v] = ds[v].transpose(*dims[str(v)])
+    ds.attrs.update(record.get("attrs", {}))
+    return ds
 
 
 def write_dl4(dataset: xr.Dataset, path: str | Path, overwrite: bool = True) -> None:
@@ -396,6 +488,8 @@ def from_hdulist(hdul: fits.HDUList, path: Any = None) -> xr.Dataset:
     >>> sorted(from_hdulist(to_hdulist(ds)).data_vars)[:3]
     ['background', 'counts', 'edisp']
     """
+    if "EVTYPES" in hdul[0].header:  # one set of HDUs per event type
+        return _from_event_type_hdulist(hdul, path)
     names = {h.name for h in hdul}
     main = next((n for n in ("COUNTS", "BACKGROUND", "EXPOSURE", "MASK_SAFE") if n in names), None)
     if main is None:
