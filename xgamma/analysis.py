@@ -211,6 +211,9 @@ class Analysis:
             if d.background.method not in (None, "reflected"):
                 raise ConfigError(f"datasets.background.method: a 1d analysis supports 'reflected', "
                                   f"got {d.background.method!r}")
+            if d.background.oversampling is not None:
+                raise ConfigError("datasets.background.oversampling: a 1d analysis has no IRF background "
+                                  "map to oversample (it applies to datasets.type: 3d)")
         else:
             self._center()
             if d.background.method == "reflected":
@@ -412,7 +415,8 @@ class Analysis:
                                  "spectral_tilt": bool(params.get("spectral_tilt", False))}
         kwargs = dict(energy_true=et, products=list(d.map_selection), safe_mask=safe,
                       background_method=background_method, exclusion_mask=exclusion,
-                      offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf))
+                      offset_max=_deg(d.geom.selection.offset_max), psf_binsz=_deg(w.binsize_irf),
+                      background_oversampling=d.background.oversampling)
         self._geom, self._reduce_kwargs = geom, kwargs
         # stacked: the list of datasets is summed in place (no concatenated copy of every map)
         out = reduce_many(self.observations, geom, progress=log.isEnabledFor(logging.INFO),

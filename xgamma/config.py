@@ -364,11 +364,18 @@ class BackgroundConfig(_Base):
     """Background method. ``ring`` (3D) is applied per observation before stacking and fitted
     with WStat; its ``parameters``: ``r_in`` (default ``0.7 deg``), ``width`` (``0.3 deg``),
     ``off_pixels`` (``safe``, or ``all`` to also take the ring from pixels outside the safe
-    mask, as Gammapy does)."""
+    mask, as Gammapy does). ``oversampling`` (xgamma; Gammapy has it only as
+    ``MapDatasetMaker(background_oversampling=...)``): sub-bins per reco-energy bin for the
+    3D background template's energy integral."""
 
     method: Literal["reflected", "fov_background", "ring"] | None = None
     exclusion: str | None = None
     parameters: dict[str, Any] = {}
+    oversampling: int | None = Field(
+        None, ge=1, description="xgamma (Gammapy: MapDatasetMaker(background_oversampling=N), no "
+                                "config key): integrate the 3D background template over each "
+                                "reco-energy bin in N log-spaced sub-bins; null: one power law "
+                                "between the bin edges (a few per cent off for wide bins)")
 
 
 class SafeMaskConfig(_Base):
@@ -635,7 +642,7 @@ class AnalysisConfig(_Base):
 
 #: Keys that xgamma adds to Gammapy's AnalysisConfig (dropped by ``to_dict(gammapy=True)``).
 _XGAMMA_ONLY = ("dask", "output", "datasets.geom.wcs.projection", "observations.on_error",
-                "datasets.max_memory")
+                "datasets.max_memory", "datasets.background.oversampling")
 
 _SECTION_DOCS = {
     "general": "logging, output folder (n_jobs is ignored: the dask scheduler decides)",

@@ -410,10 +410,16 @@ def pixel_icrs(geom: xr.Dataset | xr.DataArray) -> tuple[np.ndarray, np.ndarray]
 def background_template(observation: Any, e_edges: np.ndarray, ra: np.ndarray, dec: np.ndarray,
               pointing: tuple[float, float], omega: np.ndarray, fov_rotation_step: float,
               offsets: np.ndarray | None = None,
-              fov: tuple[np.ndarray, np.ndarray] | None = None, dtype: Any = float) -> np.ndarray:
-    """Background counts ``(n_energy, *ra.shape)`` from the IRF rate (see :func:`make_background`)."""
+              fov: tuple[np.ndarray, np.ndarray] | None = None, dtype: Any = float,
+              oversampling: int | None = None) -> np.ndarray:
+    """Background counts ``(n_energy, *ra.shape)`` from the IRF rate (see :func:`make_background`;
+    ``oversampling``: sub-bins per energy bin, see :func:`oversampled_edges`)."""
     bkg = observation.bkg
     ontime = float(getattr(observation, "ontime", 0.0) or 0.0)
+    factor = oversampling_factor(oversampling)
+    nb = e_edges.size - 1
+    if factor > 1:  # the rate at the sub-bin edges; the sub-bin integrals summed per bin
+        e_edges = oversampled_edges(e_edges, factor)
     if "offset" in bkg.dims:
         if offsets is None:
 
@@ -426,13 +432,14 @@ def background_template(observation: Any, e_edges: np.ndarray, ra: np.ndarray, d
             table = _bkg3d_table(bkg, e_edges)
             e_ok = table[-1]
             lon, lat, om = lon.ravel(), lat.ravel(), omega.ravel()
-            out = np.empty((e_edges.size - 1, lon.size), dtype=dtype)
+            out = np.empty((nb, lon.size), dtype=dtype)
             for c0 in range(0, lon.size, _BLOCK):
                 sl = slice(c0, c0 + _BLOCK)
                 lr, okb = _bkg3d_points(table, lon[sl], lat[sl])
-                _scaled_integral(lr, e_edges, om[sl] * ontime * okb, out[:, sl])
-            out[~e_ok[:-1]] = 0.0
-            return out.reshape((e_edges.size - 1, *ra.shape))
+                _scaled_integral(lr, e_edges, om[sl] * ontime * okb, out[:, sl], factor, e_ok)
+            if factor == 1:
+                out[~e_ok[:-1]] = 0.0
+            return out.reshape((nb, *ra.shape))
         elif align == "ALTAZ":
             angles, weights = _altaz_steps(observation, pointing, fov_rotation_step)
             rate = np.zeros((e_edges.size, ra.size), dtype=np.float32)
@@ -446,15 +453,67 @@ def background_template(observation: Any, e_edges: np.ndarray, ra: np.ndarray, d
         else:
             raise ValueError(f"unknown FOVALIGN {align!r} (expected RADEC or ALTAZ)")
     # invalid values are log(tiny) already; bins whose lower edge is invalid give 0 (Gammapy)
-    out = np.empty((e_edges.size - 1, ra.size), dtype=dtype)
-    _scaled_integral(logr, e_edges, omega.ravel() * ontime * pix_ok, out)
-    out[~e_ok[:-1]] = 0.0
-    return out.reshape((e_edges.size - 1, *ra.shape))
+    out = np.empty((nb, ra.size), dtype=dtype)
+    _scaled_integral(logr, e_edges, omega.ravel() * ontime * pix_ok, out, factor, e_ok)
+    if factor == 1:
+        out[~e_ok[:-1]] = 0.0
+    return out.reshape((nb, *ra.shape))
 
 
-def _scaled_integral(logr: np.ndarray, e_edges: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
+def oversampling_factor(oversampling: Any) -> int:
+    """The number of sub-bins per energy bin from a ``background_oversampling`` option
+    (``None`` -> 1); anything but a positive integer raises ``ValueError``.
+
+    Examples
+    --------
+    >>> oversampling_factor(None), oversampling_factor(10)
+    (1, 10)
+    """
+    if oversampling is None:
+        return 1
+    if isinstance(oversampling, bool) or not isinstance(oversampling, int | np.integer) or oversampling < 1:
+        raise ValueError(f"background_oversampling: expected a positive integer or None, got {oversampling!r}")
+    return int(oversampling)
+
+
+def oversampled_edges(e_edges: np.ndarray, factor: int) -> np.ndarray:
+    """Energy edges with each bin split into ``factor`` log-spaced sub-bins; the original
+    edges are kept exactly (every ``factor``-th value). As Gammapy's ``background_oversampling``
+    (``MapAxis.upsample`` of the reco-energy axis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(oversampled_edges(np.array([1.0, 100.0]), 2), 12).tolist()
+    [1.0, 10.0, 100.0]
+    """
+    e = np.asarray(e_edges, dtype=float)
+    if factor == 1:
+        return e
+    le = np.log(e)
+    t = np.arange(factor) / factor
+    fine = np.exp(le[:-1, None] + np.diff(le)[:, None] * t[None, :])
+    fine[:, 0] = e[:-1]
+    return np.append(fine.ravel(), e[-1])
+
+
+def _scaled_integral(logr: np.ndarray, e_edges: np.ndarray, scale: np.ndarray, out: np.ndarray,
+                     factor: int = 1, e_ok: np.ndarray | None = None) -> None:
     """``out[:] = integral of exp(logr) over the energy bins x scale`` (per point): the scaling
-    in the dtype of ``logr`` when ``out`` has it, else in the dtype of ``out``."""
+    in the dtype of ``logr`` when ``out`` has it, else in the dtype of ``out``. With
+    ``factor > 1``, ``logr`` is given at the sub-bin edges ``e_edges`` (``e_ok`` their valid
+    mask): the sub-bin integrals (0 where the lower sub-edge is invalid) summed per bin, in
+    blocks of points."""
+    if factor > 1:
+        bad = ~np.asarray(e_ok, dtype=bool)[:-1]
+        nb = out.shape[0]
+        for c0 in range(0, out.shape[1], _BLOCK):
+            sl = slice(c0, c0 + _BLOCK)
+            fine = _integrate_log(logr[:, sl], e_edges)
+            fine[bad] = 0.0
+            s = fine.reshape(nb, factor, -1).sum(axis=1)
+            np.multiply(s, np.asarray(scale[sl], dtype=s.dtype)[None, :], out=out[:, sl])
+        return
     if out.dtype == logr.dtype:
         out[...] = _integrate_log(logr, e_edges, scale=scale)
     else:
@@ -462,7 +521,8 @@ def _scaled_integral(logr: np.ndarray, e_edges: np.ndarray, scale: np.ndarray, o
 
 
 def make_background(
-    observation: Any, geom: xr.Dataset | xr.DataArray, fov_rotation_step: float = 1.0
+    observation: Any, geom: xr.Dataset | xr.DataArray, fov_rotation_step: float = 1.0,
+    background_oversampling: int | None = None,
 ) -> np.ndarray:
     """Background template of ``observation`` as predicted counts ``(energy, y, x)`` on ``geom``.
 
@@ -475,6 +535,12 @@ def make_background(
         WCS geometry with an ``energy`` axis.
     fov_rotation_step : float
         Largest rotation (deg) of the ALTAZ FoV frame within one time step.
+    background_oversampling : int, optional
+        Split each reco-energy bin into this many log-spaced sub-bins, integrate the rate over
+        each as a power law between its edges and sum them (Gammapy's ``MapDatasetMaker(
+        background_oversampling=N)``). Default ``None``: one power law between the bin edges,
+        which for wide bins differs from the exact integral of the interpolated rate by a few
+        per cent (10 sub-bins bring that below 0.1 %); costs about ``N`` times the time.
 
     Returns
     -------
@@ -495,7 +561,8 @@ def make_background(
     e_edges = edges(energy_axis_of(geom))
     ra, dec = pixel_icrs(geom)
     return background_template(observation, e_edges, ra, dec, pointing_radec(observation),
-                     pixel_solid_angle(geom), fov_rotation_step)
+                     pixel_solid_angle(geom), fov_rotation_step,
+                     oversampling=oversampling_factor(background_oversampling))
 
 
 # ----------------------------------------------------------------------------- masks

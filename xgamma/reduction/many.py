@@ -175,7 +175,7 @@ def reduce_many(
 
     **kwargs
         Passed to :func:`xgamma.reduction.driver.reduce` (``energy_true``, ``safe_mask``,
-        ``background_method``, ...).
+        ``background_method``, ``background_oversampling``, ...).
 
     Returns
     -------
