@@ -159,3 +159,28 @@ def test_errors_and_config():
     cfg.datasets.on_region.radius = "0.1 deg"
     with pytest.raises(ConfigError, match="datasets.background.oversampling"):
         xg.Analysis(cfg).validate()
+
+
+def test_analysis_config_key_reaches_the_reduction(data_path, hess):
+    """``datasets.background.oversampling`` in a 3d config gives the background of
+    ``xg.reduce(..., background_oversampling=N)`` (run 23523, the map of the fixture)."""
+    _, geom, bkg = hess
+    cfg = AnalysisConfig()
+    cfg.observations.datastore = str(data_path / "hess-dl3-dr1")
+    cfg.observations.obs_ids = [23523]
+    cfg.datasets.type = "3d"
+    cfg.datasets.stack = False
+    w = cfg.datasets.geom.wcs
+    w.skydir.frame, w.skydir.lon, w.skydir.lat = "icrs", "83.633 deg", "22.014 deg"
+    w.binsize, w.width.width, w.width.height = "0.02 deg", "2 deg", "2 deg"
+    cfg.datasets.geom.axes.energy.min, cfg.datasets.geom.axes.energy.max = "1 TeV", "10 TeV"
+    cfg.datasets.geom.axes.energy.nbins = 3
+    cfg.datasets.map_selection = ["counts", "exposure", "background"]
+    cfg.datasets.safe_mask.methods = []
+    cfg.datasets.background.oversampling = 10
+    ana = xg.Analysis(cfg)
+    ana.get_observations()
+    (ds,) = ana.get_datasets()
+    got = ds["background"].values.reshape(bkg[10].shape)
+    np.testing.assert_allclose(got.sum(axis=(-2, -1)), bkg[10].sum(axis=(-2, -1)), rtol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=(-2, -1)), GP_N10, rtol=1e-5)
