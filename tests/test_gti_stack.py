@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import xgamma as xg
 from xgamma import testing
-from xgamma.fitting.fold import example_dataset, npred, npred_signal, temporal_norm
+from xgamma.fitting.fold import example_dataset, fake, npred, npred_signal, temporal_norm
 from xgamma.fitting.fold_hpx import example_hpx_dataset, npred_hpx
 from xgamma.fitting.fold_map import npred_map
 from xgamma.fitting.gti import gti_intervals_mjd
 from xgamma.io.dl4 import read_dl4, write_dl4
 from xgamma.io.zarr import open_zarr, to_zarr
-from xgamma.models import SkyModel, spatial_model, spectral_model
+from xgamma.models import Models, SkyModel, spatial_model, spectral_model
 from xgamma.models.temporal import lightcurve_template_model, temporal_model
 from xgamma.obs import concat_obs, gti_table, merge_gti, stacked_gti
 from xgamma.reduction.spectrum import stack_spectra
@@ -171,3 +172,20 @@ def test_gti_list_round_trip(tmp_path):
     zm = open_zarr(tmp_path / "m.zarr")
     assert [x.tolist() for x in gti_table(zm)] == [x.tolist() for x in gti_table(mixed)]
     assert isinstance(zm, xr.Dataset)
+
+
+def test_1d_fit_on_stack_uses_the_gti_list():
+    a, b = _runs_1d(True)
+    st = stack_spectra([a, b])
+    data = fake(st, Models([SkyModel(name="src", spectral=spectral_model("pl", amplitude=4e-11))]), seed=5)
+
+    def amp(ds, temporal):
+        res = xg.fit(ds, Models([SkyModel(name="src", spectral=spectral_model("pl", amplitude=2e-11),
+                                          temporal=temporal)]))
+        assert res.success
+        return res.models["src"].spectral.parameters["amplitude"].value
+
+    plain = amp(data, None)
+    # the fitted amplitude times the mean of the light curve over the good time is the plain one
+    assert amp(data, LC) * 7.0 / 3.0 == pytest.approx(plain, rel=1e-4)
+    assert amp(_first_last(data), LC) * GAP_MEAN == pytest.approx(plain, rel=1e-4)

@@ -160,12 +160,12 @@ def gti_table(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Non
         elif ids is not None:
             pos = {str(v): i for i, v in enumerate(ids)}
             for x, y, o in zip(t1.tolist(), t2.tolist(), list(np.atleast_1d(owner)), strict=True):
-                i = pos.get(str(o))
-                if i is not None:
+                k = pos.get(str(o))
+                if k is not None:
                     start.append(x)
                     stop.append(y)
-                    index.append(i)
-                    have[i] = True
+                    index.append(k)
+                    have[k] = True
     if not have.all():
         vals = {}
         for key in ("tstart", "tstop"):

@@ -76,8 +76,6 @@ __all__ = [
     "spectrum_dataset",
     "example_dataset",
     "gti_mjd",
-    "gti_intervals_mjd",
-    "gti_mean",
     "temporal_norm",
 ]
 

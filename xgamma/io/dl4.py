@@ -61,8 +61,8 @@ from xgamma import sky
 from xgamma.axes import axis_from_edges, edges
 from xgamma.conventions import validate
 from xgamma.errors import ConventionError, XgammaIOError
-from xgamma.obs import gti_table, merge_gti
 from xgamma.io.healpix import healpix_hdus, is_healpix_hdu, read_healpix_hdu
+from xgamma.obs import gti_table, merge_gti
 
 __all__ = ["write_dl4", "read_dl4", "to_hdulist", "from_hdulist"]
 
