@@ -10,7 +10,10 @@ stack is the sum of the runs' npreds), while the gap-inclusive mean would be
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -189,3 +192,14 @@ def test_1d_fit_on_stack_uses_the_gti_list():
     # the fitted amplitude times the mean of the light curve over the good time is the plain one
     assert amp(data, LC) * 7.0 / 3.0 == pytest.approx(plain, rel=1e-4)
     assert amp(_first_last(data), LC) * GAP_MEAN == pytest.approx(plain, rel=1e-4)
+
+
+def test_reduced_run_with_a_gap_keeps_its_gti_list():
+    o = testing.make_observation(n_events=50)
+    t0, t1 = float(o.gti.start.iloc[0]), float(o.gti.stop.iloc[0])
+    mid = 0.5 * (t0 + t1)
+    run = dataclasses.replace(o, gti=pd.DataFrame({"start": [mid + 100.0, t0], "stop": [t1, mid]}))
+    ds = xg.reduce(run, testing.make_wcs_geom(width=1.0, binsz=0.5))
+    assert ds.attrs["gti_start"] == [t0, mid + 100.0] and ds.attrs["gti_stop"] == [mid, t1]
+    # one interval: tstart/tstop only
+    assert "gti_start" not in xg.reduce(o, testing.make_wcs_geom(width=1.0, binsz=0.5)).attrs

@@ -28,7 +28,7 @@ import xarray as xr
 
 from xgamma.errors import GeometryError
 
-__all__ = ["GTI_ATTRS", "OBS_META", "concat_obs", "gti_table", "merge_gti", "stacked_gti", "to_obs"]
+__all__ = ["GTI_ATTRS", "OBS_META", "concat_obs", "gti_table", "gti_list_attrs", "merge_gti", "stacked_gti", "to_obs"]
 
 #: Per-observation attrs that become coordinates along ``obs``.
 OBS_META = ("livetime", "ontime", "pointing_ra", "pointing_dec", "tstart", "tstop")
@@ -125,6 +125,29 @@ def stacked_gti(ds: xr.Dataset) -> dict[str, Any]:
         return {}
     return {"tstart": float(start[0]), "tstop": float(stop[-1]), "gti_start": start.tolist(),
             "gti_stop": stop.tolist()}
+
+
+def gti_list_attrs(gti: Any) -> dict[str, Any]:
+    """Attrs ``gti_start``/``gti_stop`` of one observation's GTI table (columns ``START``/
+    ``STOP`` [s], any case) when it has gaps (several intervals once merged); else empty: a
+    single interval is the dataset's ``tstart``/``tstop``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> gti_list_attrs(pd.DataFrame({"start": [0.0, 20.0], "stop": [10.0, 30.0]}))
+    {'gti_start': [0.0, 20.0], 'gti_stop': [10.0, 30.0]}
+    >>> gti_list_attrs(pd.DataFrame({"start": [0.0, 10.0], "stop": [10.0, 30.0]}))
+    {}
+    """
+    names = list(getattr(gti, "columns", []) if gti is not None else [])
+    cols = {str(c).lower(): c for c in names}
+    if "start" not in cols or "stop" not in cols:
+        return {}
+    start, stop = merge_gti(np.asarray(gti[cols["start"]], dtype=float), np.asarray(gti[cols["stop"]], dtype=float))
+    if len(start) < 2:
+        return {}
+    return {"gti_start": start.tolist(), "gti_stop": stop.tolist()}
 
 
 def gti_table(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
