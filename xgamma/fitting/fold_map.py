@@ -6,8 +6,9 @@ x_irf)``, ``mask_safe``, optional ``mask_fit``; PSF/edisp may also come without 
 dims). For each :class:`~xgamma.models.sky.SkyModel` that applies to the dataset:
 
 1. the spectral model is integrated over the ``energy_true`` bins (analytic where possible),
-   times the temporal model's mean over the dataset's GTI (attrs ``tstart``/``tstop`` [s since
-   ``mjdref``]) when it has one;
+   times the temporal model's mean over the dataset's GTIs (attrs ``tstart``/``tstop`` [s since
+   ``mjdref``], or a stack's list ``gti_start``/``gti_stop``: :mod:`xgamma.fitting.gti`) when it
+   has one, per observation along ``obs``;
 2. the spatial model is integrated over the pixels of a **cut-out** around the source
    (evaluation radius + PSF radius; the whole map for models without a radius), see
    :func:`xgamma.models.spatial.integrate_pixels`, and multiplied by the exposure;
