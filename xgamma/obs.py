@@ -28,11 +28,14 @@ import xarray as xr
 
 from xgamma.errors import GeometryError
 
-__all__ = ["OBS_META", "concat_obs", "to_obs"]
+__all__ = ["GTI_ATTRS", "OBS_META", "concat_obs", "gti_table", "gti_list_attrs", "merge_gti", "stacked_gti", "to_obs"]
 
 #: Per-observation attrs that become coordinates along ``obs``.
 OBS_META = ("livetime", "ontime", "pointing_ra", "pointing_dec", "tstart", "tstop")
 _DROP = ("energy_threshold_low", "energy_threshold_high")
+#: Attrs of the good-time list: starts and stops [s since ``mjdref``] and, with an ``obs`` dim,
+#: the ``obs`` coordinate value each interval belongs to.
+GTI_ATTRS = ("gti_start", "gti_stop", "gti_obs")
 
 
 def to_obs(ds: xr.Dataset, obs_id: Any = None) -> xr.Dataset:
@@ -70,7 +73,136 @@ def to_obs(ds: xr.Dataset, obs_id: Any = None) -> xr.Dataset:
     out = out.assign_coords(meta)
     out.attrs = {k: v for k, v in ds.attrs.items() if k not in OBS_META and k not in ("obs_id",
                                                                                        "name")}
+    if "gti_start" in ds.attrs and "gti_stop" in ds.attrs:
+        start, stop, _ = gti_table(ds)  # type: ignore[misc]
+        out.attrs.update(gti_start=start.tolist(), gti_stop=stop.tolist(),
+                         gti_obs=[out["obs"].values.tolist()[0]] * len(start))
     return out
+
+
+def merge_gti(start: Any, stop: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Union of time intervals: sorted, overlapping or touching ones merged, empty ones dropped.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in merge_gti([50.0, 0.0, 5.0], [60.0, 10.0, 20.0])]
+    [[0.0, 50.0], [20.0, 60.0]]
+    """
+    t1 = np.atleast_1d(np.asarray(start, dtype=float)).ravel()
+    t2 = np.atleast_1d(np.asarray(stop, dtype=float)).ravel()
+    keep = t2 > t1
+    t1, t2 = t1[keep], t2[keep]
+    order = np.argsort(t1, kind="stable")
+    t1, t2 = t1[order], t2[order]
+    out1: list[float] = []
+    out2: list[float] = []
+    for a, b in zip(t1.tolist(), t2.tolist(), strict=True):
+        if out2 and a <= out2[-1]:
+            out2[-1] = max(out2[-1], b)
+        else:
+            out1.append(a)
+            out2.append(b)
+    return np.asarray(out1, dtype=float), np.asarray(out2, dtype=float)
+
+
+def stacked_gti(ds: xr.Dataset) -> dict[str, Any]:
+    """The good time of a stack of the observations along ``obs``: the union of their GTIs
+    (sorted, overlaps merged) as attrs ``gti_start``/``gti_stop`` [s since ``mjdref``], with
+    ``tstart``/``tstop`` the first start and the last stop; empty when a GTI is missing. The
+    gaps between the runs are not good time, so a temporal model's mean runs over the runs only.
+
+    Examples
+    --------
+    >>> a = xr.Dataset(attrs={"obs_id": 1, "tstart": 0.0, "tstop": 10.0})
+    >>> stacked_gti(concat_obs([a, a.assign_attrs(obs_id=2, tstart=20.0, tstop=30.0)]))
+    {'tstart': 0.0, 'tstop': 30.0, 'gti_start': [0.0, 20.0], 'gti_stop': [10.0, 30.0]}
+    """
+    g = gti_table(ds)
+    if g is None:
+        return {}
+    start, stop = merge_gti(g[0], g[1])
+    if not len(start):
+        return {}
+    return {"tstart": float(start[0]), "tstop": float(stop[-1]), "gti_start": start.tolist(),
+            "gti_stop": stop.tolist()}
+
+
+def gti_list_attrs(gti: Any) -> dict[str, Any]:
+    """Attrs ``gti_start``/``gti_stop`` of one observation's GTI table (columns ``START``/
+    ``STOP`` [s], any case) when it has gaps (several intervals once merged); else empty: a
+    single interval is the dataset's ``tstart``/``tstop``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> gti_list_attrs(pd.DataFrame({"start": [0.0, 20.0], "stop": [10.0, 30.0]}))
+    {'gti_start': [0.0, 20.0], 'gti_stop': [10.0, 30.0]}
+    >>> gti_list_attrs(pd.DataFrame({"start": [0.0, 10.0], "stop": [10.0, 30.0]}))
+    {}
+    """
+    names = list(getattr(gti, "columns", []) if gti is not None else [])
+    cols = {str(c).lower(): c for c in names}
+    if "start" not in cols or "stop" not in cols:
+        return {}
+    start, stop = merge_gti(np.asarray(gti[cols["start"]], dtype=float), np.asarray(gti[cols["stop"]], dtype=float))
+    if len(start) < 2:
+        return {}
+    return {"gti_start": start.tolist(), "gti_stop": stop.tolist()}
+
+
+def gti_table(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The good time intervals of a dataset: ``(start, stop, index)`` [s since ``mjdref``],
+    ``index`` the position along ``obs`` of each interval (all 0 without an ``obs`` dim).
+
+    From the list attrs :data:`GTI_ATTRS` (a stacked dataset: the union of its observations'
+    GTIs; with ``gti_obs`` the intervals of the observations present), else one interval
+    per observation from ``tstart``/``tstop`` (attrs or ``obs`` coordinates). None when an
+    observation has neither.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(attrs={"tstart": 0.0, "tstop": 30.0, "gti_start": [0.0, 20.0], "gti_stop": [10.0, 30.0]})
+    >>> [a.tolist() for a in gti_table(ds)]
+    [[0.0, 20.0], [10.0, 30.0], [0, 0]]
+    """
+    n = ds.sizes.get("obs", 1)
+    ids = np.atleast_1d(ds["obs"].values).tolist() if "obs" in ds.coords else None
+    a = ds.attrs
+    start: list[float] = []
+    stop: list[float] = []
+    index: list[int] = []
+    have = np.zeros(n, bool)
+    if "gti_start" in a and "gti_stop" in a:
+        t1 = np.atleast_1d(np.asarray(a["gti_start"], dtype=float)).ravel()
+        t2 = np.atleast_1d(np.asarray(a["gti_stop"], dtype=float)).ravel()
+        owner = a.get("gti_obs")
+        if owner is None:
+            if n == 1:
+                start, stop, index = t1.tolist(), t2.tolist(), [0] * len(t1)
+                have[:] = len(t1) > 0
+        elif ids is not None:
+            pos = {str(v): i for i, v in enumerate(ids)}
+            for x, y, o in zip(t1.tolist(), t2.tolist(), list(np.atleast_1d(owner)), strict=True):
+                k = pos.get(str(o))
+                if k is not None:
+                    start.append(x)
+                    stop.append(y)
+                    index.append(k)
+                    have[k] = True
+    if not have.all():
+        vals = {}
+        for key in ("tstart", "tstop"):
+            v = ds.coords[key].values if key in ds.coords else a.get(key)
+            if v is None:
+                return None
+            vals[key] = np.broadcast_to(np.asarray(v, dtype=float).reshape(-1), (n,))
+        for i in np.flatnonzero(~have):
+            start.append(float(vals["tstart"][i]))
+            stop.append(float(vals["tstop"][i]))
+            index.append(int(i))
+    order = np.lexsort((np.asarray(start), np.asarray(index)))
+    return (np.asarray(start, dtype=float)[order], np.asarray(stop, dtype=float)[order],
+            np.asarray(index, dtype=int)[order])
 
 
 def check_same_geometry(datasets: Sequence[xr.Dataset]) -> None:
@@ -143,7 +275,14 @@ def concat_obs(datasets: Sequence[xr.Dataset], name: str | None = None) -> xr.Da
                             if k not in d.coords}) for d in dss]
     out = xr.concat(dss, dim="obs", data_vars="all", coords="minimal", compat="override",
                     join="override", combine_attrs="override")
-    attrs = {k: v for k, v in dss[0].attrs.items() if k not in _DROP}
+    attrs = {k: v for k, v in dss[0].attrs.items() if k not in _DROP and k not in GTI_ATTRS}
+    if any("gti_obs" in d.attrs for d in dss):  # keep each observation's list of GTIs
+        gtis = [gti_table(d) for d in dss]
+        if all(g is not None for g in gtis):
+            attrs["gti_start"] = [x for g in gtis for x in g[0].tolist()]  # type: ignore[index]
+            attrs["gti_stop"] = [x for g in gtis for x in g[1].tolist()]  # type: ignore[index]
+            attrs["gti_obs"] = [np.atleast_1d(d["obs"].values).tolist()[i] for d, g in zip(dss, gtis, strict=True)
+                                for i in g[2].tolist()]  # type: ignore[index]
     attrs["name"] = name or str(datasets[0].attrs.get("name", "stacked"))
     attrs["obs_id"] = out["obs"].values.tolist()
     for key in ("livetime", "ontime"):

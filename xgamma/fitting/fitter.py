@@ -49,9 +49,10 @@ from scipy.optimize import brentq, minimize
 
 from xgamma.conventions import dataset_kind, validate
 from xgamma.fitting.flux_points_dataset import flux_point_terms
-from xgamma.fitting.fold import as_array, gti_mjd
+from xgamma.fitting.fold import as_array
 from xgamma.fitting.fold_hpx import HpxMapEvaluator
 from xgamma.fitting.fold_map import MapEvaluator, parameter_steps
+from xgamma.fitting.gti import gti_intervals_mjd, gti_mean
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.params import GaussianPrior, Parameter, Parameters
 from xgamma.models.priors import prior_terms
@@ -107,8 +108,9 @@ class _Terms:
     scaled: list[tuple[Any, slice]] = field(default_factory=list)  # (spectral model, slice)
     scale_index: int | None = None
     # sky models with a temporal model: (integrate, spectral model, spectral slice, temporal
-    # model, temporal slice, GTI start, GTI stop [MJD, per obs]); cell_obs: the obs of each cell
-    timed: list[tuple[Any, Any, slice, Any, slice, np.ndarray, np.ndarray]] = field(default_factory=list)
+    # model, temporal slice, GTIs (start, stop [MJD], obs index), number of obs); cell_obs: the
+    # obs of each cell
+    timed: list[tuple[Any, Any, slice, Any, slice, Any, int]] = field(default_factory=list)
     cell_obs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -128,13 +130,13 @@ class _Terms:
         for integrate, sl in self.signal if self.scale_index is None else []:
             flux = flux + integrate(v[sl])
         mu = np.asarray(flux) @ self.response if self.signal else np.zeros(self.response.shape[1])
-        for integrate, model, ssl, temporal, tsl, t1, t2 in self.timed:
+        for integrate, model, ssl, temporal, tsl, gti, n_obs in self.timed:
             if self.scale_index is None:
                 f = integrate(v[ssl])
             else:
                 g = 1.0 + v[self.scale_index]
                 f = model.integral_values(self.e_lo / g, self.e_hi / g, v[ssl])
-            norm = np.asarray(temporal.integral_values(t1, t2, list(v[tsl])), dtype=float) / (t2 - t1)
+            norm = gti_mean(temporal, list(v[tsl]), gti, n_obs)
             mu = mu + (np.asarray(f) @ self.response) * norm[self.cell_obs]
         return mu
 
@@ -194,15 +196,15 @@ def _terms(ds: xr.Dataset, models: Models, offsets: dict[str, int], scale_index:
     cell_obs = np.repeat(np.arange(n_obs), mask.shape[1])[mask.ravel()]
     n_on = cells("counts")
     signal, bkg_models, scaled, timed = [], [], [], []
-    gti = gti_mjd(ds)
+    gti = gti_intervals_mjd(ds)
     for comp in models:
         start = offsets[comp.name]
         n_spec = len(comp.spectral.parameters)
         if isinstance(comp, SkyModel) and comp.applies_to(name) and comp.temporal is not None \
-                and gti is not None and np.all(gti[1] > gti[0]):
+                and gti is not None and np.all(np.bincount(gti[2], gti[1] - gti[0], minlength=n_obs) > 0):
             t0 = start + n_spec + (len(comp.spatial.parameters) if comp.spatial is not None else 0)
             timed.append((comp.spectral.integrator(lo, hi), comp.spectral, slice(start, start + n_spec),
-                          comp.temporal, slice(t0, t0 + len(comp.temporal.parameters)), gti[0], gti[1]))
+                          comp.temporal, slice(t0, t0 + len(comp.temporal.parameters)), gti, n_obs))
         elif isinstance(comp, SkyModel) and comp.applies_to(name):
             if comp.temporal is not None:
                 warnings.warn(f"dataset {name!r} has no GTI (tstart/tstop/mjdref): the temporal model "

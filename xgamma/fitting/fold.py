@@ -29,10 +29,10 @@ Predicted counts::
 
 ``T`` is 1 for a sky model without a temporal model; with one, it is the temporal model's mean
 over the observation's good time (:func:`temporal_norm`: ``int_GTI f dt / sum(GTI lengths)``,
-attrs or ``obs`` coordinates ``tstart``/``tstop`` [s since ``mjdref``]), as in the 3D fold and
-Gammapy's temporal models: a flux norm half as large during the GTI halves npred. A stacked
-dataset keeps only its first start and last stop, so gaps between runs count as good time:
-fit temporal models on per-observation datasets (an ``obs`` dim) when the GTIs have gaps.
+attrs or ``obs`` coordinates ``tstart``/``tstop`` [s since ``mjdref``], or the list of GTIs
+``gti_start``/``gti_stop`` of a stacked dataset), as in the 3D fold and Gammapy's temporal
+models: a flux norm half as large during the GTI halves npred. A stacked dataset keeps the
+union of its runs' GTIs, so the gaps between runs are not good time.
 
 The flux integral over each true-energy bin is analytic where the model has one, otherwise
 Gauss-Legendre quadrature in log E. For ON/OFF data the background is the WStat profile
@@ -58,6 +58,7 @@ import xarray as xr
 
 from xgamma.axes import energy_axis
 from xgamma.fitting.fold_map import npred_map
+from xgamma.fitting.gti import gti_intervals_mjd, gti_mean
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.spectral import SpectralModelBase, spectral_model
 from xgamma.obs import concat_obs
@@ -187,14 +188,11 @@ def temporal_norm(dataset: xr.Dataset, temporal: Any, values: Sequence[Any] | No
     [1.5]
     """
     n = dataset.sizes.get("obs", 1)
-    gti = gti_mjd(dataset)
+    gti = gti_intervals_mjd(dataset)
     if temporal is None or gti is None:
         return np.ones(n)
     vals = list(temporal.parameters.values) if values is None else list(values)
-    t1, t2 = gti
-    integ = np.asarray(temporal.integral_values(t1, t2, vals), dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(t2 > t1, integ / (t2 - t1), 1.0)
+    return gti_mean(temporal, vals, gti, n)
 
 
 def _signal(dataset: xr.Dataset, models: Models) -> xr.DataArray:

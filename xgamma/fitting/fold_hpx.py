@@ -56,6 +56,7 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges, energy_axis
+from xgamma.fitting.gti import gti_intervals_mjd, gti_mean
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.spatial import SpatialModel, as_spatial_model, convert_lonlat
 
@@ -151,7 +152,7 @@ class _HpxData:
     rad_edges: np.ndarray
     edisp: np.ndarray | None
     wcs_irf: Any
-    gti: tuple[np.ndarray, np.ndarray] | None
+    gti: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # GTIs: start, stop [MJD], obs index
     name: str
 
     @property
@@ -197,7 +198,7 @@ class _HpxData:
                    e_edges=edges(ds, "energy"), et_edges=edges(ds, "energy_true"), frame=str(a["frame"]),
                    nside=nside, order=str(a["order"]), pix=np.asarray(ds["pix"].values, dtype=np.int64),
                    omega=4 * math.pi / (12 * nside**2), psf=psf, rad=rad, rad_edges=rad_edges, edisp=edisp,
-                   wcs_irf=wcs_irf, gti=_gti(ds), name=str(ds.attrs.get("name", "")))
+                   wcs_irf=wcs_irf, gti=gti_intervals_mjd(ds), name=str(ds.attrs.get("name", "")))
 
     def positions(self, hp_pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions in the dataset's ``pix`` of HEALPix indices, and which are in it."""
@@ -236,16 +237,6 @@ class _HpxData:
         else:
             ed = (self.edisp[:, :, jj, ii] * ww).sum(axis=-1) if self.edisp.ndim == 4 else self.edisp
         return psf, ed
-
-
-def _gti(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
-    vals = {}
-    for key in ("tstart", "tstop", "mjdref"):
-        v = ds.attrs.get(key, ds.coords[key].values if key in ds.coords else None)
-        if v is None:
-            return None
-        vals[key] = np.atleast_1d(np.asarray(v, dtype=float))
-    return vals["mjdref"] + vals["tstart"] / 86400.0, vals["mjdref"] + vals["tstop"] / 86400.0
 
 
 @dataclass
@@ -373,9 +364,7 @@ class HpxMapEvaluator:
         f = np.asarray(s.model.spectral.integral_values(d.et_edges[:-1], d.et_edges[1:], sl), dtype=float)
         if s.model.temporal is not None and d.gti is not None:
             i0 = s.offset + s.n_spec + s.n_spat
-            t1, t2 = d.gti
-            f = f * float(np.sum(s.model.temporal.integral_values(t1, t2, list(v[i0: i0 + s.n_temp])))
-                          / np.sum(t2 - t1))
+            f = f * float(gti_mean(s.model.temporal, list(v[i0: i0 + s.n_temp]), d.gti, 1)[0])
         return f
 
     def _nested(self, pix: np.ndarray) -> np.ndarray:

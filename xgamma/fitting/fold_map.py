@@ -6,8 +6,9 @@ x_irf)``, ``mask_safe``, optional ``mask_fit``; PSF/edisp may also come without 
 dims). For each :class:`~xgamma.models.sky.SkyModel` that applies to the dataset:
 
 1. the spectral model is integrated over the ``energy_true`` bins (analytic where possible),
-   times the temporal model's mean over the dataset's GTI (attrs ``tstart``/``tstop`` [s since
-   ``mjdref``]) when it has one;
+   times the temporal model's mean over the dataset's GTIs (attrs ``tstart``/``tstop`` [s since
+   ``mjdref``], or a stack's list ``gti_start``/``gti_stop``: :mod:`xgamma.fitting.gti`) when it
+   has one, per observation along ``obs``;
 2. the spatial model is integrated over the pixels of a **cut-out** around the source
    (evaluation radius + PSF radius; the whole map for models without a radius), see
    :func:`xgamma.models.spatial.integrate_pixels`, and multiplied by the exposure;
@@ -72,6 +73,7 @@ import xarray as xr
 from xgamma import sky
 from xgamma.axes import edges
 from xgamma.fitting.fold_hpx import is_hpx_dataset, npred_hpx
+from xgamma.fitting.gti import gti_intervals_mjd, gti_mean
 from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
 from xgamma.models.spatial import (
     SpatialModel,
@@ -285,7 +287,7 @@ class _MapData:
     edisp: np.ndarray | None
     wcs_irf: Any
     lonlat_irf: tuple[np.ndarray, np.ndarray] | None
-    gti: tuple[np.ndarray, np.ndarray] | None
+    gti: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # GTIs: start, stop [MJD], obs index
     name: str
     counts_off: np.ndarray | None = None  # ON/OFF datasets: OFF counts and alpha (energy, y, x)
     alpha: np.ndarray | None = None
@@ -348,7 +350,7 @@ class _MapData:
             e_edges=edges(ds, "energy"), et_edges=edges(ds, "energy_true"), wcs=w, frame=frame,
             omega=np.asarray(sky.solid_angle(ds).transpose("y", "x").values, dtype=float),
             pix=pixel_size(w), psf=psf, rad=rad, rad_edges=rad_edges, edisp=edisp, wcs_irf=wcs_irf,
-            lonlat_irf=lonlat_irf, gti=_gti(ds), name=str(ds.attrs.get("name", "")),
+            lonlat_irf=lonlat_irf, gti=gti_intervals_mjd(ds), name=str(ds.attrs.get("name", "")),
             counts_off=counts_off, alpha=alpha,
         )
 
@@ -384,19 +386,6 @@ class _MapData:
             prof = self.psf if j < 0 else self.psf[:, :, j, i]
             self.coef_cache[(j, i)] = _spline_coef(self.rad, prof)
         return self.coef_cache[(j, i)]
-
-
-def _gti(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray] | None:
-    """GTI as MJD arrays from attrs/coords ``tstart``, ``tstop`` [s] and ``mjdref``."""
-    vals = {}
-    for key in ("tstart", "tstop", "mjdref"):
-        v = ds.attrs.get(key, ds.coords[key].values if key in ds.coords else None)
-        if v is None:
-            return None
-        vals[key] = np.atleast_1d(np.asarray(v, dtype=float))
-    t1 = vals["mjdref"] + vals["tstart"] / 86400.0
-    t2 = vals["mjdref"] + vals["tstop"] / 86400.0
-    return t1, t2
 
 
 # --------------------------------------------------------------------------------------------
@@ -639,8 +628,7 @@ class MapEvaluator:
         f = np.asarray(s.model.spectral.integral_values(d.et_edges[:-1], d.et_edges[1:], list(sl)), dtype=float)
         if s.model.temporal is not None and d.gti is not None:
             tv = list(v[s.offset + s.n_spec + s.n_spat: s.offset + s.n_spec + s.n_spat + s.n_temp])
-            t1, t2 = d.gti
-            f = f * float(np.sum(s.model.temporal.integral_values(t1, t2, tv)) / np.sum(t2 - t1))
+            f = f * float(gti_mean(s.model.temporal, tv, d.gti, 1)[0])
         return f
 
     def _place_box(self, s: _Source, lon: float, lat: float, px: float, py: float, radius: float | None) -> None:

@@ -15,9 +15,12 @@ HDU                    content
 ``PSF``                ``sr-1``, axes ``[rad, energy_true]`` on the coarse IRF grid
 ``PSF_EXPOSURE``       its exposure, axes ``[rad (one bin), energy_true]``
 ``MASK_SAFE``          ``(energy, y, x)`` as integers; ``MASK_FIT`` likewise
-``GTI``                ``START, STOP`` [s] since ``MJDREFI + MJDREFF``
+``GTI``                ``START, STOP`` [s] since ``MJDREFI + MJDREFF``, one row per interval
 ``META_TABLE``         ``OBS_ID, RA_PNT, DEC_PNT, LIVETIME, ONTIME`` per observation
 =====================  =========================================================================
+
+A stacked dataset writes the union of its runs' GTIs (attrs ``gti_start``/``gti_stop``), one row
+per interval, as Gammapy does; several rows read back as those attrs (sorted, overlaps merged).
 
 On a HEALPix geometry (sky dim ``pix``) ``COUNTS``, ``EXPOSURE``, ``BACKGROUND`` and the masks are
 GADF HEALPix tables (:mod:`xgamma.io.healpix`: ``PIXTYPE = 'HEALPIX'``, ``IMPLICIT`` all-sky or
@@ -67,6 +70,7 @@ from xgamma.axes import axis_from_edges, edges
 from xgamma.conventions import validate
 from xgamma.errors import ConventionError, XgammaIOError
 from xgamma.io.healpix import healpix_hdus, is_healpix_hdu, read_healpix_hdu
+from xgamma.obs import gti_table, merge_gti
 
 __all__ = ["write_dl4", "read_dl4", "to_hdulist", "from_hdulist"]
 
@@ -264,10 +268,11 @@ def to_hdulist(dataset: xr.Dataset) -> fits.HDUList:
     if "mask_fit" in dataset:
         img("mask_fit", ["energy"], "MASK_FIT")
     a = dataset.attrs
-    if "tstart" in a and "tstop" in a:
+    table = gti_table(dataset)  # a stack's list of GTIs (the union of its runs'), else tstart/tstop
+    if table is not None:
         gti = fits.BinTableHDU.from_columns(
-            [fits.Column("START", "D", unit="s", array=np.atleast_1d(float(a["tstart"]))),
-             fits.Column("STOP", "D", unit="s", array=np.atleast_1d(float(a["tstop"])))],
+            [fits.Column("START", "D", unit="s", array=table[0]),
+             fits.Column("STOP", "D", unit="s", array=table[1])],
             name="GTI")
         mjd = float(a.get("mjdref", 0.0))
         gti.header["MJDREFI"] = int(np.floor(mjd))
@@ -604,6 +609,9 @@ def from_hdulist(hdul: fits.HDUList, path: Any = None) -> xr.Dataset:
         g = hdul["GTI"]
         ds.attrs["tstart"] = float(np.min(g.data["START"]))
         ds.attrs["tstop"] = float(np.max(g.data["STOP"]))
+        if len(g.data) > 1:  # a stack: the union of its runs' GTIs, the gaps not good time
+            start, stop = merge_gti(g.data["START"], g.data["STOP"])
+            ds.attrs["gti_start"], ds.attrs["gti_stop"] = start.tolist(), stop.tolist()
         ds.attrs["mjdref"] = float(g.header.get("MJDREFI", 0)) + float(g.header.get("MJDREFF", 0.0))
     order = [v for v in ("counts", "exposure", "background", "psf", "edisp", "edisp_migra",
                          "exposure_irf", "mask_safe", "mask_fit", "fov_bkg_norm", "fov_bkg_tilt")

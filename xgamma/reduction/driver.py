@@ -77,6 +77,7 @@ from xgamma import sky
 from xgamma.axes import axis_from_edges
 from xgamma.errors import GeometryError
 from xgamma.irf.arrays import irf_nodes
+from xgamma.obs import gti_list_attrs
 from xgamma.reduction.background import (
     background_template,
     exclusion_on,
@@ -437,6 +438,7 @@ def _reduce_healpix(observation: Any, geom: xr.Dataset | xr.DataArray, energy_tr
         val = getattr(observation, key, None)
         if isinstance(val, int | float | np.floating):
             attrs[key] = float(val)
+    attrs.update(gti_list_attrs(getattr(observation, "gti", None)))  # a run with gaps
     tref = getattr(observation, "time_ref", None)
     if tref is not None and hasattr(tref, "mjd"):
         attrs["mjdref"] = float(tref.tt.mjd)
@@ -456,6 +458,7 @@ def _observation_attrs(observation: Any, ctx: ReductionContext, name: str | None
         val = getattr(observation, key, None)
         if isinstance(val, int | float | np.floating):
             attrs[key] = float(val)
+    attrs.update(gti_list_attrs(getattr(observation, "gti", None)))  # a run with gaps
     tref = getattr(observation, "time_ref", None)
     if tref is not None and hasattr(tref, "mjd"):
         attrs["mjdref"] = float(tref.tt.mjd)

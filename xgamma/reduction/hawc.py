@@ -52,6 +52,7 @@ from xgamma import sky
 from xgamma.axes import edges
 from xgamma.errors import ReductionError, XgammaIOError
 from xgamma.io.store import DataStore, open_store
+from xgamma.obs import gti_list_attrs
 from xgamma.reduction.binning import bin_events
 
 __all__ = ["SIDEREAL_DAY", "hawc_event_types", "hawc_store", "hawc_transits", "reduce_hawc",
@@ -289,6 +290,7 @@ def reduce_hawc(observation: Any, geom: xr.Dataset | xr.DataArray, transits: flo
     if gti is not None and len(gti):
         ds.attrs["tstart"] = float(np.min(gti["start"]))
         ds.attrs["tstop"] = float(np.max(gti["stop"]))
+        ds.attrs.update(gti_list_attrs(gti))  # transits with gaps between them
         mjd = observation.events.attrs.get("mjdref")
         if mjd is not None:
             ds.attrs["mjdref"] = float(mjd)

@@ -69,6 +69,7 @@ from xgamma import axes as xax
 from xgamma import irf as xirf
 from xgamma import sky
 from xgamma.errors import GeometryError, ReductionError, XgammaError
+from xgamma.obs import GTI_ATTRS, gti_table, stacked_gti
 from xgamma.reduction.binning import bin_events
 from xgamma.reduction.reflected import (
     events_in_pixel_regions,
@@ -518,6 +519,18 @@ def _obs_attrs(datasets: xr.Dataset | Sequence[xr.Dataset]) -> dict[str, Any]:
     return out
 
 
+def _union_gti(datasets: xr.Dataset | Sequence[xr.Dataset]) -> dict[str, Any]:
+    """``tstart``/``tstop``/``gti_start``/``gti_stop`` of the union of the datasets' GTIs."""
+    if isinstance(datasets, xr.Dataset):
+        return stacked_gti(datasets)
+    gtis = [gti_table(d) for d in datasets]
+    if any(g is None for g in gtis):
+        return {}
+    start = [x for g in gtis for x in g[0].tolist()]  # type: ignore[index]
+    stop = [x for g in gtis for x in g[1].tolist()]  # type: ignore[index]
+    return stacked_gti(xr.Dataset(attrs={"gti_start": start, "gti_stop": stop}))
+
+
 def _safe_any(ds: xr.Dataset) -> xr.DataArray:
     """Per observation (or for a dataset without ``obs``): whether any bin is safe."""
     if "mask_safe" not in ds:
@@ -738,9 +751,10 @@ def stack_spectra(datasets: xr.Dataset | Sequence[xr.Dataset], name: str = "stac
     if "mask_fit" in ds:
         out["mask_fit"] = ds["mask_fit"].astype(bool).any("obs")
     drop = ("obs_id", "livetime", "ontime", "deadc", "n_off_regions", "off_regions", "offset",
-            "pointing_ra", "pointing_dec", "name")
+            "pointing_ra", "pointing_dec", "name", "tstart", "tstop", *GTI_ATTRS)
     keep = {k: v for k, v in common.items() if k not in drop}
-    out.attrs = {**keep, "name": name, "geom": common.get("geom", "region"), **obs_attrs}
+    out.attrs = {**keep, "name": name, "geom": common.get("geom", "region"), **obs_attrs,
+                 **_union_gti(datasets)}
     return out
 
 

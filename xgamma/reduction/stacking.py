@@ -32,7 +32,7 @@ from astropy.coordinates import SkyCoord
 
 from xgamma import sky
 from xgamma.errors import GeometryError
-from xgamma.obs import OBS_META, check_same_geometry, concat_obs, to_obs
+from xgamma.obs import GTI_ATTRS, OBS_META, check_same_geometry, concat_obs, stacked_gti, to_obs
 from xgamma.reduction.spectrum import contributing, stack_onoff, stack_spectra
 
 __all__ = ["stack", "stack_obs", "stack_pair", "concat_obs", "OBS_META", "EVENT_TYPE_MODES"]
@@ -252,17 +252,16 @@ def _stack_eager(dss: list[xr.Dataset], name: str) -> xr.Dataset | None:
 
 
 def _stacked_attrs(ds: xr.Dataset, name: str) -> dict[str, Any]:
-    attrs = {k: v for k, v in ds.attrs.items() if k not in OBS_META}
+    attrs = {k: v for k, v in ds.attrs.items() if k not in OBS_META and k not in GTI_ATTRS}
     ids = ds["obs"].values.tolist()
     attrs["obs_id"] = [i for i in ids]
     attrs["name"] = name
     for key in ("livetime", "ontime"):
         if key in ds.coords:
             attrs[key] = float(ds.coords[key].sum())
-    if "tstart" in ds.coords and "tstop" in ds.coords:
-        attrs["tstart"] = float(ds.coords["tstart"].min())
-        attrs["tstop"] = float(ds.coords["tstop"].max())
+    attrs.update(stacked_gti(ds))
     return attrs
+
 
 
 def _event_types(ds: xr.Dataset) -> list[Any] | None:
