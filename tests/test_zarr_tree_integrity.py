@@ -6,6 +6,7 @@ the variable, while ``xr.open_datatree(engine="zarr")`` still opens the tree."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -154,6 +155,9 @@ def test_resume_verifies_the_tree_child_by_child(tmp_path, datasets, caplog):
 
     def reader(p, meta):
         return Analysis.read_datasets(p, meta.get("datasets"))
+
+    # another test's Analysis may have set the analysis logger's level (config general.log)
+    caplog.set_level(logging.WARNING, logger="xgamma.analysis")
 
     out = tmp_path / "res"
     for damage in (None, "chunk", "child"):

@@ -711,7 +711,14 @@ class GadfReport:
     file or HDU, ``DEADC != LIVETIME / ONTIME``) and ``warnings`` (departures from the spec's
     wording that readers tolerate: a missing descriptive keyword such as ``OBS_MODE``, an
     ``HDUCLASn`` value or column name of an older convention, a time column without unit,
-    event times past ``TSTOP``, an HDU class outside GADF that is not checked further)."""
+    event times past ``TSTOP``, an HDU class outside GADF that is not checked further).
+
+    Examples
+    --------
+    >>> r = GadfReport(errors=[], warnings=["obs index: no OBS_MODE column"])
+    >>> bool(r.errors), len(r.warnings)
+    (False, 1)
+    """
 
     errors: list[str]
     warnings: list[str]
