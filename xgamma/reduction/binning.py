@@ -227,12 +227,67 @@ def _histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> np.ndarray
 def _sparse_histogram(df: pd.DataFrame, spec: _Spec, weights: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of one partition as (occupied flat bins, their sums): memory ~ events, not bins."""
     flat, w = _flat_index(df, spec, weights)
-    size = int(np.prod(spec.shape))
-    if w is not None or size <= 4 * flat.size or flat.size == 0:
-        return _sparse_sum([(flat, np.ones(len(flat)) if w is None else w)], size)
+    return _sparse_of([(flat, w)], int(np.prod(spec.shape)))
+
+
+def _sparse_of(parts: list[tuple[np.ndarray, Any]], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One sparse histogram of (flat bins, weights or None for one count each) pairs."""
+    if any(w is not None for _, w in parts):
+        return _sparse_sum([(f, np.ones(len(f)) if w is None else w) for f, w in parts], size)
+    flat = np.concatenate([f for f, _ in parts]) if parts else np.zeros(0, np.int64)
+    if size <= 4 * flat.size or flat.size == 0:
+        return _sparse_sum([(flat, np.ones(len(flat)))], size)
     srt = np.sort(flat)  # counts: a sort and run lengths (cheaper than unique's argsort)
     starts = np.flatnonzero(np.r_[True, srt[1:] != srt[:-1]])
     return srt[starts], np.diff(np.r_[starts, srt.size]).astype(float)
+
+
+#: flat indices a grouped task gathers before it reduces them to a sparse histogram
+_GROUP_ENTRIES = 1 << 22
+
+
+def _group_histogram(spec: _Spec, weights: Any, *dfs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse histogram of several partitions in one task: one reduction for all of them
+    (the per-partition sort and the tree of sums cost more than the binning of small
+    partitions); the gathered indices are reduced whenever they exceed ``_GROUP_ENTRIES``."""
+    size = int(np.prod(spec.shape))
+    parts: list[tuple[np.ndarray, Any]] = []
+    n = 0
+    for df in _batches(dfs):
+        flat, w = _flat_index(df, spec, weights)
+        parts.append((flat, w))
+        n += flat.size
+        if n > _GROUP_ENTRIES and len(parts) > 1:
+            idx, val = _sparse_of(parts, size)
+            parts, n = [(idx, val)], idx.size
+    return _sparse_of(parts, size)
+
+
+#: rows of small partitions concatenated to be binned in one call (fixed costs per call)
+_BATCH_ROWS = 1 << 19
+
+
+def _batches(dfs: tuple[pd.DataFrame, ...]) -> list[pd.DataFrame]:
+    """Consecutive partitions concatenated into frames of up to ``_BATCH_ROWS`` rows (a larger
+    partition stays alone, uncopied); the events keep their order."""
+    out: list[pd.DataFrame] = []
+    batch: list[pd.DataFrame] = []
+    rows = 0
+    for df in dfs:
+        if batch and rows + len(df) > _BATCH_ROWS:
+            out.append(batch[0] if len(batch) == 1 else pd.concat(batch, ignore_index=True))
+            batch, rows = [], 0
+        batch.append(df)
+        rows += len(df)
+    if batch:
+        out.append(batch[0] if len(batch) == 1 else pd.concat(batch, ignore_index=True))
+    return out
+
+
+def _partitions_per_task(npartitions: int) -> int:
+    """Partitions binned in one task: about 16 tasks, at most 16 partitions each (a task holds
+    its partitions in memory at once)."""
+    return max(1, min(16, -(-npartitions // 16)))
 
 
 def _sparse_sum(parts: list[tuple[np.ndarray, np.ndarray]], size: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -314,16 +369,18 @@ def bin_events(events: Any, geom: Any, weights: Any = None) -> xr.DataArray:
     size = int(np.prod(spec.shape))
     dsk: dict[Any, Any] = {f"{name}-spec": spec}
     level = []
-    for i, part in enumerate(parts):
-        dsk[(f"{name}-part", i)] = (_sparse_histogram, part.key, f"{name}-spec", weights)
-        level.append((f"{name}-part", i))
+    k = _partitions_per_task(len(parts))
+    for i in range(0, len(parts), k):
+        key = (f"{name}-part", i // k)
+        dsk[key] = (_group_histogram, f"{name}-spec", weights, *(p.key for p in parts[i:i + k]))
+        level.append(key)
     depth = 0
-    while len(level) > 8:
+    while len(level) > 32:
         depth += 1
         nxt = []
-        for j in range(0, len(level), 8):
-            dsk[(f"{name}-sum{depth}", j // 8)] = (_sparse_sum, level[j:j + 8], size)
-            nxt.append((f"{name}-sum{depth}", j // 8))
+        for j in range(0, len(level), 32):
+            dsk[(f"{name}-sum{depth}", j // 32)] = (_sparse_sum, level[j:j + 32], size)
+            nxt.append((f"{name}-sum{depth}", j // 32))
         level = nxt
     dsk[(name, *(0,) * len(spec.shape))] = (_dense_sum, level, spec.shape)
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=parts[:1])
