@@ -5,8 +5,9 @@ Events are pandas or dask DataFrames with lower-case columns ``ra``, ``dec`` (de
 name (``energy``, ``energy_true``, ``time``, ``offset``, ...). Bins are left-closed
 ``[min, max)``; events outside every bin are dropped.
 
-For dask input the histogram is computed per partition (one per observation, kept sparse:
-only the occupied bins) and summed in a tree, so the result is a lazy dask-backed DataArray identical to the eager one after ``.compute()``.
+For dask input the histogram is computed per task of a few consecutive partitions (small ones
+binned together; kept sparse: only the occupied bins) and summed in a tree, so the result is a
+lazy dask-backed DataArray identical to the eager one after ``.compute()``.
 
 Examples
 --------
@@ -355,8 +356,9 @@ def bin_events(events: Any, geom: Any, weights: Any = None) -> xr.DataArray:
 
     if weights is not None and not isinstance(weights, str):
         raise GeometryError("for dask events, weights must be a column name")
-    # One sparse histogram per partition (occupied bins only), summed in a tree of fan-in 8,
-    # densified once at the end: memory scales with the events, not with the cube size.
+    # One sparse histogram (occupied bins only) per task of k consecutive partitions (about 16
+    # tasks: a task per small partition cost more than binning it), summed in a tree of fan-in
+    # 32, densified once at the end: memory scales with the events, not with the cube size.
     # Only the columns binned are read (the projection reaches the reader, e.g. from_map).
     needed = list(dict.fromkeys(["ra", "dec", *(ax.column for ax in spec.axes),
                                  *([weights] if weights else [])]))
