@@ -8,6 +8,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+from dask.task_spec import Alias
 
 import xgamma as xg
 from xgamma.reduction import binning
@@ -93,7 +94,28 @@ def test_small_partitions_share_tasks():
     # 105 partitions are binned by 15 tasks (7 partitions each), not one task per partition
     ev = _events(2100)
     geom = xg.wcs_geom((83.6, 22.0), 2.0, 0.1, axes=[xg.energy_axis(1, 10, 3)])
-    lazy = bin_events(dd.from_pandas(ev, npartitions=105), geom)
-    layer = lazy.data.dask.layers[lazy.data.name]
-    assert sum(1 for k in layer if isinstance(k, tuple) and k[0].endswith("-part")) == 15
-    np.testing.assert_array_equal(lazy.values, bin_events(ev, geom).values)
+    eager = bin_events(ev, geom).values
+    for ddf in (dd.from_pandas(ev, npartitions=105), dd.from_pandas(ev, npartitions=105).persist()):
+        lazy = bin_events(ddf, geom)
+        layer = lazy.data.dask.layers[lazy.data.name]
+        tasks = [v for k, v in layer.items() if isinstance(k, tuple) and k[0].endswith("-part")]
+        assert len(tasks) == 15
+        # persisted partitions are read at their data, not through dask-expr's aliases
+        graph = lazy.data.dask
+        assert not any(isinstance(graph[a], Alias) for t in tasks for a in t[4:])
+        np.testing.assert_array_equal(lazy.values, eager)
+
+
+@pytest.mark.parametrize("weights", [None, "w"])
+def test_persisted_partitions_with_other_columns(weights):
+    # persisted partitions are not projected by dask (a task each): the binned columns are
+    # gathered in the task; a date column with a time zone rides along unread
+    ev = _events(3000, seed=6).assign(
+        extra=np.arange(3000.0), t=pd.date_range("2024-01-01", periods=3000, freq="s", tz="UTC"))
+    geom = xg.wcs_geom((83.6, 22.0), 2.0, 0.02, axes=[xg.energy_axis(1, 10, 3)])
+    ddf = dd.from_pandas(ev, npartitions=120).persist()
+    eager = bin_events(ev, geom, weights=weights).values
+    with dask.config.set(scheduler="threads"):
+        got = bin_events(ddf, geom, weights=weights).values
+    np.testing.assert_allclose(got, eager, rtol=1e-12, atol=0)
+    assert eager.sum() > 1000
