@@ -67,7 +67,7 @@ def test_only_the_binned_columns_are_read():
 
 
 @pytest.mark.parametrize("weights", [None, "w"])
-@pytest.mark.parametrize("batch_rows, group_entries", [(1 << 19, 1 << 22), (25, 30)])
+@pytest.mark.parametrize("batch_rows, group_entries", [(1 << 17, 1 << 22), (25, 30)])
 def test_many_small_partitions_grouped_per_task(monkeypatch, weights, batch_rows, group_entries):
     # 600 partitions of 0-20 events (some empty): 16 per task, 38 tasks, then a sum tree; the
     # small limits force several concatenated batches and reductions inside one task

@@ -266,7 +266,7 @@ def _group_histogram(spec: _Spec, weights: Any, columns: list[str],
 
 
 #: rows of small partitions concatenated to be binned in one call (fixed costs per call)
-_BATCH_ROWS = 1 << 19
+_BATCH_ROWS = 1 << 17
 
 
 def _batches(dfs: tuple[pd.DataFrame, ...], columns: list[str]) -> list[pd.DataFrame]:
