@@ -91,7 +91,7 @@ def test_many_small_partitions_grouped_per_task(monkeypatch, weights, batch_rows
 
 
 def test_small_partitions_share_tasks():
-    # 105 partitions are binned by 15 tasks (7 partitions each), not one task per partition
+    # 105 partitions are binned by 27 tasks (4 partitions each), not one task per partition
     ev = _events(2100)
     geom = xg.wcs_geom((83.6, 22.0), 2.0, 0.1, axes=[xg.energy_axis(1, 10, 3)])
     eager = bin_events(ev, geom).values
@@ -99,7 +99,7 @@ def test_small_partitions_share_tasks():
         lazy = bin_events(ddf, geom)
         layer = lazy.data.dask.layers[lazy.data.name]
         tasks = [v for k, v in layer.items() if isinstance(k, tuple) and k[0].endswith("-part")]
-        assert len(tasks) == 15
+        assert len(tasks) == 27
         # persisted partitions are read at their data, not through dask-expr's aliases
         graph = lazy.data.dask
         assert not any(isinstance(graph[a], Alias) for t in tasks for a in t[4:])
