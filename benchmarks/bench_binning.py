@@ -8,7 +8,7 @@ scheduler. Cases (``--cases``, events:partitions) by default: many small partiti
 (1e6:105) and few large ones (5e6:20, 2e7:40). Printed per case and path: wall time and CPU
 time of the process (all threads; ``time.process_time``), best of ``--repeat``, and the
 dask/pandas CPU ratio (target: <= 1.3 on many small partitions, <= 1 on large ones). Both
-results are checked to be identical.
+results are checked to be identical. ``--extra-columns`` adds columns that are not binned.
 
 Run::
 
@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--binsz", type=float, default=0.02)
     parser.add_argument("--nenergy", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--extra-columns", type=int, default=0,
+                        help="columns not binned in the events (dask must not read them)")
     args = parser.parse_args()
 
     import dask
@@ -67,6 +69,7 @@ def main() -> None:
             "ra": rng.uniform(80.6, 86.6, n),
             "dec": rng.uniform(19.0, 25.0, n),
             "energy": 0.5 * (1 - u) ** (-1 / 1.7),  # power law of index 2.7 above 0.5 TeV
+            **{f"extra{i}": rng.uniform(0, 1, n) for i in range(args.extra_columns)},
         })
         ddf = dd.from_pandas(df, npartitions=npart).persist()
         eager, w_pd, c_pd = best(lambda: bin_events(df, geom))

@@ -109,9 +109,11 @@ def test_small_partitions_share_tasks():
 @pytest.mark.parametrize("weights", [None, "w"])
 def test_persisted_partitions_with_other_columns(weights):
     # persisted partitions are not projected by dask (a task each): the binned columns are
-    # gathered in the task; a date column with a time zone rides along unread
+    # gathered in the task (picked one by one: over twice as many columns as binned); a date
+    # column with a time zone rides along unread
     ev = _events(3000, seed=6).assign(
-        extra=np.arange(3000.0), t=pd.date_range("2024-01-01", periods=3000, freq="s", tz="UTC"))
+        t=pd.date_range("2024-01-01", periods=3000, freq="s", tz="UTC"),
+        **{f"extra{i}": np.arange(3000.0) + i for i in range(4)})
     geom = xg.wcs_geom((83.6, 22.0), 2.0, 0.02, axes=[xg.energy_axis(1, 10, 3)])
     ddf = dd.from_pandas(ev, npartitions=120).persist()
     eager = bin_events(ev, geom, weights=weights).values

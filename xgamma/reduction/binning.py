@@ -291,7 +291,7 @@ def _concat(batch: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     column: a column selection of each partition costs more than the concatenation)."""
     if len(batch) == 1:
         return batch[0]
-    if len(batch[0].columns) == len(columns):
+    if len(batch[0].columns) <= 2 * len(columns):  # a few more: copied, cheaper than picked
         return pd.concat(batch, ignore_index=True)
     out: dict[str, Any] = {}
     for c in columns:
@@ -313,11 +313,16 @@ def _source_key(graph: Any, key: Any) -> Any:
     return key
 
 
-def _projection_is_free(events: Any, columns: list[str]) -> bool:
-    """Whether selecting ``columns`` of a dask DataFrame adds no task (it reaches the reader, or
-    fuses with a computation): else, e.g. on persisted partitions, a selection task per
-    partition costs more than the binning of a small one, and the tasks read the columns."""
-    return len(events[columns].optimize().__dask_graph__()) <= len(events.optimize().__dask_graph__())
+def _project(events: Any, columns: list[str]) -> Any:
+    """The dask DataFrame optimized, projected on ``columns`` where that adds no task (the
+    selection reaches the reader, or fuses with a computation): else, e.g. on persisted
+    partitions, a selection task per partition costs more than the binning of a small one,
+    and the binning tasks pick the columns."""
+    full = events.optimize()
+    if len(columns) == len(events.columns):
+        return full
+    projected = events[columns].optimize()
+    return projected if len(projected.__dask_graph__()) <= len(full.__dask_graph__()) else full
 
 
 def _partitions_per_task(npartitions: int) -> int:
@@ -399,11 +404,10 @@ def bin_events(events: Any, geom: Any, weights: Any = None) -> xr.DataArray:
     # it would add a task per partition, as on persisted ones, the task picks the columns).
     needed = list(dict.fromkeys(["ra", "dec", *(ax.column for ax in spec.axes),
                                  *([weights] if weights else [])]))
-    if len(needed) < len(events.columns) and _projection_is_free(events, needed):
-        events = events[needed]
+    events = _project(events, needed)
     # The graph is written directly (one layer, the spec stored once): building it through
     # dask.delayed merged a graph per call and cost as much CPU as binning 1e6 events.
-    parts = events.to_delayed()
+    parts = events.to_delayed(optimize_graph=False)  # optimized by _project
     # A partition key that only renames another (dask-expr aliases persisted partitions) is
     # read at its source: else each alias is fused with its data into a subgraph, and running
     # those subgraphs cost a quarter of the binning of 1e6 events in 105 partitions.
