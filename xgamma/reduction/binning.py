@@ -304,7 +304,10 @@ def _concat(batch: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 def _source_key(graph: Any, key: Any) -> Any:
     """The key an alias chain in ``graph`` ends at (``key`` itself if it is no alias)."""
-    from dask.task_spec import Alias
+    try:
+        from dask.task_spec import Alias  # dask >= 2024.12; older graphs have no Alias nodes
+    except ImportError:
+        return key
 
     node = graph.get(key)
     while isinstance(node, Alias) and node.target != key and node.target in graph:
