@@ -416,6 +416,8 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
            selection_optional: Sequence[str] | None = None) -> xr.Dataset:
     """TS map: fitted norm of a source kernel, its TS, error and upper limit at every pixel.
 
+    On a HEALPix dataset (sky dim ``pix``) :func:`ts_map_hpx` does the work.
+
     Parameters
     ----------
     dataset : xarray.Dataset
@@ -444,8 +446,6 @@ def ts_map(dataset: xr.Dataset, model: SkyModel | None = None, kernel_width: flo
     selection_optional : sequence of str, optional
         ``["ul"]`` (or ``"all"``) also computes ``norm_ul`` (Gammapy's option; costs about as
         much as the fit).
-
-    On a HEALPix dataset (sky dim ``pix``) :func:`ts_map_hpx` does the work.
 
     Returns
     -------
