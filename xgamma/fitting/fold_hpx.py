@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,9 +55,10 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges, energy_axis
-from xgamma.fitting.gti import gti_intervals_mjd, gti_mean
-from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
-from xgamma.models.spatial import SpatialModel, as_spatial_model, convert_lonlat
+from xgamma.fitting.evaluator import EvaluatorBase
+from xgamma.fitting.gti import gti_intervals_mjd
+from xgamma.models.components import Models, SkyModel, as_models
+from xgamma.models.spatial import SpatialModel, convert_lonlat
 
 __all__ = ["HpxMapEvaluator", "PSF_CONTAINMENT", "npred_hpx", "is_hpx_dataset", "example_hpx_dataset",
            "expected_counts"]
@@ -258,7 +258,7 @@ class _Source:
     kernel: dict[str, Any] = field(default_factory=dict)
 
 
-class HpxMapEvaluator:
+class HpxMapEvaluator(EvaluatorBase):
     """Predicted counts and Cash statistic of one HEALPix map dataset for fixed models.
 
     Same interface as :class:`xgamma.fitting.fold_map.MapEvaluator`: :meth:`stat`,
@@ -312,61 +312,9 @@ class HpxMapEvaluator:
         self.data = d = _HpxData.from_dataset(dataset)
         self.shape = d.counts.shape
         self.hp = _healpix(d.nside, d.order)
-        self.sources: list[_Source] = []
-        self.bkg_model: BackgroundModel | None = None
-        self.bkg_slice: slice | None = None
-        off = 0
-        for comp in models:
-            n = len(comp.parameters)
-            applies = comp.applies_to(d.name) if d.name else True
-            if isinstance(comp, BackgroundModel):
-                if applies and self.bkg_model is None:
-                    if comp.spatial is not None:
-                        raise NotImplementedError("background models with a spatial part")
-                    self.bkg_model, self.bkg_slice = comp, slice(off, off + n)
-            elif isinstance(comp, SkyModel) and applies:
-                if comp.spatial is None:
-                    raise ValueError(f"sky model {comp.name!r} needs a spatial model for a map dataset")
-                spatial = as_spatial_model(comp.spatial)
-                ns, nsp = len(comp.spectral.parameters), len(spatial.parameters)
-                nt = 0 if comp.temporal is None else len(comp.temporal.parameters)
-                if comp.temporal is not None and d.gti is None:
-                    warnings.warn(f"dataset {d.name!r} has no GTI (tstart/tstop/mjdref): the temporal "
-                                  f"model of {comp.name!r} is ignored", stacklevel=2)
-                self.sources.append(_Source(comp, spatial, off, ns, nsp, nt))
-            off += n
-        self.signal = [(s.model.name, slice(s.offset, s.offset + s.n_spec + s.n_spat + s.n_temp))
-                       for s in self.sources]
-        self.bkg_models = [] if self.bkg_slice is None or self.bkg_model is None else [
-            (self.bkg_model.name, self.bkg_slice)]
+        self.split_models(models, _Source)
 
     # ------------------------------------------------------------------ pieces
-    def _values(self, values: Any) -> np.ndarray:
-        if isinstance(values, Models):
-            if values.parameters.names != self.names:
-                raise ValueError("models do not match the evaluator's parameter names")
-            return values.parameters.values
-        v = np.asarray(values, dtype=float)
-        if v.shape != (len(self.names),):
-            raise ValueError(f"need {len(self.names)} parameter values, got shape {v.shape}")
-        return v
-
-    def _bkg_norm(self, v: np.ndarray) -> np.ndarray:
-        if self.bkg_model is None or self.bkg_slice is None:
-            return np.ones(self.shape[0])
-        vals = list(v[self.bkg_slice])
-        return np.asarray(self.bkg_model.spectral.evaluate_values(self.data.e_center, vals), float) \
-            * np.ones(self.shape[0])
-
-    def _flux(self, s: _Source, v: np.ndarray) -> np.ndarray:
-        d = self.data
-        sl = list(v[s.offset: s.offset + s.n_spec])
-        f = np.asarray(s.model.spectral.integral_values(d.et_edges[:-1], d.et_edges[1:], sl), dtype=float)
-        if s.model.temporal is not None and d.gti is not None:
-            i0 = s.offset + s.n_spec + s.n_spat
-            f = f * float(gti_mean(s.model.temporal, list(v[i0: i0 + s.n_temp]), d.gti, 1)[0])
-        return f
-
     def _nested(self, pix: np.ndarray) -> np.ndarray:
         if self.data.order == "nested":
             return pix
@@ -527,7 +475,7 @@ class HpxMapEvaluator:
             s.last_spat = spat.copy()
         if (s.last_spec is None or not np.array_equal(spec, s.last_spec)
                 or s.last_temp is None or not np.array_equal(temp, s.last_temp)):
-            s.flux = self._flux(s, v)
+            s.flux = self.source_flux(s, v)
             s.last_spec, s.last_temp = spec.copy(), temp.copy()
 
     # ------------------------------------------------------------------ public
@@ -535,7 +483,7 @@ class HpxMapEvaluator:
         """Predicted source counts ``(energy, pix)`` (``(obs, energy, pix)`` with a split dim)."""
         if self._subs:
             return np.stack([e.npred_sources(values) for e in self._subs])
-        v = self._values(values)
+        v = self.values(values)
         out = np.zeros(self.shape)
         for s in self.sources:
             self._update(s, v)
@@ -547,7 +495,7 @@ class HpxMapEvaluator:
         """Predicted background counts ``(energy, pix)``."""
         if self._subs:
             return np.stack([e.npred_background(values) for e in self._subs])
-        return self.data.background * self._bkg_norm(self._values(values))[:, None]
+        return self.data.background * self.bkg_norm(self.values(values))[:, None]
 
     def npred(self, values: Any) -> np.ndarray:
         """Total predicted counts ``(energy, pix)``."""

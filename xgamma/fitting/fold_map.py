@@ -72,12 +72,12 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges
+from xgamma.fitting.evaluator import EvaluatorBase
 from xgamma.fitting.fold_hpx import is_hpx_dataset, npred_hpx
-from xgamma.fitting.gti import gti_intervals_mjd, gti_mean
-from xgamma.models.components import BackgroundModel, Models, SkyModel, as_models
+from xgamma.fitting.gti import gti_intervals_mjd
+from xgamma.models.components import Models, SkyModel, as_models
 from xgamma.models.spatial import (
     SpatialModel,
-    as_spatial_model,
     block_mean,
     convert_lonlat,
     lambert_offsets,
@@ -454,7 +454,7 @@ def _jacobian(wcs: Any, px: float, py: float) -> np.ndarray:
     return np.array([[e[0] - e[1], e[2] - e[3]], [n[0] - n[1], n[2] - n[3]]])
 
 
-class MapEvaluator:
+class MapEvaluator(EvaluatorBase):
     """Predicted counts and fit statistic of one 3D dataset for a fixed set of models.
 
     The statistic is Cash over the dataset's ``background`` (times the background model), or,
@@ -520,38 +520,9 @@ class MapEvaluator:
             return
         self.data = d = _MapData.from_dataset(dataset)
         self.shape = d.counts.shape
-        self.sources: list[_Source] = []
-        self.bkg_slice: slice | None = None
-        self.bkg_model: BackgroundModel | None = None
-        off = 0
         self.onoff = d.counts_off is not None
-        for comp in models:
-            n = len(comp.parameters)
-            applies = comp.applies_to(d.name) if d.name else True
-            if isinstance(comp, BackgroundModel):
-                if applies and self.bkg_model is None and not self.onoff:
-                    if comp.spatial is not None:
-                        raise NotImplementedError("background models with a spatial part")
-                    self.bkg_model, self.bkg_slice = comp, slice(off, off + n)
-            elif isinstance(comp, SkyModel) and applies:
-                if comp.spatial is None:
-                    raise ValueError(f"sky model {comp.name!r} needs a spatial model for a 3D dataset")
-                spatial = as_spatial_model(comp.spatial)
-                if spatial.parameters.names != comp.spatial.parameters.names:
-                    raise ValueError(f"sky model {comp.name!r}: spatial parameters "
-                                     f"{comp.spatial.parameters.names} != {spatial.parameters.names}")
-                ns, nsp = len(comp.spectral.parameters), len(spatial.parameters)
-                nt = 0 if comp.temporal is None else len(comp.temporal.parameters)
-                if comp.temporal is not None and d.gti is None:
-                    warnings.warn(f"dataset {d.name!r} has no GTI (tstart/tstop/mjdref): the temporal "
-                                  f"model of {comp.name!r} is ignored", stacklevel=2)
-                self.sources.append(_Source(comp, spatial, off, ns, nsp, nt))
-            off += n
         # the parameter slices the prediction uses (same convention as xgamma.fit's 1D terms)
-        self.signal = [(s.model.name, slice(s.offset, s.offset + s.n_spec + s.n_spat + s.n_temp))
-                       for s in self.sources]
-        self.bkg_models = [] if self.bkg_slice is None or self.bkg_model is None else [
-            (self.bkg_model.name, self.bkg_slice)]
+        self.split_models(models, _Source, with_background=not self.onoff)
         self._set_counts(d.counts)
         # masked background per energy (ON/OFF: none fixed, WStat profiles it)
         bm = np.where(d.mask, 0.0 if self.onoff else d.background, 0.0)
@@ -605,32 +576,6 @@ class MapEvaluator:
         return new
 
     # ------------------------------------------------------------------ helpers
-    def _values(self, values: Any) -> np.ndarray:
-        if isinstance(values, Models):
-            if values.parameters.names != self.names:
-                raise ValueError("models do not match the evaluator's parameter names")
-            return values.parameters.values
-        v = np.asarray(values, dtype=float)
-        if v.shape != (len(self.names),):
-            raise ValueError(f"need {len(self.names)} parameter values, got shape {v.shape}")
-        return v
-
-    def _bkg_norm(self, v: np.ndarray) -> np.ndarray:
-        if self.bkg_model is None or self.bkg_slice is None:
-            return np.ones(self.shape[0])
-        vals = v[self.bkg_slice]
-        return np.asarray(self.bkg_model.spectral.evaluate_values(self.data.e_center, list(vals)), dtype=float) \
-            * np.ones(self.shape[0])
-
-    def _flux(self, s: _Source, v: np.ndarray) -> np.ndarray:
-        d = self.data
-        sl = v[s.offset: s.offset + s.n_spec]
-        f = np.asarray(s.model.spectral.integral_values(d.et_edges[:-1], d.et_edges[1:], list(sl)), dtype=float)
-        if s.model.temporal is not None and d.gti is not None:
-            tv = list(v[s.offset + s.n_spec + s.n_spat: s.offset + s.n_spec + s.n_spat + s.n_temp])
-            f = f * float(gti_mean(s.model.temporal, tv, d.gti, 1)[0])
-        return f
-
     def _place_box(self, s: _Source, lon: float, lat: float, px: float, py: float, radius: float | None) -> None:
         """(Re)build the cut-out of a source around pixel (px, py) with its PSF kernel size and
         the pieces of the statistic that depend on the cut-out only."""
@@ -812,7 +757,7 @@ class MapEvaluator:
             changed = True
         if (s.last_spec is None or not np.array_equal(spec, s.last_spec)
                 or s.last_temp is None or not np.array_equal(temp, s.last_temp)):
-            s.flux = self._flux(s, v)
+            s.flux = self.source_flux(s, v)
             s.last_spec, s.last_temp = spec.copy(), temp.copy()
             changed = True
         if changed:
@@ -826,10 +771,10 @@ class MapEvaluator:
         WStat deviance summed over the mask."""
         if self._subs:
             return float(sum(e.stat(values) for e in self._subs))
-        v = self._values(values)
+        v = self.values(values)
         if self._wstat is not None:
             return self._stat_wstat(v)
-        s_e = self._bkg_norm(v)
+        s_e = self.bkg_norm(v)
         total = float((s_e * self._bkg_sum).sum())
         mu = self._cb * s_e[self._ce]
         for s in self.sources:
@@ -888,7 +833,7 @@ class MapEvaluator:
         """Predicted source counts ``(energy, y, x)`` (all sky models, no background)."""
         if self._subs:
             return np.stack([e.npred_sources(values) for e in self._subs])
-        v = self._values(values)
+        v = self.values(values)
         out = np.zeros(self.shape)
         for s in self.sources:
             self._update(s, v)
@@ -908,7 +853,7 @@ class MapEvaluator:
         if d.counts_off is not None and d.alpha is not None:
             mu_bkg = wstat_profile_background(d.counts, d.counts_off, d.alpha, self.npred_sources(values))
             return np.nan_to_num(d.alpha * mu_bkg)
-        return d.background * self._bkg_norm(self._values(values))[:, None, None]
+        return d.background * self.bkg_norm(self.values(values))[:, None, None]
 
     def npred(self, values: Any) -> np.ndarray:
         """Total predicted counts ``(energy, y, x)`` (``(obs, energy, y, x)`` with an obs dim)."""
