@@ -431,9 +431,23 @@ def _reduce_healpix(observation: Any, geom: xr.Dataset | xr.DataArray, energy_tr
         warn_empty(observation, "the geometry lies entirely outside the field of view "
                    "(beyond the IRF offset range)")
     data["mask_safe"] = (("energy", "pix"), mask, {})
-    attrs.update({"obs_id": oid, "name": name or f"obs_{oid}", "livetime": livetime,
-                  "ontime": float(getattr(observation, "ontime", 0.0) or 0.0),
-                  "pointing_ra": pnt[0], "pointing_dec": pnt[1]})
+    attrs.update(_run_attrs(observation, name, livetime, float(getattr(observation, "ontime", 0.0) or 0.0),
+                            pnt, aeff))
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _observation_attrs(observation: Any, ctx: ReductionContext, name: str | None) -> dict[str, Any]:
+    """Per-observation attrs of a reduced dataset (id, name, times, pointing, instrument)."""
+    return _run_attrs(observation, name, ctx.livetime, ctx.ontime, ctx.pointing, ctx.aeff)
+
+
+def _run_attrs(observation: Any, name: str | None, livetime: float, ontime: float,
+               pointing: Any, aeff: Any) -> dict[str, Any]:
+    oid = obs_id(observation)
+    attrs: dict[str, Any] = {
+        "obs_id": oid, "name": name or f"obs_{oid}", "livetime": livetime,
+        "ontime": ontime, "pointing_ra": pointing[0], "pointing_dec": pointing[1],
+    }
     for key in ("tstart", "tstop"):
         val = getattr(observation, key, None)
         if isinstance(val, int | float | np.floating):
@@ -444,26 +458,6 @@ def _reduce_healpix(observation: Any, geom: xr.Dataset | xr.DataArray, energy_tr
         attrs["mjdref"] = float(tref.tt.mjd)
     if aeff is not None and "telescop" in aeff.attrs:
         attrs["instrument"] = str(aeff.attrs["telescop"])
-    return xr.Dataset(data, coords=coords, attrs=attrs)
-
-
-def _observation_attrs(observation: Any, ctx: ReductionContext, name: str | None) -> dict[str, Any]:
-    """Per-observation attrs of a reduced dataset (id, name, times, pointing, instrument)."""
-    oid = obs_id(observation)
-    attrs: dict[str, Any] = {
-        "obs_id": oid, "name": name or f"obs_{oid}", "livetime": ctx.livetime,
-        "ontime": ctx.ontime, "pointing_ra": ctx.pointing[0], "pointing_dec": ctx.pointing[1],
-    }
-    for key in ("tstart", "tstop"):
-        val = getattr(observation, key, None)
-        if isinstance(val, int | float | np.floating):
-            attrs[key] = float(val)
-    attrs.update(gti_list_attrs(getattr(observation, "gti", None)))  # a run with gaps
-    tref = getattr(observation, "time_ref", None)
-    if tref is not None and hasattr(tref, "mjd"):
-        attrs["mjdref"] = float(tref.tt.mjd)
-    if ctx.aeff is not None and "telescop" in ctx.aeff.attrs:
-        attrs["instrument"] = str(ctx.aeff.attrs["telescop"])
     return attrs
 
 
