@@ -102,10 +102,7 @@ def test_event_types_summed_in_likelihood(crab):
 
 
 def test_stacking_keeps_event_types_apart(crab):
-    two = xg.obs.concat_obs([crab.assign_attrs(obs_id=1), crab.assign_attrs(obs_id=2)]) \
-        if hasattr(xg, "obs") else None
-    if two is None:
-        pytest.skip("no concat_obs")
+    two = xg.concat_obs([crab.assign_attrs(obs_id=1), crab.assign_attrs(obs_id=2)])
     st = xg.stack(two)
     assert st.sizes["event_type"] == 5
     np.testing.assert_allclose(st.counts.values, 2 * crab.counts.where(crab.mask_safe, 0).values)
