@@ -13,12 +13,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
+from xgamma.axes import edges
 from xgamma.fitting.gti import gti_mean
 from xgamma.models.components import BackgroundModel, Models, SkyModel
 from xgamma.models.spatial import as_spatial_model
 
-__all__ = ["EvaluatorBase"]
+__all__ = ["EvaluatorBase", "folding_arrays"]
 
 
 class EvaluatorBase:
@@ -124,3 +126,48 @@ class EvaluatorBase:
             i0 = s.offset + s.n_spec + s.n_spat
             f = f * float(gti_mean(s.model.temporal, list(v[i0: i0 + s.n_temp]), d.gti, 1)[0])
         return f
+
+
+def folding_arrays(ds: xr.Dataset, sky_dims: tuple[str, ...]) -> dict[str, Any]:
+    """The numpy arrays a map evaluator folds with: ``counts``, ``background`` (energy + sky),
+    ``exposure`` (energy_true + sky), ``mask`` (``mask_safe`` and ``mask_fit`` broadcast), ``psf``
+    (energy_true, rad[, y_irf, x_irf]) with ``rad`` and ``rad_edges``, ``edisp`` (energy_true,
+    energy[, y_irf, x_irf]); ``psf``/``edisp`` are None where the dataset has none.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"counts": (("energy", "pix"), np.ones((2, 3))),
+    ...                  "exposure": (("energy_true", "pix"), np.ones((4, 3))),
+    ...                  "mask_safe": (("energy", "pix"), [[True] * 3, [False] * 3])})
+    >>> a = folding_arrays(ds, ("pix",))
+    >>> a["mask"].sum(), a["background"].shape, a["psf"] is None
+    (np.int64(3), (2, 3), True)
+    """
+    def arr(name: str, dims: tuple[str, ...]) -> np.ndarray:
+        return np.asarray(ds[name].transpose(*dims).values, dtype=float)
+
+    counts = arr("counts", ("energy", *sky_dims))
+    out: dict[str, Any] = {
+        "counts": counts, "exposure": arr("exposure", ("energy_true", *sky_dims)),
+        "background": arr("background", ("energy", *sky_dims)) if "background" in ds else np.zeros_like(counts),
+    }
+    mask = np.ones(counts.shape, dtype=bool)
+    for m in ("mask_safe", "mask_fit"):
+        if m in ds:
+            mdims = [d for d in ("energy", *sky_dims) if d in ds[m].dims]
+            mask &= np.broadcast_to(np.asarray(ds[m].transpose(*mdims).values, dtype=bool), counts.shape)
+    out["mask"] = mask
+    out["psf"] = out["edisp"] = None
+    out["rad"] = out["rad_edges"] = np.array([0.0, 1.0])
+    if "psf" in ds:
+        p = ds["psf"]
+        dims = ("energy_true", "rad", "y_irf", "x_irf") if "y_irf" in p.dims else ("energy_true", "rad")
+        out["psf"] = np.asarray(p.transpose(*dims).values, dtype=float)
+        rad = out["rad"] = np.asarray(p["rad"].values, dtype=float)
+        out["rad_edges"] = edges(p, "rad") if "rad_min" in p.coords else np.concatenate(
+            [[0.0], 0.5 * (rad[1:] + rad[:-1]), [rad[-1] + 0.5 * (rad[-1] - rad[-2])]])
+    if "edisp" in ds:
+        k = ds["edisp"]
+        dims = ("energy_true", "energy", "y_irf", "x_irf") if "y_irf" in k.dims else ("energy_true", "energy")
+        out["edisp"] = np.asarray(k.transpose(*dims).values, dtype=float)
+    return out

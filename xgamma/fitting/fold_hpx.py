@@ -55,7 +55,7 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges, energy_axis
-from xgamma.fitting.evaluator import EvaluatorBase
+from xgamma.fitting.evaluator import EvaluatorBase, folding_arrays
 from xgamma.fitting.gti import gti_intervals_mjd
 from xgamma.models.components import Models, SkyModel, as_models
 from xgamma.models.spatial import SpatialModel, convert_lonlat
@@ -165,39 +165,17 @@ class _HpxData:
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> _HpxData:
-        def arr(name: str, dims: tuple[str, ...]) -> np.ndarray:
-            return np.asarray(ds[name].transpose(*dims).values, dtype=float)
-
-        counts = arr("counts", ("energy", "pix"))
-        exposure = arr("exposure", ("energy_true", "pix"))
-        background = arr("background", ("energy", "pix")) if "background" in ds else np.zeros_like(counts)
-        mask = np.ones(counts.shape, dtype=bool)
-        for m in ("mask_safe", "mask_fit"):
-            if m in ds:
-                mdims = [d for d in ("energy", "pix") if d in ds[m].dims]
-                mask &= np.broadcast_to(np.asarray(ds[m].transpose(*mdims).values, dtype=bool), counts.shape)
-        psf = edisp = None
-        rad = rad_edges = np.array([0.0, 1.0])
-        if "psf" in ds:
-            p = ds["psf"]
-            dims = ("energy_true", "rad", "y_irf", "x_irf") if "y_irf" in p.dims else ("energy_true", "rad")
-            psf = np.asarray(p.transpose(*dims).values, dtype=float)
-            rad = np.asarray(p["rad"].values, dtype=float)
-            rad_edges = edges(p, "rad") if "rad_min" in p.coords else np.concatenate(
-                [[0.0], 0.5 * (rad[1:] + rad[:-1]), [rad[-1] + 0.5 * (rad[-1] - rad[-2])]])
-        if "edisp" in ds:
-            k = ds["edisp"]
-            dims = ("energy_true", "energy", "y_irf", "x_irf") if "y_irf" in k.dims else ("energy_true", "energy")
-            edisp = np.asarray(k.transpose(*dims).values, dtype=float)
+        f = folding_arrays(ds, ("pix",))
         wcs_irf = None
         if ds.attrs.get("wcs_irf"):
             wcs_irf = sky.wcs_from_header(ds.attrs["wcs_irf"])
         a = sky.geom_attrs(ds)
         nside = int(a["nside"])
-        return cls(counts=counts, exposure=exposure, background=background, mask=mask,
+        return cls(counts=f["counts"], exposure=f["exposure"], background=f["background"], mask=f["mask"],
                    e_edges=edges(ds, "energy"), et_edges=edges(ds, "energy_true"), frame=str(a["frame"]),
                    nside=nside, order=str(a["order"]), pix=np.asarray(ds["pix"].values, dtype=np.int64),
-                   omega=4 * math.pi / (12 * nside**2), psf=psf, rad=rad, rad_edges=rad_edges, edisp=edisp,
+                   omega=4 * math.pi / (12 * nside**2), psf=f["psf"], rad=f["rad"], rad_edges=f["rad_edges"],
+                   edisp=f["edisp"],
                    wcs_irf=wcs_irf, gti=gti_intervals_mjd(ds), name=str(ds.attrs.get("name", "")))
 
     def positions(self, hp_pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,7 @@ import xarray as xr
 
 from xgamma import sky
 from xgamma.axes import edges
-from xgamma.fitting.evaluator import EvaluatorBase
+from xgamma.fitting.evaluator import EvaluatorBase, folding_arrays
 from xgamma.fitting.fold_hpx import is_hpx_dataset, npred_hpx
 from xgamma.fitting.gti import gti_intervals_mjd
 from xgamma.models.components import Models, SkyModel, as_models
@@ -299,17 +299,12 @@ class _MapData:
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> _MapData:
+        f = folding_arrays(ds, ("y", "x"))
+        counts, mask = f["counts"], f["mask"]
+
         def arr(name: str, dims: tuple[str, ...]) -> np.ndarray:
             return np.asarray(ds[name].transpose(*dims).values, dtype=float)
 
-        counts = arr("counts", ("energy", "y", "x"))
-        exposure = arr("exposure", ("energy_true", "y", "x"))
-        background = arr("background", ("energy", "y", "x")) if "background" in ds else np.zeros_like(counts)
-        mask = np.ones(counts.shape, dtype=bool)
-        for m in ("mask_safe", "mask_fit"):
-            if m in ds:
-                mask &= np.broadcast_to(np.asarray(ds[m].transpose(*[d for d in ("energy", "y", "x") if d in ds[m].dims])
-                                                   .values, dtype=bool), counts.shape)
         counts_off = alpha = None
         if "counts_off" in ds:
             # ON/OFF (ring background): alpha = acceptance / acceptance_off; bins without OFF
@@ -320,19 +315,6 @@ class _MapData:
             with np.errstate(divide="ignore", invalid="ignore"):
                 alpha = np.where(acc_off > 0, acc / np.where(acc_off > 0, acc_off, 1.0), 0.0)
             mask &= (acc_off > 0) & np.isfinite(alpha) & np.isfinite(counts_off)
-        psf = edisp = None
-        rad = rad_edges = np.array([0.0, 1.0])
-        if "psf" in ds:
-            p = ds["psf"]
-            dims = ("energy_true", "rad", "y_irf", "x_irf") if "y_irf" in p.dims else ("energy_true", "rad")
-            psf = np.asarray(p.transpose(*dims).values, dtype=float)
-            rad = np.asarray(p["rad"].values, dtype=float)
-            rad_edges = edges(p, "rad") if "rad_min" in p.coords else np.concatenate(
-                [[0.0], 0.5 * (rad[1:] + rad[:-1]), [rad[-1] + 0.5 * (rad[-1] - rad[-2])]])
-        if "edisp" in ds:
-            k = ds["edisp"]
-            dims = ("energy_true", "energy", "y_irf", "x_irf") if "y_irf" in k.dims else ("energy_true", "energy")
-            edisp = np.asarray(k.transpose(*dims).values, dtype=float)
         wcs_irf = None
         header = ds.attrs.get("wcs_irf") or (ds["psf"].attrs.get("wcs_irf") if "psf" in ds else None)
         if header:
@@ -346,10 +328,10 @@ class _MapData:
         lonlat_irf = (np.asarray(ds[ln].values, float), np.asarray(ds[bn].values, float)) if ln in ds.coords else None
         w = sky.wcs_of(ds)
         return cls(
-            counts=counts, exposure=exposure, background=background, mask=mask,
+            counts=counts, exposure=f["exposure"], background=f["background"], mask=mask,
             e_edges=edges(ds, "energy"), et_edges=edges(ds, "energy_true"), wcs=w, frame=frame,
             omega=np.asarray(sky.solid_angle(ds).transpose("y", "x").values, dtype=float),
-            pix=pixel_size(w), psf=psf, rad=rad, rad_edges=rad_edges, edisp=edisp, wcs_irf=wcs_irf,
+            pix=pixel_size(w), psf=f["psf"], rad=f["rad"], rad_edges=f["rad_edges"], edisp=f["edisp"], wcs_irf=wcs_irf,
             lonlat_irf=lonlat_irf, gti=gti_intervals_mjd(ds), name=str(ds.attrs.get("name", "")),
             counts_off=counts_off, alpha=alpha,
         )
